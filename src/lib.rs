@@ -1,0 +1,35 @@
+//! SQLite databases for parallel test suites, migrated exactly once and
+//! validated — under `cargo test` threads, under cargo-nextest (one process
+//! per test) and in CI loops that run the suite hundreds of times.
+//!
+//! ```
+//! use migrate_once::{Migrations, migrate};
+//!
+//! let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+//! let mut conn = rusqlite::Connection::open_in_memory()?;
+//! let report = migrate(&mut conn, &set)?;
+//! assert_eq!(report.applied.len(), set.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Any number of threads and processes may call [`migrate`] on the same
+//! database at once: the write lock (`BEGIN IMMEDIATE` with a bounded wait)
+//! is taken before the ledger is read, so exactly one caller applies what is
+//! pending and all pending migrations commit together or not at all.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod ledger;
+mod migrations;
+mod migrator;
+mod sql;
+
+pub use error::{Error, Origin, Result, SchemaObject};
+pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
+pub use migrations::{Migration, Migrations};
+pub use migrator::{Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use include_dir;
+}

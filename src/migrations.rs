@@ -1,0 +1,632 @@
+//! An ordered, validated set of migrations, from a directory, an embedded
+//! directory or a list built in code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Origin, Result};
+use crate::sql;
+
+/// One migration: a version, a name, the SQL that applies it and, when
+/// present, the SQL that reverts it.
+///
+/// Its [checksum](Migration::checksum) is the SHA-256 of its up SQL with
+/// line endings normalized to `\n` (and a leading byte-order mark removed),
+/// so a checkout with CRLF line endings is not mistaken for an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    version: i64,
+    name: String,
+    up: String,
+    down: Option<String>,
+    checksum: String,
+    origin: Origin,
+    statements: Vec<sql::Span>,
+}
+
+/// CRLF (and lone CR) to LF, without a leading byte-order mark.
+fn normalize(sql: &str) -> String {
+    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    sql.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl Migration {
+    /// A migration built in code. The SQL may hold any number of statements.
+    ///
+    /// ```
+    /// let m = migrate_once::Migration::new(1, "create_users", "CREATE TABLE users(id INTEGER PRIMARY KEY);");
+    /// assert_eq!(m.version(), 1);
+    /// ```
+    pub fn new(version: i64, name: impl Into<String>, up: impl AsRef<str>) -> Self {
+        Self::with_origin(version, name.into(), up.as_ref(), None, Origin::Code)
+    }
+
+    /// Adds the SQL that reverts this migration. It is kept for callers that
+    /// want it; the migrator never runs it.
+    #[must_use]
+    pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
+        self.down = Some(normalize(down.as_ref()));
+        self
+    }
+
+    fn with_origin(version: i64, name: String, up: &str, down: Option<&str>, origin: Origin) -> Self {
+        let up = normalize(up);
+        let checksum = hex(&Sha256::digest(up.as_bytes()));
+        let statements = sql::split(&up);
+        Migration {
+            version,
+            name,
+            down: down.map(normalize),
+            checksum,
+            origin,
+            statements,
+            up,
+        }
+    }
+
+    /// The version: the integer prefix of the file name, or the number given in code.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The name: the file name after the version and separator, without extensions.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The SQL that applies the migration, line endings normalized to `\n`.
+    pub fn up_sql(&self) -> &str {
+        &self.up
+    }
+
+    /// The SQL that reverts the migration, if the set has one.
+    pub fn down_sql(&self) -> Option<&str> {
+        self.down.as_deref()
+    }
+
+    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql).
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    /// Where the migration came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The statements of the up SQL, with their 1-based index and the byte
+    /// offset at which each starts.
+    pub(crate) fn statements(&self) -> impl Iterator<Item = (usize, usize, &str)> {
+        self.statements
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i + 1, s.start, &self.up[s.start..s.end]))
+    }
+
+    fn check_statements(&self) -> Result<()> {
+        for (index, _, statement) in self.statements() {
+            if let Some(reason) = sql::forbidden_reason(statement) {
+                return Err(Error::ForbiddenStatement {
+                    version: self.version,
+                    name: self.name.clone(),
+                    origin: self.origin.clone(),
+                    index,
+                    statement: statement.to_string(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An ordered set of migrations with unique versions.
+///
+/// Build one with [`from_dir`](Self::from_dir) (read at run time),
+/// [`embed_migrations!`](crate::embed_migrations) (read at compile time) or
+/// [`new`](Self::new) (a list built in code). Directory layouts that load as
+/// they are:
+///
+/// | layout | example |
+/// |---|---|
+/// | one file per migration | `0001_create_users.sql` |
+/// | timestamp versions | `20240101120000_create_users.sql` |
+/// | sqlx-style up/down files | `0001_create_users.up.sql`, `0001_create_users.down.sql` |
+/// | diesel-style directories | `0001_create_users/up.sql`, `0001_create_users/down.sql` |
+///
+/// The version is the integer before the first `_` (or `-`); the name is the
+/// rest, without extensions. Files that do not end in `.sql` and names that
+/// start with `.` are ignored, as are directories with neither a version
+/// nor an `up.sql`.
+///
+/// ```
+/// use migrate_once::Migrations;
+///
+/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// assert!(set.len() >= 3);
+/// assert_eq!(set.hash().len(), 64);
+/// # Ok::<(), migrate_once::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Migrations {
+    list: Vec<Migration>,
+    hash: String,
+    dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for Migrations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Migrations")
+            .field("dir", &self.dir)
+            .field(
+                "versions",
+                &self.list.iter().map(|m| m.version).collect::<Vec<_>>(),
+            )
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// One file found while reading a directory, before pairing.
+struct Found {
+    version: i64,
+    name: String,
+    kind: Kind,
+    path: PathBuf,
+    origin: Origin,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Up,
+    Down,
+}
+
+/// Splits `0001_name` into (1, "name").
+fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(Error::MissingVersion {
+            path: path.to_path_buf(),
+        });
+    }
+    let version: i64 = stem[..digits].parse().map_err(|_| Error::InvalidVersion {
+        path: path.to_path_buf(),
+        reason: format!("{} does not fit in a 64-bit integer", &stem[..digits]),
+    })?;
+    let rest = &stem[digits..];
+    let name = match rest.chars().next() {
+        None => "",
+        Some('_' | '-') => &rest[1..],
+        Some(c) => {
+            return Err(Error::InvalidVersion {
+                path: path.to_path_buf(),
+                reason: format!("expected `_` after the version {version}, found `{c}`"),
+            });
+        }
+    };
+    Ok((version, name.to_string()))
+}
+
+/// What a directory entry is, independent of where the bytes live.
+enum Entry {
+    File { name: String, bytes: Vec<u8> },
+    Dir { name: String, files: Vec<(String, Vec<u8>)> },
+}
+
+impl Migrations {
+    /// A set built in code.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoMigrations`] for an empty list, [`Error::DuplicateVersion`]
+    /// if two migrations share a version, [`Error::ForbiddenStatement`] if a
+    /// migration holds `BEGIN`, `COMMIT`, `ROLLBACK`, `VACUUM` or
+    /// `PRAGMA journal_mode`.
+    ///
+    /// ```
+    /// use migrate_once::{Migration, Migrations};
+    ///
+    /// let set = Migrations::new(vec![
+    ///     Migration::new(2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT;"),
+    ///     Migration::new(1, "create_users", "CREATE TABLE users(id INTEGER PRIMARY KEY);"),
+    /// ])?;
+    /// assert_eq!(set.iter().map(|m| m.version()).collect::<Vec<_>>(), [1, 2]);
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    pub fn new(migrations: Vec<Migration>) -> Result<Self> {
+        Self::assemble(migrations, None)
+    }
+
+    fn assemble(mut list: Vec<Migration>, dir: Option<PathBuf>) -> Result<Self> {
+        if list.is_empty() {
+            return Err(Error::NoMigrations { path: dir });
+        }
+        list.sort_by_key(|m| m.version);
+        for pair in list.windows(2) {
+            if pair[0].version == pair[1].version {
+                return Err(Error::DuplicateVersion {
+                    version: pair[0].version,
+                    first: pair[0].origin.clone(),
+                    second: pair[1].origin.clone(),
+                });
+            }
+        }
+        for m in &list {
+            m.check_statements()?;
+        }
+        let mut hasher = Sha256::new();
+        for m in &list {
+            hasher.update(m.version.to_le_bytes());
+            hasher.update((m.name.len() as u64).to_le_bytes());
+            hasher.update(m.name.as_bytes());
+            hasher.update(m.checksum.as_bytes());
+        }
+        let hash = hex(&hasher.finalize());
+        Ok(Migrations { list, hash, dir })
+    }
+
+    /// Reads every migration in `dir` now, in any of the layouts listed on
+    /// [`Migrations`]. Symbolic links are followed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DirNotFound`] if `dir` does not exist, [`Error::Io`] if it
+    /// or a file in it cannot be read, [`Error::NoMigrations`] if it holds
+    /// no migration, [`Error::MissingVersion`] / [`Error::InvalidVersion`]
+    /// for a `.sql` file whose name does not start with a version,
+    /// [`Error::DuplicateVersion`] (naming both files), [`Error::NotUtf8`],
+    /// [`Error::DownWithoutUp`], and [`Error::ForbiddenStatement`].
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        match fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::DirNotFound {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io(dir)(e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::DirNotFound {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Ok(_) => {}
+        }
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            // `metadata` follows symbolic links; a link loop is an I/O error naming the link.
+            let meta = fs::metadata(&path).map_err(io(&path))?;
+            if meta.is_dir() {
+                let mut files = Vec::new();
+                for f in ["up.sql", "down.sql"] {
+                    let p = path.join(f);
+                    match fs::read(&p) {
+                        Ok(bytes) => files.push((f.to_string(), bytes)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io(&p)(e)),
+                    }
+                }
+                entries.push(Entry::Dir { name, files });
+            } else if name.ends_with(".sql") {
+                let bytes = fs::read(&path).map_err(io(&path))?;
+                entries.push(Entry::File { name, bytes });
+            }
+        }
+        Self::from_entries(entries, dir, |p| Origin::File(dir.join(p)))
+    }
+
+    /// Builds a set from the entries of an embedded directory. Used by
+    /// [`embed_migrations!`](crate::embed_migrations); call that instead.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_dir`](Self::from_dir), naming files by their path inside the
+    /// embedded directory.
+    #[doc(hidden)]
+    pub fn from_embedded(dir: &include_dir::Dir<'_>) -> Result<Self> {
+        let mut entries = Vec::new();
+        let file_name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        for entry in dir.entries() {
+            match entry {
+                include_dir::DirEntry::File(f) => {
+                    let name = file_name(f.path());
+                    if !name.starts_with('.') && name.ends_with(".sql") {
+                        entries.push(Entry::File {
+                            name,
+                            bytes: f.contents().to_vec(),
+                        });
+                    }
+                }
+                include_dir::DirEntry::Dir(d) => {
+                    let name = file_name(d.path());
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    let files = d
+                        .files()
+                        .map(|f| (file_name(f.path()), f.contents().to_vec()))
+                        .filter(|(n, _)| n == "up.sql" || n == "down.sql")
+                        .collect();
+                    entries.push(Entry::Dir { name, files });
+                }
+            }
+        }
+        Self::from_entries(entries, dir.path(), |p| Origin::Embedded(dir.path().join(p)))
+    }
+
+    fn from_entries(
+        mut entries: Vec<Entry>,
+        dir: &Path,
+        origin: impl Fn(&Path) -> Origin,
+    ) -> Result<Self> {
+        let entry_name = |e: &Entry| match e {
+            Entry::File { name, .. } | Entry::Dir { name, .. } => name.clone(),
+        };
+        entries.sort_by_key(entry_name);
+        let mut found = Vec::new();
+        for entry in entries {
+            match entry {
+                Entry::File { name, bytes } => {
+                    let rel = PathBuf::from(&name);
+                    let path = dir.join(&rel);
+                    let stem = name.strip_suffix(".sql").unwrap_or(&name);
+                    let (stem, kind) = if let Some(s) = stem.strip_suffix(".up") {
+                        (s, Kind::Up)
+                    } else if let Some(s) = stem.strip_suffix(".down") {
+                        (s, Kind::Down)
+                    } else {
+                        (stem, Kind::Up)
+                    };
+                    let (version, name) = parse_stem(stem, &path)?;
+                    found.push(Found {
+                        version,
+                        name,
+                        kind,
+                        origin: origin(&rel),
+                        path,
+                        bytes,
+                    });
+                }
+                Entry::Dir { name, files } => {
+                    let has_version = name.bytes().next().is_some_and(|b| b.is_ascii_digit());
+                    if !has_version && files.is_empty() {
+                        continue;
+                    }
+                    let (version, mig_name) = parse_stem(&name, &dir.join(&name))?;
+                    for (file, bytes) in files {
+                        let rel = Path::new(&name).join(&file);
+                        let kind = if file == "up.sql" { Kind::Up } else { Kind::Down };
+                        found.push(Found {
+                            version,
+                            name: mig_name.clone(),
+                            kind,
+                            origin: origin(&rel),
+                            path: dir.join(&rel),
+                            bytes,
+                        });
+                    }
+                }
+            }
+        }
+        Self::pair(found, dir)
+    }
+
+    /// Pairs up and down files by version and builds the set.
+    fn pair(found: Vec<Found>, dir: &Path) -> Result<Self> {
+        let text = |f: &Found| -> Result<String> {
+            String::from_utf8(f.bytes.clone()).map_err(|e| Error::NotUtf8 {
+                path: f.path.clone(),
+                valid_up_to: e.utf8_error().valid_up_to(),
+            })
+        };
+        let mut ups: BTreeMap<i64, &Found> = BTreeMap::new();
+        let mut downs: BTreeMap<i64, &Found> = BTreeMap::new();
+        for f in &found {
+            let slot = if f.kind == Kind::Up { &mut ups } else { &mut downs };
+            if let Some(first) = slot.get(&f.version) {
+                return Err(Error::DuplicateVersion {
+                    version: f.version,
+                    first: first.origin.clone(),
+                    second: f.origin.clone(),
+                });
+            }
+            slot.insert(f.version, f);
+        }
+        let mut list = Vec::with_capacity(ups.len());
+        for (version, down) in &downs {
+            match ups.get(version) {
+                None => {
+                    return Err(Error::DownWithoutUp {
+                        path: down.path.clone(),
+                    });
+                }
+                Some(up) if up.name != down.name => {
+                    return Err(Error::DuplicateVersion {
+                        version: *version,
+                        first: up.origin.clone(),
+                        second: down.origin.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        for (version, up) in ups {
+            let down = downs.get(&version).map(|d| text(d)).transpose()?;
+            list.push(Migration::with_origin(
+                version,
+                up.name.clone(),
+                &text(up)?,
+                down.as_deref(),
+                up.origin.clone(),
+            ));
+        }
+        Self::assemble(list, Some(dir.to_path_buf()))
+    }
+
+    /// The migrations in version order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Migration> {
+        self.list.iter()
+    }
+
+    /// How many migrations the set holds (never zero).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Always `false`: an empty set cannot be built. Present for symmetry with [`len`](Self::len).
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The migration with this version, if the set has it.
+    pub fn get(&self, version: i64) -> Option<&Migration> {
+        self.list
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.list[i])
+    }
+
+    /// The newest version in the set.
+    pub fn latest_version(&self) -> i64 {
+        self.list.last().map_or(0, |m| m.version)
+    }
+
+    /// Lower-case hex SHA-256 over every migration's version, name and
+    /// checksum, in order: two sets with the same hash apply the same SQL.
+    /// Templates are cached under it.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The directory the set was read from, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+}
+
+impl<'a> IntoIterator for &'a Migrations {
+    type Item = &'a Migration;
+    type IntoIter = std::slice::Iter<'a, Migration>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+/// Embeds a migrations directory in the binary at compile time and builds a
+/// [`Migrations`] from it at run time, so tests do not depend on the working
+/// directory. Write the path as `"$CARGO_MANIFEST_DIR/migrations"`:
+/// environment variables in it are expanded, and a path relative to the
+/// crate's `Cargo.toml` is what a test needs.
+///
+/// Evaluates to `Result<Migrations>`, with the same errors as
+/// [`Migrations::from_dir`].
+///
+/// Cargo does not watch the directory for new files: after adding a
+/// migration, `touch` the file that calls the macro (or run `cargo clean -p`)
+/// so the new file is embedded.
+///
+/// ```
+/// let set = migrate_once::embed_migrations!("$CARGO_MANIFEST_DIR/migrations")?;
+/// assert!(set.len() >= 3);
+/// # Ok::<(), migrate_once::Error>(())
+/// ```
+#[macro_export]
+macro_rules! embed_migrations {
+    ($dir:literal) => {{
+        static DIR: $crate::__private::include_dir::Dir<'static> =
+            $crate::__private::include_dir::include_dir!($dir);
+        $crate::Migrations::from_embedded(&DIR)
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_do_not_change_the_checksum() {
+        let lf = Migration::new(1, "a", "CREATE TABLE a(x);\nINSERT INTO a VALUES (1);\n");
+        let crlf = Migration::new(1, "a", "CREATE TABLE a(x);\r\nINSERT INTO a VALUES (1);\r\n");
+        let bom = Migration::new(1, "a", "\u{feff}CREATE TABLE a(x);\nINSERT INTO a VALUES (1);\n");
+        assert_eq!(lf.checksum(), crlf.checksum());
+        assert_eq!(lf.checksum(), bom.checksum());
+        assert_ne!(lf.checksum(), Migration::new(1, "a", "CREATE TABLE a(y);").checksum());
+    }
+
+    #[test]
+    fn the_set_hash_covers_version_name_and_sql() {
+        let base = || vec![Migration::new(1, "a", "CREATE TABLE a(x);")];
+        let h = Migrations::new(base()).unwrap().hash().to_string();
+        for other in [
+            Migration::new(2, "a", "CREATE TABLE a(x);"),
+            Migration::new(1, "b", "CREATE TABLE a(x);"),
+            Migration::new(1, "a", "CREATE TABLE a(y);"),
+        ] {
+            assert_ne!(Migrations::new(vec![other]).unwrap().hash(), h);
+        }
+        assert_eq!(Migrations::new(base()).unwrap().hash(), h);
+    }
+
+    #[test]
+    fn stems_parse_into_version_and_name() {
+        let p = Path::new("x");
+        assert_eq!(parse_stem("0001_create_users", p).unwrap(), (1, "create_users".into()));
+        assert_eq!(
+            parse_stem("20240101120000_init", p).unwrap(),
+            (20_240_101_120_000, "init".into())
+        );
+        assert_eq!(parse_stem("7", p).unwrap(), (7, String::new()));
+        assert!(matches!(parse_stem("init", p), Err(Error::MissingVersion { .. })));
+        assert!(matches!(
+            parse_stem("99999999999999999999_x", p),
+            Err(Error::InvalidVersion { .. })
+        ));
+        assert!(matches!(parse_stem("1a_x", p), Err(Error::InvalidVersion { .. })));
+    }
+
+    #[test]
+    fn code_built_duplicates_are_refused() {
+        let err = Migrations::new(vec![
+            Migration::new(1, "a", "SELECT 1;"),
+            Migration::new(1, "b", "SELECT 2;"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, Error::DuplicateVersion { version: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn an_empty_list_is_refused() {
+        assert!(matches!(
+            Migrations::new(vec![]),
+            Err(Error::NoMigrations { path: None })
+        ));
+    }
+}

@@ -1,0 +1,286 @@
+//! Splitting migration SQL into statements the way SQLite itself would.
+//!
+//! The migrator executes a migration one statement at a time so that an error
+//! can name the statement that failed (its number, its line and its text),
+//! and so that statements that would end the migrator's transaction can be
+//! refused before anything runs. The split follows the state machine of
+//! SQLite's own `sqlite3_complete()` (`src/complete.c`), so a `;` inside a
+//! string, an identifier, a comment or a `CREATE TRIGGER … BEGIN … END` body
+//! never splits a statement.
+
+/// One statement of a migration, as a slice of its SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Byte offset of the statement's first byte that is not whitespace or a comment.
+    pub start: usize,
+    /// Byte offset one past the statement's terminating `;` (or the end of the text).
+    pub end: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Token {
+    Semi,
+    Ws,
+    Other,
+    Explain,
+    Create,
+    Temp,
+    Trigger,
+    End,
+}
+
+/// `trans[state][token]` from SQLite's `complete.c`. States: 0 invalid,
+/// 1 start, 2 normal, 3 explain, 4 create, 5 trigger, 6 semi, 7 end.
+const TRANS: [[u8; 8]; 8] = [
+    //  SEMI WS OTHER EXPLAIN CREATE TEMP TRIGGER END
+    [1, 0, 2, 3, 4, 2, 2, 2], // 0 invalid
+    [1, 1, 2, 3, 4, 2, 2, 2], // 1 start
+    [1, 2, 2, 2, 2, 2, 2, 2], // 2 normal
+    [1, 3, 3, 2, 4, 2, 2, 2], // 3 explain
+    [1, 4, 2, 2, 2, 4, 5, 2], // 4 create
+    [6, 5, 5, 5, 5, 5, 5, 5], // 5 trigger
+    [6, 6, 5, 5, 5, 5, 5, 7], // 6 semi
+    [1, 7, 5, 5, 5, 5, 5, 5], // 7 end
+];
+
+const START: u8 = 1;
+
+fn is_id_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// Reads one token at `i`, returning it and the offset after it.
+fn next_token(sql: &[u8], i: usize) -> (Token, usize) {
+    let b = sql[i];
+    match b {
+        b';' => (Token::Semi, i + 1),
+        b' ' | b'\t' | b'\n' | b'\r' | 0x0c => (Token::Ws, i + 1),
+        b'/' if sql.get(i + 1) == Some(&b'*') => {
+            // An unterminated comment runs to the end of the text.
+            let end = sql[i + 2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(sql.len(), |p| i + 2 + p + 2);
+            (Token::Ws, end)
+        }
+        b'-' if sql.get(i + 1) == Some(&b'-') => {
+            let end = sql[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(sql.len(), |p| i + p + 1);
+            (Token::Ws, end)
+        }
+        b'[' => {
+            let end = sql[i + 1..]
+                .iter()
+                .position(|&c| c == b']')
+                .map_or(sql.len(), |p| i + 1 + p + 1);
+            (Token::Other, end)
+        }
+        b'`' | b'"' | b'\'' => {
+            // A doubled quote inside is an escaped quote: scanning to the next
+            // quote and going on from there reads it as two adjacent tokens,
+            // which is the same as far as statement boundaries go.
+            let end = sql[i + 1..]
+                .iter()
+                .position(|&c| c == b)
+                .map_or(sql.len(), |p| i + 1 + p + 1);
+            (Token::Other, end)
+        }
+        _ if is_id_char(b) => {
+            let len = sql[i..].iter().take_while(|&&c| is_id_char(c)).count();
+            let word = &sql[i..i + len];
+            let token = if b.is_ascii_digit() {
+                Token::Other
+            } else if word.eq_ignore_ascii_case(b"create") {
+                Token::Create
+            } else if word.eq_ignore_ascii_case(b"trigger") {
+                Token::Trigger
+            } else if word.eq_ignore_ascii_case(b"temp") || word.eq_ignore_ascii_case(b"temporary")
+            {
+                Token::Temp
+            } else if word.eq_ignore_ascii_case(b"end") {
+                Token::End
+            } else if word.eq_ignore_ascii_case(b"explain") {
+                Token::Explain
+            } else {
+                Token::Other
+            };
+            (token, i + len)
+        }
+        _ => (Token::Other, i + 1),
+    }
+}
+
+/// Splits `sql` into statements. Text that is only whitespace and comments
+/// yields no statement; a final statement without a `;` is still returned.
+pub(crate) fn split(sql: &str) -> Vec<Span> {
+    let bytes = sql.as_bytes();
+    let mut spans = Vec::new();
+    let mut state = START;
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (token, next) = next_token(bytes, i);
+        if token != Token::Ws && token != Token::Semi && start.is_none() {
+            start = Some(i);
+        }
+        state = TRANS[usize::from(state)][token as usize];
+        if token == Token::Semi && state == START {
+            if let Some(s) = start.take() {
+                spans.push(Span { start: s, end: next });
+            }
+        }
+        i = next;
+    }
+    if let Some(s) = start {
+        spans.push(Span {
+            start: s,
+            end: bytes.len(),
+        });
+    }
+    spans
+}
+
+/// The first one or two keywords of a statement, upper-cased, for deciding
+/// whether it is allowed inside the migrator's transaction.
+pub(crate) fn leading_words(statement: &str, n: usize) -> Vec<String> {
+    let bytes = statement.as_bytes();
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() && words.len() < n {
+        let (token, next) = next_token(bytes, i);
+        if token != Token::Ws && token != Token::Semi {
+            let text = &statement[i..next];
+            words.push(
+                text.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']' | '\''))
+                    .to_ascii_uppercase(),
+            );
+        }
+        i = next;
+    }
+    words
+}
+
+/// Why a statement may not appear in a migration, or `None` if it may.
+///
+/// The migrator runs every pending migration inside one `BEGIN IMMEDIATE`
+/// transaction; these statements would end it (and so commit half a
+/// migration), or cannot run inside a transaction at all.
+pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
+    let words = leading_words(statement, 4);
+    let first = words.first().map(String::as_str)?;
+    match first {
+        "BEGIN" => Some(
+            "migrations run inside the migrator's transaction; a BEGIN of their own would fail",
+        ),
+        "COMMIT" | "END" => Some(
+            "migrations run inside the migrator's transaction; a COMMIT would commit a partial migration",
+        ),
+        "ROLLBACK" if words.get(1).map(String::as_str) != Some("TO")
+            && words.get(2).map(String::as_str) != Some("TO") =>
+        {
+            Some("migrations run inside the migrator's transaction; a ROLLBACK would end it")
+        }
+        "VACUUM" => Some("VACUUM cannot run inside a transaction"),
+        "PRAGMA" => {
+            // `PRAGMA journal_mode` or `PRAGMA schema.journal_mode`
+            let name = if words.get(2).map(String::as_str) == Some(".") {
+                words.get(3)
+            } else {
+                words.get(1)
+            };
+            match name.map(String::as_str) {
+                Some("JOURNAL_MODE") => Some(
+                    "PRAGMA journal_mode cannot change inside a transaction; set it when opening connections",
+                ),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// 1-based line number of byte offset `at` in `text`.
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(sql: &str) -> Vec<&str> {
+        split(sql).iter().map(|s| &sql[s.start..s.end]).collect()
+    }
+
+    #[test]
+    fn splits_on_semicolons_between_statements() {
+        assert_eq!(
+            statements("CREATE TABLE a(x);\n  INSERT INTO a VALUES (1);"),
+            ["CREATE TABLE a(x);", "INSERT INTO a VALUES (1);"]
+        );
+    }
+
+    #[test]
+    fn a_final_statement_without_semicolon_is_kept() {
+        assert_eq!(statements("SELECT 1; SELECT 2"), ["SELECT 1;", "SELECT 2"]);
+    }
+
+    #[test]
+    fn semicolons_in_strings_identifiers_and_comments_do_not_split() {
+        let sql = "INSERT INTO t VALUES ('a;b', \"c;d\", [e;f], `g;h`); -- x;y\n/* z; */ SELECT 1;";
+        assert_eq!(
+            statements(sql),
+            [
+                "INSERT INTO t VALUES ('a;b', \"c;d\", [e;f], `g;h`);",
+                "SELECT 1;"
+            ]
+        );
+    }
+
+    #[test]
+    fn doubled_quotes_inside_strings_do_not_split() {
+        assert_eq!(
+            statements("INSERT INTO t VALUES ('it''s; fine'); SELECT 2;"),
+            ["INSERT INTO t VALUES ('it''s; fine');", "SELECT 2;"]
+        );
+    }
+
+    #[test]
+    fn trigger_bodies_stay_whole() {
+        let sql = "CREATE TEMP TRIGGER tr AFTER INSERT ON a BEGIN\n  UPDATE a SET x = 1;\n  SELECT CASE WHEN 1 THEN 2 END;\nEND;\nSELECT 3;";
+        let got = statements(sql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("CREATE TEMP TRIGGER") && got[0].ends_with("END;"));
+        assert_eq!(got[1], "SELECT 3;");
+    }
+
+    #[test]
+    fn comments_and_whitespace_alone_are_no_statement() {
+        assert!(statements("  -- nothing\n/* at all */\n;;\n").is_empty());
+    }
+
+    #[test]
+    fn transaction_control_is_forbidden_but_savepoints_are_not() {
+        assert!(forbidden_reason("BEGIN;").is_some());
+        assert!(forbidden_reason("begin immediate;").is_some());
+        assert!(forbidden_reason("COMMIT").is_some());
+        assert!(forbidden_reason("END TRANSACTION;").is_some());
+        assert!(forbidden_reason("ROLLBACK;").is_some());
+        assert!(forbidden_reason("VACUUM;").is_some());
+        assert!(forbidden_reason("PRAGMA journal_mode = WAL;").is_some());
+        assert!(forbidden_reason("PRAGMA main.journal_mode=WAL;").is_some());
+        assert!(forbidden_reason("SAVEPOINT s;").is_none());
+        assert!(forbidden_reason("ROLLBACK TO s;").is_none());
+        assert!(forbidden_reason("ROLLBACK TRANSACTION TO SAVEPOINT s;").is_none());
+        assert!(forbidden_reason("PRAGMA foreign_keys = OFF;").is_none());
+        assert!(forbidden_reason("CREATE TABLE begin_x(a);").is_none());
+    }
+
+    #[test]
+    fn line_numbers_are_one_based() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 4), 3);
+    }
+}
