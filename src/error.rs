@@ -255,7 +255,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn db(context: &'static str, path: Option<PathBuf>) -> impl FnOnce(rusqlite::Error) -> Error {
+    pub(crate) fn db(
+        context: &'static str,
+        path: Option<PathBuf>,
+    ) -> impl FnOnce(rusqlite::Error) -> Error {
         move |source| Error::Database {
             context,
             path,
@@ -388,7 +391,9 @@ impl fmt::Display for Error {
                 unexpected,
             } => {
                 match path {
-                    Some(p) => write!(f, "database {} does not match its migrations:", p.display())?,
+                    Some(p) => {
+                        write!(f, "database {} does not match its migrations:", p.display())?
+                    }
                     None => f.write_str("database does not match its migrations:")?,
                 }
                 if !missing.is_empty() {
@@ -413,7 +418,11 @@ impl fmt::Display for Error {
                 source,
             } => write!(f, "{context}: {source}"),
             Error::Pool { path, source } => match path {
-                Some(p) => write!(f, "cannot build a connection pool for {}: {source}", p.display()),
+                Some(p) => write!(
+                    f,
+                    "cannot build a connection pool for {}: {source}",
+                    p.display()
+                ),
                 None => write!(f, "cannot build a connection pool: {source}"),
             },
         }

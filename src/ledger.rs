@@ -104,7 +104,11 @@ pub(crate) fn record(conn: &Connection, m: &Migration, took: Duration) -> rusqli
 /// ```
 pub fn ledger(conn: &Connection) -> Result<Vec<LedgerRow>> {
     let read = || -> rusqlite::Result<Vec<LedgerRow>> {
-        if exists(conn)? { rows(conn) } else { Ok(Vec::new()) }
+        if exists(conn)? {
+            rows(conn)
+        } else {
+            Ok(Vec::new())
+        }
     };
     read().map_err(Error::db("read the ledger", crate::migrator::file_of(conn)))
 }

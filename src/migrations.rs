@@ -36,10 +36,12 @@ fn normalize(sql: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl Migration {
@@ -61,7 +63,13 @@ impl Migration {
         self
     }
 
-    fn with_origin(version: i64, name: String, up: &str, down: Option<&str>, origin: Origin) -> Self {
+    fn with_origin(
+        version: i64,
+        name: String,
+        up: &str,
+        down: Option<&str>,
+        origin: Origin,
+    ) -> Self {
         let up = normalize(up);
         let checksum = hex(&Sha256::digest(up.as_bytes()));
         let statements = sql::split(&up);
@@ -223,8 +231,14 @@ fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
 
 /// What a directory entry is, independent of where the bytes live.
 enum Entry {
-    File { name: String, bytes: Vec<u8> },
-    Dir { name: String, files: Vec<(String, Vec<u8>)> },
+    File {
+        name: String,
+        bytes: Vec<u8>,
+    },
+    Dir {
+        name: String,
+        files: Vec<(String, Vec<u8>)>,
+    },
 }
 
 impl Migrations {
@@ -379,7 +393,9 @@ impl Migrations {
                 }
             }
         }
-        Self::from_entries(entries, dir.path(), |p| Origin::Embedded(dir.path().join(p)))
+        Self::from_entries(entries, dir.path(), |p| {
+            Origin::Embedded(dir.path().join(p))
+        })
     }
 
     fn from_entries(
@@ -423,7 +439,11 @@ impl Migrations {
                     let (version, mig_name) = parse_stem(&name, &dir.join(&name))?;
                     for (file, bytes) in files {
                         let rel = Path::new(&name).join(&file);
-                        let kind = if file == "up.sql" { Kind::Up } else { Kind::Down };
+                        let kind = if file == "up.sql" {
+                            Kind::Up
+                        } else {
+                            Kind::Down
+                        };
                         found.push(Found {
                             version,
                             name: mig_name.clone(),
@@ -450,7 +470,11 @@ impl Migrations {
         let mut ups: BTreeMap<i64, &Found> = BTreeMap::new();
         let mut downs: BTreeMap<i64, &Found> = BTreeMap::new();
         for f in &found {
-            let slot = if f.kind == Kind::Up { &mut ups } else { &mut downs };
+            let slot = if f.kind == Kind::Up {
+                &mut ups
+            } else {
+                &mut downs
+            };
             if let Some(first) = slot.get(&f.version) {
                 return Err(Error::DuplicateVersion {
                     version: f.version,
@@ -560,7 +584,7 @@ impl<'a> IntoIterator for &'a Migrations {
 /// ```
 #[macro_export]
 macro_rules! embed_migrations {
-    ($dir:literal) => {{
+    ($dir:tt) => {{
         static DIR: $crate::__private::include_dir::Dir<'static> =
             $crate::__private::include_dir::include_dir!($dir);
         $crate::Migrations::from_embedded(&DIR)
@@ -574,11 +598,22 @@ mod tests {
     #[test]
     fn line_endings_do_not_change_the_checksum() {
         let lf = Migration::new(1, "a", "CREATE TABLE a(x);\nINSERT INTO a VALUES (1);\n");
-        let crlf = Migration::new(1, "a", "CREATE TABLE a(x);\r\nINSERT INTO a VALUES (1);\r\n");
-        let bom = Migration::new(1, "a", "\u{feff}CREATE TABLE a(x);\nINSERT INTO a VALUES (1);\n");
+        let crlf = Migration::new(
+            1,
+            "a",
+            "CREATE TABLE a(x);\r\nINSERT INTO a VALUES (1);\r\n",
+        );
+        let bom = Migration::new(
+            1,
+            "a",
+            "\u{feff}CREATE TABLE a(x);\nINSERT INTO a VALUES (1);\n",
+        );
         assert_eq!(lf.checksum(), crlf.checksum());
         assert_eq!(lf.checksum(), bom.checksum());
-        assert_ne!(lf.checksum(), Migration::new(1, "a", "CREATE TABLE a(y);").checksum());
+        assert_ne!(
+            lf.checksum(),
+            Migration::new(1, "a", "CREATE TABLE a(y);").checksum()
+        );
     }
 
     #[test]
@@ -598,18 +633,27 @@ mod tests {
     #[test]
     fn stems_parse_into_version_and_name() {
         let p = Path::new("x");
-        assert_eq!(parse_stem("0001_create_users", p).unwrap(), (1, "create_users".into()));
+        assert_eq!(
+            parse_stem("0001_create_users", p).unwrap(),
+            (1, "create_users".into())
+        );
         assert_eq!(
             parse_stem("20240101120000_init", p).unwrap(),
             (20_240_101_120_000, "init".into())
         );
         assert_eq!(parse_stem("7", p).unwrap(), (7, String::new()));
-        assert!(matches!(parse_stem("init", p), Err(Error::MissingVersion { .. })));
+        assert!(matches!(
+            parse_stem("init", p),
+            Err(Error::MissingVersion { .. })
+        ));
         assert!(matches!(
             parse_stem("99999999999999999999_x", p),
             Err(Error::InvalidVersion { .. })
         ));
-        assert!(matches!(parse_stem("1a_x", p), Err(Error::InvalidVersion { .. })));
+        assert!(matches!(
+            parse_stem("1a_x", p),
+            Err(Error::InvalidVersion { .. })
+        ));
     }
 
     #[test]
@@ -619,7 +663,10 @@ mod tests {
             Migration::new(1, "b", "SELECT 2;"),
         ])
         .unwrap_err();
-        assert!(matches!(err, Error::DuplicateVersion { version: 1, .. }), "{err}");
+        assert!(
+            matches!(err, Error::DuplicateVersion { version: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]

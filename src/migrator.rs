@@ -167,13 +167,16 @@ impl<'a> Migrator<'a> {
         let result = self.up_to_date(conn).and_then(|done| match done {
             Some(report) => Ok(report),
             None => {
-                conn.busy_timeout(timeout).map_err(db("set the busy timeout"))?;
+                conn.busy_timeout(timeout)
+                    .map_err(db("set the busy timeout"))?;
                 self.migrate_with_fk_off(conn, &path)
             }
         });
 
         let restore = Duration::from_millis(saved_timeout.max(0).unsigned_abs());
-        let restored = conn.busy_timeout(restore).map_err(db("restore the busy timeout"));
+        let restored = conn
+            .busy_timeout(restore)
+            .map_err(db("restore the busy timeout"));
         let report = result?;
         restored?;
         Ok(report)
@@ -194,7 +197,11 @@ impl<'a> Migrator<'a> {
         let rows = match read() {
             Ok(Some(rows)) => rows,
             Ok(None) => return Ok(None),
-            Err(e) if is_busy(&e) => return Err(Error::LockTimeout { waited: self.lock_timeout }),
+            Err(e) if is_busy(&e) => {
+                return Err(Error::LockTimeout {
+                    waited: self.lock_timeout,
+                });
+            }
             Err(e) => return Err(Error::db("read the ledger", file_of(conn))(e)),
         };
         let complete = rows.len() == self.set.len()
@@ -236,7 +243,12 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    fn locked(&self, conn: &mut Connection, path: &Option<PathBuf>, fk_check: bool) -> Result<Report> {
+    fn locked(
+        &self,
+        conn: &mut Connection,
+        path: &Option<PathBuf>,
+        fk_check: bool,
+    ) -> Result<Report> {
         let db = |context| Error::db(context, path.clone());
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -279,7 +291,12 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    fn apply_pending(&self, conn: &Connection, path: &Option<PathBuf>, fk_check: bool) -> Result<Report> {
+    fn apply_pending(
+        &self,
+        conn: &Connection,
+        path: &Option<PathBuf>,
+        fk_check: bool,
+    ) -> Result<Report> {
         let db = |context| Error::db(context, path.clone());
         ledger::ensure(conn).map_err(db("create the ledger table"))?;
         let rows = ledger::rows(conn).map_err(db("read the ledger"))?;
@@ -308,17 +325,20 @@ impl<'a> Migrator<'a> {
         let pending: Vec<&Migration> = self
             .set
             .iter()
-            .filter(|m| rows.binary_search_by_key(&m.version(), |r| r.version).is_err())
+            .filter(|m| {
+                rows.binary_search_by_key(&m.version(), |r| r.version)
+                    .is_err()
+            })
             .collect();
-        if let (Some(newest), false) = (newest_applied, self.out_of_order) {
-            if let Some(m) = pending.iter().find(|m| m.version() < newest) {
-                return Err(Error::OutOfOrder {
-                    version: m.version(),
-                    name: m.name().to_string(),
-                    origin: m.origin().clone(),
-                    newest_applied: newest,
-                });
-            }
+        if let (Some(newest), false) = (newest_applied, self.out_of_order)
+            && let Some(m) = pending.iter().find(|m| m.version() < newest)
+        {
+            return Err(Error::OutOfOrder {
+                version: m.version(),
+                name: m.name().to_string(),
+                origin: m.origin().clone(),
+                newest_applied: newest,
+            });
         }
 
         let mut applied = Vec::with_capacity(pending.len());

@@ -126,10 +126,14 @@ pub(crate) fn split(sql: &str) -> Vec<Span> {
             start = Some(i);
         }
         state = TRANS[usize::from(state)][token as usize];
-        if token == Token::Semi && state == START {
-            if let Some(s) = start.take() {
-                spans.push(Span { start: s, end: next });
-            }
+        if token == Token::Semi
+            && state == START
+            && let Some(s) = start.take()
+        {
+            spans.push(Span {
+                start: s,
+                end: next,
+            });
         }
         i = next;
     }
@@ -177,8 +181,9 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
         "COMMIT" | "END" => Some(
             "migrations run inside the migrator's transaction; a COMMIT would commit a partial migration",
         ),
-        "ROLLBACK" if words.get(1).map(String::as_str) != Some("TO")
-            && words.get(2).map(String::as_str) != Some("TO") =>
+        "ROLLBACK"
+            if words.get(1).map(String::as_str) != Some("TO")
+                && words.get(2).map(String::as_str) != Some("TO") =>
         {
             Some("migrations run inside the migrator's transaction; a ROLLBACK would end it")
         }
@@ -203,7 +208,11 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
 
 /// 1-based line number of byte offset `at` in `text`.
 pub(crate) fn line_of(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]

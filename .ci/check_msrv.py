@@ -1,0 +1,32 @@
+"""Fail if any dependency declares a rust-version newer than ours.
+
+Only one toolchain is available where CI runs, so the MSRV is checked two
+ways: clippy's `incompatible_msrv` lint (which reads `rust-version`) catches
+our own use of newer std APIs, and this script catches dependencies that
+would not build on it.
+"""
+import json
+import subprocess
+import sys
+
+
+def parse(v):
+    return tuple(int(x) for x in v.split(".")) + (0,) * (3 - len(v.split(".")))
+
+
+meta = json.loads(
+    subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--locked"])
+)
+ours = next(p for p in meta["packages"] if p["name"] == "migrate-once")
+msrv = ours["rust_version"]
+resolved = {n["id"] for n in meta["resolve"]["nodes"]}
+too_new = [
+    (p["name"], p["version"], p["rust_version"])
+    for p in meta["packages"]
+    if p["id"] in resolved and p.get("rust_version") and parse(p["rust_version"]) > parse(msrv)
+]
+if too_new:
+    for name, version, rv in too_new:
+        print(f"{name} {version} needs Rust {rv}, newer than rust-version {msrv}")
+    sys.exit(1)
+print(f"rust-version {msrv}: every dependency that declares one accepts it")
