@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `Result` with this crate's [`Error`] as the default error type.
@@ -49,10 +50,13 @@ impl fmt::Display for SchemaObject {
 /// find the cause: the file, the version, the migration's name and, for SQL,
 /// the statement.
 ///
+/// Errors are `Clone` (their sources are shared), so a failure stored by the
+/// registry is handed to every later caller as the same value.
+///
 /// Use [`Error::is_transient`] to tell failures that may pass on a retry
 /// (another process held the lock too long, I/O) from those that will not
 /// (bad SQL, an edited migration, a failed validation).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading a migrations directory or file failed.
@@ -60,7 +64,7 @@ pub enum Error {
         /// The file or directory being read.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The migrations directory does not exist.
     DirNotFound {
@@ -169,7 +173,7 @@ pub enum Error {
         /// The failing statement.
         statement: String,
         /// SQLite's error.
-        source: rusqlite::Error,
+        source: Arc<rusqlite::Error>,
     },
     /// The migrations left rows that violate a foreign key. Nothing of the run was kept.
     ForeignKeyViolation {
@@ -210,14 +214,14 @@ pub enum Error {
         /// The database file, if known.
         path: Option<PathBuf>,
         /// SQLite's error.
-        source: rusqlite::Error,
+        source: Arc<rusqlite::Error>,
     },
     /// Building a connection pool failed.
     Pool {
         /// The database file, if any.
         path: Option<PathBuf>,
         /// r2d2's error.
-        source: r2d2::Error,
+        source: Arc<r2d2::Error>,
     },
 }
 
@@ -262,7 +266,7 @@ impl Error {
         move |source| Error::Database {
             context,
             path,
-            source,
+            source: Arc::new(source),
         }
     }
 }
@@ -432,10 +436,15 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
-            Error::Sql { source, .. } | Error::Database { source, .. } => Some(source),
-            Error::Pool { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(&**source),
+            Error::Sql { source, .. } | Error::Database { source, .. } => Some(&**source),
+            Error::Pool { source, .. } => Some(&**source),
             _ => None,
         }
     }
 }
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+};

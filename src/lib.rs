@@ -18,16 +18,25 @@
 //! pending and all pending migrations commit together or not at all.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod connection;
 mod error;
+mod identity;
 mod ledger;
 mod migrations;
 mod migrator;
+mod registry;
+mod shared;
 mod sql;
+mod validate;
 
+pub use connection::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, OnConnect, Pool};
 pub use error::{Error, Origin, Result, SchemaObject};
+pub use identity::DbIdentity;
 pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
 pub use migrator::{Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
+pub use shared::{SharedDb, SharedDbBuilder};
+pub use validate::Schema;
 
 #[doc(hidden)]
 pub mod __private {

@@ -308,7 +308,10 @@ impl Migrations {
         let dir = dir.as_ref();
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
+            move |source| Error::Io {
+                path,
+                source: std::sync::Arc::new(source),
+            }
         };
         match fs::metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -377,7 +377,7 @@ fn apply_one(conn: &Connection, m: &Migration) -> Result<()> {
             index,
             line: crate::sql::line_of(m.up_sql(), offset),
             statement: statement.to_string(),
-            source,
+            source: std::sync::Arc::new(source),
         };
         conn.execute_batch(statement).map_err(fail)?;
         if conn.is_autocommit() {

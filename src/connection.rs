@@ -1,0 +1,115 @@
+//! The setup every connection the crate opens gets, and the pools built on it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use crate::error::{Error, Result};
+
+/// A pool of connections to one database, each set up like
+/// [`SharedDb::connect`](crate::SharedDb::connect)'s.
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// A function run on every connection the crate opens to a database (the
+/// migrating one included), for example to register SQL functions the
+/// migrations call.
+pub type OnConnect = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+
+/// How long a connection waits for another's lock by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest number of connections a pool built by the crate opens by default.
+pub const DEFAULT_POOL_SIZE: u32 = 4;
+
+/// One thread drives the reaping of every pool the crate builds: r2d2 would
+/// otherwise start three threads per pool, which per test adds up.
+static POOL_THREADS: Lazy<Arc<ScheduledThreadPool>> = Lazy::new(|| {
+    Arc::new(
+        ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("migrate-once-pool-{}")
+            .build(),
+    )
+});
+
+/// Per-connection settings: busy timeout, foreign keys, and the caller's hook.
+#[derive(Clone)]
+pub(crate) struct Setup {
+    pub busy_timeout: Duration,
+    pub foreign_keys: bool,
+    pub on_connect: Option<OnConnect>,
+    pub pool_size: u32,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            foreign_keys: true,
+            on_connect: None,
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+impl fmt::Debug for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setup")
+            .field("busy_timeout", &self.busy_timeout)
+            .field("foreign_keys", &self.foreign_keys)
+            .field("on_connect", &self.on_connect.is_some())
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+impl Setup {
+    pub fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "foreign_keys", self.foreign_keys)?;
+        if let Some(hook) = &self.on_connect {
+            hook(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Opens `target` (a path, or a `file:` URI) with this setup.
+    pub fn open(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+        let conn = Connection::open_with_flags(target, flags())
+            .map_err(Error::db("open the database", display.clone()))?;
+        self.apply(&conn)
+            .map_err(Error::db("set up the connection", display))?;
+        Ok(conn)
+    }
+
+    /// A lean pool over `target`: at most `pool_size` connections, none
+    /// opened before the first `get`, and no threads of its own.
+    pub fn pool(&self, target: &Path, display: Option<PathBuf>) -> Result<Pool> {
+        let setup = self.clone();
+        let manager = SqliteConnectionManager::file(target)
+            .with_flags(flags())
+            .with_init(move |c| setup.apply(c));
+        r2d2::Pool::builder()
+            .max_size(self.pool_size)
+            .min_idle(Some(0))
+            .thread_pool(POOL_THREADS.clone())
+            .build(manager)
+            .map_err(|source| Error::Pool {
+                path: display,
+                source: Arc::new(source),
+            })
+    }
+}
+
+fn flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}

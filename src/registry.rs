@@ -1,0 +1,107 @@
+//! The crate's only process-wide state.
+//!
+//! A map from (database identity, migration-set hash) to an entry holding a
+//! once-cell. The map's lock is held only to get or insert an entry; the
+//! slow work (migrating, validating) runs inside the entry's once-cell, so
+//! migrating database A never waits for database B, and callers for the
+//! same database wait for the one that is migrating it.
+//!
+//! What a failure inside the once-cell means:
+//!
+//! - A **deterministic** failure (bad SQL, an edited migration, a database
+//!   ahead of the set, a failed validation; see [`Error::is_transient`]) is
+//!   stored: every later caller for that database and set gets the same
+//!   error at once, and the failing SQL is not run again in this process.
+//! - A **transient** failure (the write lock was held past the timeout, I/O,
+//!   a full disk) is not stored: the cell stays empty and the next caller
+//!   (one of those already waiting, or a later one) tries again.
+//! - A **panic** inside a migration hook leaves the cell empty too, and the
+//!   next caller tries again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use once_cell::sync::{Lazy, OnceCell};
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+use crate::connection::Setup;
+use crate::error::{Error, Result};
+use crate::identity::DbIdentity;
+use crate::migrations::Migrations;
+use crate::validate::Schema;
+
+type Outcome<T> = OnceCell<Result<T>>;
+
+static MIGRATED: Lazy<Mutex<HashMap<(DbIdentity, String), Arc<Outcome<()>>>>> =
+    Lazy::new(Default::default);
+
+static SCHEMAS: Lazy<Mutex<HashMap<String, Arc<Outcome<Arc<Schema>>>>>> =
+    Lazy::new(Default::default);
+
+/// Runs `init` for `key` at most once per process, unless it fails
+/// transiently; see the module docs.
+fn once<K, T>(
+    map: &Mutex<HashMap<K, Arc<Outcome<T>>>>,
+    key: K,
+    init: impl FnOnce() -> Result<T>,
+) -> Result<T>
+where
+    K: std::hash::Hash + Eq,
+    T: Clone,
+{
+    let cell = Arc::clone(map.lock().entry(key).or_default());
+    cell.get_or_try_init(|| match init() {
+        Err(e) if e.is_transient() => Err(e),
+        outcome => Ok(outcome),
+    })?
+    .clone()
+}
+
+/// Migrates (with `migrate`) the database `id` to `set` at most once per
+/// process. Callers for the same database and set wait for the first.
+pub(crate) fn migrate_once(
+    id: &DbIdentity,
+    set: &Migrations,
+    migrate: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    once(&MIGRATED, (id.clone(), set.hash().to_string()), migrate)
+}
+
+/// The schema `set` defines, learned once per process by applying it to a
+/// private in-memory database.
+pub(crate) fn expected_schema(set: &Migrations, setup: &Setup) -> Result<Arc<Schema>> {
+    once(&SCHEMAS, set.hash().to_string(), || {
+        let mut conn =
+            Connection::open_in_memory().map_err(Error::db("open an in-memory database", None))?;
+        setup
+            .apply(&conn)
+            .map_err(Error::db("set up the in-memory connection", None))?;
+        crate::migrate(&mut conn, set)?;
+        Ok(Arc::new(Schema::read(&conn)?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn deterministic_failures_are_stored_and_transient_ones_retried() {
+        let map: Mutex<HashMap<u8, Arc<Outcome<()>>>> = Mutex::default();
+        let calls = AtomicUsize::new(0);
+        let fail_hard = || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Error::NoMigrations { path: None })
+        };
+        assert!(once(&map, 1, fail_hard).is_err());
+        assert!(once(&map, 1, || unreachable!("the failure was stored")).is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let transient = || Err(Error::InProgress);
+        assert!(matches!(once(&map, 2, transient), Err(Error::InProgress)));
+        once(&map, 2, || Ok(())).unwrap();
+        once(&map, 2, || unreachable!("the success was stored")).unwrap();
+    }
+}

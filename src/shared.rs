@@ -1,0 +1,239 @@
+//! One database file shared by many tests, migrated exactly once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::OnceCell;
+use rusqlite::Connection;
+
+use crate::connection::{OnConnect, Pool, Setup};
+use crate::error::{Error, Result};
+use crate::identity::DbIdentity;
+use crate::migrations::Migrations;
+use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator};
+use crate::registry;
+use crate::validate::{self, Expectation, Schema};
+
+/// A database file shared by many tests (or threads, or processes), migrated
+/// at most once per process through the registry and at most once overall
+/// through the migrator's write lock, and validated on every
+/// [`open`](SharedDb::open).
+///
+/// ```
+/// use migrate_once::{Migrations, SharedDb};
+///
+/// let dir = tempfile::tempdir()?;
+/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let db = SharedDb::open(dir.path().join("shared.sqlite"), &set)?;
+/// let conn = db.connect()?;
+/// let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+/// assert_eq!(users, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Failures are remembered
+///
+/// The first `open` of a file in a process migrates and validates it; the
+/// others wait for it. A deterministic failure (bad SQL, an edited
+/// migration, a failed validation) is remembered: every later `open` of
+/// that file with that set returns the same error at once without running
+/// the SQL again. A transient failure (another process held the write lock
+/// past the timeout, I/O) is not remembered, and the next `open` tries again.
+///
+/// # Deleted or replaced files
+///
+/// The registry knows a file by its [`DbIdentity`]: a file that was deleted
+/// and created again is a new database, and the next `open` migrates it.
+/// Every `open` also checks the schema, so a table the migrations define that
+/// has since been dropped is reported by `open` as [`Error::Validation`]
+/// naming it, not later as `no such table`.
+#[derive(Debug, Clone)]
+pub struct SharedDb {
+    path: PathBuf,
+    setup: Setup,
+    pool: Arc<OnceCell<Pool>>,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SharedDb>();
+};
+
+/// Options for [`SharedDb`]; made by [`SharedDb::builder`].
+#[derive(Debug, Clone)]
+pub struct SharedDbBuilder {
+    path: PathBuf,
+    setup: Setup,
+    lock_timeout: Duration,
+    required_tables: Vec<String>,
+    exact: bool,
+}
+
+impl SharedDb {
+    /// Opens the database file at `path` (creating it if it does not exist),
+    /// migrates it to `set` if this process has not already done so, and
+    /// validates its schema. Uses the defaults of [`SharedDb::builder`].
+    ///
+    /// # Errors
+    ///
+    /// Any error of [`Migrator::migrate`]; [`Error::Validation`] if the
+    /// database lacks an object the migrations define; [`Error::Io`] if the
+    /// file's identity cannot be read; [`Error::Database`] if it cannot be
+    /// opened (a missing parent directory, a file that is not a database).
+    pub fn open(path: impl AsRef<Path>, set: &Migrations) -> Result<SharedDb> {
+        Self::builder(path).open(set)
+    }
+
+    /// Options for opening `path`. Defaults: wait up to 30 s for another
+    /// connection's write lock, busy timeout 30 s and foreign keys on for
+    /// every connection, pools of at most 4 connections, any extra schema
+    /// objects allowed, no extra required tables.
+    pub fn builder(path: impl AsRef<Path>) -> SharedDbBuilder {
+        SharedDbBuilder {
+            path: path.as_ref().to_path_buf(),
+            setup: Setup::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            required_tables: Vec::new(),
+            exact: false,
+        }
+    }
+
+    /// A new connection with the busy timeout, foreign-key setting and
+    /// [`on_connect`](SharedDbBuilder::on_connect) hook of this database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] if SQLite cannot open the file or run the setup.
+    pub fn connect(&self) -> Result<Connection> {
+        self.setup.open(&self.path, Some(self.path.clone()))
+    }
+
+    /// A pool whose connections get the same setup as [`connect`](Self::connect).
+    /// It is built on first use and shared by clones of this handle; it opens
+    /// no connection until one is asked for, and at most 4 by default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Pool`] if r2d2 cannot build the pool.
+    pub fn pool(&self) -> Result<Pool> {
+        self.pool
+            .get_or_try_init(|| self.setup.pool(&self.path, Some(self.path.clone())))
+            .cloned()
+    }
+
+    /// The path the database was opened with.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SharedDbBuilder {
+    /// How long to wait for another connection that is migrating. Default 30 s.
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Busy timeout of every connection handed out. Default 30 s.
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.setup.busy_timeout = timeout;
+        self
+    }
+
+    /// Whether connections handed out enforce foreign keys. Default `true`.
+    #[must_use]
+    pub fn foreign_keys(mut self, on: bool) -> Self {
+        self.setup.foreign_keys = on;
+        self
+    }
+
+    /// The most connections [`SharedDb::pool`] opens. Default 4.
+    #[must_use]
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.setup.pool_size = size.max(1);
+        self
+    }
+
+    /// Tables that must exist besides those the migrations create (for
+    /// example tables another tool creates); `open` fails with
+    /// [`Error::Validation`] naming each one that is missing.
+    #[must_use]
+    pub fn require_tables<I, S>(mut self, tables: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_tables
+            .extend(tables.into_iter().map(Into::into));
+        self
+    }
+
+    /// Refuse schema objects the migrations do not define (and that are not
+    /// required tables). Default `false`: extra objects are allowed.
+    #[must_use]
+    pub fn exact_schema(mut self, exact: bool) -> Self {
+        self.exact = exact;
+        self
+    }
+
+    /// Runs `hook` on every connection opened to the database: the one that
+    /// migrates, those from `connect` and `pool`, and the private in-memory
+    /// one on which the expected schema is learned. Use it to register SQL
+    /// functions or collations the migrations or tests need.
+    #[must_use]
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+    {
+        let hook: OnConnect = Arc::new(hook);
+        self.setup.on_connect = Some(hook);
+        self
+    }
+
+    /// Opens, migrates (at most once per process) and validates the database.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedDb::open`].
+    pub fn open(self, set: &Migrations) -> Result<SharedDb> {
+        let display = Some(self.path.clone());
+        let mut conn = self.setup.open(&self.path, display.clone())?;
+        let id = DbIdentity::of_file(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source: Arc::new(source),
+        })?;
+        registry::migrate_once(&id, set, || {
+            Migrator::new(set)
+                .lock_timeout(self.lock_timeout)
+                .migrate(&mut conn)?;
+            let expected = registry::expected_schema(set, &self.setup)?;
+            validate::check(
+                &Schema::read(&conn)?,
+                &Expectation {
+                    schema: Some(&expected),
+                    ..Expectation::default()
+                },
+                display.clone(),
+            )
+        })?;
+        // Every open checks again: the file may have been changed since.
+        let expected = registry::expected_schema(set, &self.setup)?;
+        validate::check(
+            &Schema::read(&conn)?,
+            &Expectation {
+                schema: Some(&expected),
+                required_tables: &self.required_tables,
+                exact: self.exact,
+            },
+            display,
+        )?;
+        Ok(SharedDb {
+            path: self.path,
+            setup: self.setup,
+            pool: Arc::default(),
+        })
+    }
+}
