@@ -20,6 +20,9 @@
 
 mod connection;
 mod error;
+#[cfg(feature = "rstest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
+pub mod fixtures;
 mod identity;
 mod ledger;
 mod migrations;
@@ -27,6 +30,9 @@ mod migrator;
 mod registry;
 mod shared;
 mod sql;
+mod sqlite_config;
+mod template;
+mod testdb;
 mod validate;
 
 pub use connection::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, OnConnect, Pool};
@@ -36,6 +42,9 @@ pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
 pub use migrator::{Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
 pub use shared::{SharedDb, SharedDbBuilder};
+pub use sqlite_config::{KEEP_MEMSTATUS_ENV, memstatus_disabled};
+pub use template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use testdb::{DIR_ENV, TestDb, TestDbBuilder};
 pub use validate::Schema;
 
 #[doc(hidden)]

@@ -31,32 +31,38 @@ use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
 use crate::validate::Schema;
 
-type Outcome<T> = OnceCell<Result<T>>;
-
-static MIGRATED: Lazy<Mutex<HashMap<(DbIdentity, String), Arc<Outcome<()>>>>> =
-    Lazy::new(Default::default);
-
-static SCHEMAS: Lazy<Mutex<HashMap<String, Arc<Outcome<Arc<Schema>>>>>> =
-    Lazy::new(Default::default);
-
-/// Runs `init` for `key` at most once per process, unless it fails
-/// transiently; see the module docs.
-fn once<K, T>(
-    map: &Mutex<HashMap<K, Arc<Outcome<T>>>>,
-    key: K,
-    init: impl FnOnce() -> Result<T>,
-) -> Result<T>
-where
-    K: std::hash::Hash + Eq,
-    T: Clone,
-{
-    let cell = Arc::clone(map.lock().entry(key).or_default());
-    cell.get_or_try_init(|| match init() {
-        Err(e) if e.is_transient() => Err(e),
-        outcome => Ok(outcome),
-    })?
-    .clone()
+/// A map from keys to once-cells whose lock is held only to get or insert
+/// a cell; `init` runs inside the cell. See the module docs for what a
+/// failure inside means.
+pub(crate) struct OnceMap<K, T> {
+    cells: Lazy<Mutex<HashMap<K, Cell<T>>>>,
 }
+
+/// One entry: the outcome of its init, once there is one to keep.
+type Cell<T> = Arc<OnceCell<Result<T>>>;
+
+impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
+    pub(crate) const fn new() -> Self {
+        OnceMap {
+            cells: Lazy::new(Default::default),
+        }
+    }
+
+    /// Runs `init` for `key` at most once per process, unless it fails
+    /// transiently; callers for the same key wait for the one running it.
+    pub(crate) fn get_or_init(&self, key: K, init: impl FnOnce() -> Result<T>) -> Result<T> {
+        let cell = Arc::clone(self.cells.lock().entry(key).or_default());
+        cell.get_or_try_init(|| match init() {
+            Err(e) if e.is_transient() => Err(e),
+            outcome => Ok(outcome),
+        })?
+        .clone()
+    }
+}
+
+static MIGRATED: OnceMap<(DbIdentity, String), ()> = OnceMap::new();
+
+static SCHEMAS: OnceMap<String, Arc<Schema>> = OnceMap::new();
 
 /// Migrates (with `migrate`) the database `id` to `set` at most once per
 /// process. Callers for the same database and set wait for the first.
@@ -65,13 +71,13 @@ pub(crate) fn migrate_once(
     set: &Migrations,
     migrate: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    once(&MIGRATED, (id.clone(), set.hash().to_string()), migrate)
+    MIGRATED.get_or_init((id.clone(), set.hash().to_string()), migrate)
 }
 
 /// The schema `set` defines, learned once per process by applying it to a
 /// private in-memory database.
 pub(crate) fn expected_schema(set: &Migrations, setup: &Setup) -> Result<Arc<Schema>> {
-    once(&SCHEMAS, set.hash().to_string(), || {
+    SCHEMAS.get_or_init(set.hash().to_string(), || {
         let mut conn =
             Connection::open_in_memory().map_err(Error::db("open an in-memory database", None))?;
         setup
@@ -89,19 +95,26 @@ mod tests {
 
     #[test]
     fn deterministic_failures_are_stored_and_transient_ones_retried() {
-        let map: Mutex<HashMap<u8, Arc<Outcome<()>>>> = Mutex::default();
+        let map: OnceMap<u8, ()> = OnceMap::new();
         let calls = AtomicUsize::new(0);
         let fail_hard = || {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(Error::NoMigrations { path: None })
         };
-        assert!(once(&map, 1, fail_hard).is_err());
-        assert!(once(&map, 1, || unreachable!("the failure was stored")).is_err());
+        assert!(map.get_or_init(1, fail_hard).is_err());
+        assert!(
+            map.get_or_init(1, || unreachable!("the failure was stored"))
+                .is_err()
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
         let transient = || Err(Error::InProgress);
-        assert!(matches!(once(&map, 2, transient), Err(Error::InProgress)));
-        once(&map, 2, || Ok(())).unwrap();
-        once(&map, 2, || unreachable!("the success was stored")).unwrap();
+        assert!(matches!(
+            map.get_or_init(2, transient),
+            Err(Error::InProgress)
+        ));
+        map.get_or_init(2, || Ok(())).unwrap();
+        map.get_or_init(2, || unreachable!("the success was stored"))
+            .unwrap();
     }
 }

@@ -59,6 +59,14 @@ impl Schema {
         self.objects.keys()
     }
 
+    /// Every object's type, name and SQL, one per line, in a stable order.
+    pub(crate) fn fingerprint(&self) -> String {
+        self.objects
+            .iter()
+            .map(|(o, sql)| format!("{}\t{}\t{}\n", o.kind, o.name, sql.as_deref().unwrap_or("")))
+            .collect()
+    }
+
     /// Whether the schema has a table with this name.
     pub fn has_table(&self, name: &str) -> bool {
         self.objects.contains_key(&SchemaObject {

@@ -1,0 +1,466 @@
+//! A fresh database per test, cloned from the migrated template.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
+use rusqlite::backup::Backup;
+use rusqlite::{Connection, MAIN_DB};
+
+use crate::connection::{OnConnect, Pool, Setup};
+use crate::error::{Error, Result};
+use crate::migrations::Migrations;
+use crate::template::Template;
+
+thread_local! {
+    /// Per thread, one connection holding each template, the source that
+    /// in-memory test databases are copied from.
+    static SOURCES: std::cell::RefCell<std::collections::HashMap<PathBuf, Connection>> =
+        std::cell::RefCell::default();
+}
+
+/// Environment variable naming the directory for [`TestDb::new`]'s files.
+pub const DIR_ENV: &str = "MIGRATE_ONCE_DIR";
+
+/// A database of its own for one test, migrated and validated, made by
+/// copying the bytes of a template that was migrated once (per migration
+/// set, across all processes; see [`Template`]).
+///
+/// - [`TestDb::new`]: a file named with a uuid in `MIGRATE_ONCE_DIR` (or the
+///   system temp directory), so stress loops sharing a directory never
+///   collide.
+/// - [`TestDb::in_memory`]: an in-memory database (SQLite's `memdb` VFS, never
+///   `cache=shared`) that every connection of this `TestDb` shares.
+///
+/// ```
+/// use migrate_once::{Migrations, TestDb};
+///
+/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let db = TestDb::new(&set)?;
+/// let conn = db.connect()?;
+/// conn.execute("INSERT INTO users (email, display_name) VALUES ('x@example.com', 'X')", [])?;
+/// let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+/// assert_eq!(users, 3);
+///
+/// // Another TestDb is another database: the row above is not in it.
+/// let other = TestDb::in_memory(&set)?.connect()?;
+/// assert_eq!(other.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # When it goes away
+///
+/// Dropping a `TestDb` deletes its file (with any `-journal`, `-wal` and
+/// `-shm` file) or frees its memory. If the thread is panicking (the test
+/// failed), the database is kept instead and its path printed to stderr, so
+/// it can be inspected; an in-memory database is written to a file for that.
+/// [`keep`](TestDb::keep) keeps it on purpose; [`close`](TestDb::close)
+/// deletes it and reports the errors that drop has to ignore.
+pub struct TestDb {
+    store: Store,
+    setup: Setup,
+    dir: PathBuf,
+    pool: OnceCell<Pool>,
+    finished: bool,
+}
+
+enum Store {
+    File(PathBuf),
+    Memory {
+        uri: String,
+        /// Keeps the in-memory database alive while the `TestDb` lives.
+        keeper: Mutex<Option<Connection>>,
+    },
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TestDb>();
+};
+
+impl fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.store {
+            Store::File(p) => f.debug_tuple("TestDb").field(p).finish(),
+            Store::Memory { uri, .. } => f.debug_tuple("TestDb").field(uri).finish(),
+        }
+    }
+}
+
+/// Options for a [`TestDb`]; made by [`TestDb::builder`].
+#[derive(Debug, Clone)]
+pub struct TestDbBuilder<'a> {
+    set: &'a Migrations,
+    setup: Setup,
+    dir: Option<PathBuf>,
+}
+
+fn default_dir() -> PathBuf {
+    std::env::var_os(DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+}
+
+impl TestDb {
+    /// A new database file cloned from the template of `set`.
+    ///
+    /// # Errors
+    ///
+    /// Any error of building the template (a bad migration set: the same
+    /// error for every call in the process); [`Error::Io`] if the file
+    /// cannot be written.
+    pub fn new(set: &Migrations) -> Result<TestDb> {
+        Self::builder(set).file()
+    }
+
+    /// A new in-memory database cloned from the template of `set`, shared by
+    /// every connection of this `TestDb` and of its pool.
+    ///
+    /// # Errors
+    ///
+    /// Any error of building the template; [`Error::Database`] if SQLite
+    /// cannot load it.
+    pub fn in_memory(set: &Migrations) -> Result<TestDb> {
+        Self::builder(set).in_memory()
+    }
+
+    /// Options for a test database of `set`. Defaults: files in
+    /// `MIGRATE_ONCE_DIR` (or the system temp directory), busy timeout 30 s
+    /// and foreign keys on for every connection, pools of at most 4
+    /// connections that open none up front.
+    pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
+        TestDbBuilder {
+            set,
+            setup: Setup::default(),
+            dir: None,
+        }
+    }
+
+    /// A new connection to this database with its setup (busy timeout,
+    /// foreign keys, hook).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] if SQLite cannot open it.
+    pub fn connect(&self) -> Result<Connection> {
+        match &self.store {
+            Store::File(p) => self.setup.open(p, Some(p.clone())),
+            Store::Memory { uri, .. } => self.setup.open(Path::new(uri), None),
+        }
+    }
+
+    /// A pool of connections to this database, built on first use. It opens
+    /// no connection until one is asked for, at most 4 by default, and starts
+    /// no thread of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Pool`] if r2d2 cannot build the pool.
+    pub fn pool(&self) -> Result<Pool> {
+        self.pool
+            .get_or_try_init(|| match &self.store {
+                Store::File(p) => self.setup.pool(p, Some(p.clone())),
+                Store::Memory { uri, .. } => self.setup.pool(Path::new(uri), None),
+            })
+            .cloned()
+    }
+
+    /// The database file; `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.store {
+            Store::File(p) => Some(p),
+            Store::Memory { .. } => None,
+        }
+    }
+
+    /// The name to open the database by: the file's path, or the in-memory
+    /// database's `file:` URI.
+    pub fn uri(&self) -> String {
+        match &self.store {
+            Store::File(p) => p.display().to_string(),
+            Store::Memory { uri, .. } => uri.clone(),
+        }
+    }
+
+    /// Keeps the database after this handle is gone and returns its path.
+    /// An in-memory database is written to a file in the `TestDb` directory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::Database`] if an in-memory database cannot
+    /// be written out.
+    pub fn keep(mut self) -> Result<PathBuf> {
+        self.finished = true;
+        self.persist()
+    }
+
+    /// Deletes the database now, reporting what [`Drop`] would ignore.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if a file cannot be removed; [`Error::Database`] if the
+    /// in-memory database cannot be closed.
+    pub fn close(mut self) -> Result<()> {
+        self.finished = true;
+        self.remove()
+    }
+
+    fn persist(&self) -> Result<PathBuf> {
+        match &self.store {
+            Store::File(p) => Ok(p.clone()),
+            Store::Memory { keeper, .. } => {
+                let guard = keeper.lock();
+                let conn = guard
+                    .as_ref()
+                    .expect("the keeper lives until the TestDb is finished");
+                let bytes = conn
+                    .serialize(MAIN_DB)
+                    .map_err(Error::db("serialize the in-memory database", None))?;
+                let (path, mut file) = new_file(&self.dir)?;
+                file.write_all(&bytes).map_err(io_err(&path))?;
+                Ok(path)
+            }
+        }
+    }
+
+    fn remove(&mut self) -> Result<()> {
+        // Pooled connections go first: deleting a file that is still open
+        // leaves them writing to a ghost.
+        self.pool.take();
+        match &self.store {
+            Store::File(p) => {
+                let mut first = Ok(());
+                for suffix in ["", "-journal", "-wal", "-shm"] {
+                    let mut name = p.clone().into_os_string();
+                    name.push(suffix);
+                    let path = PathBuf::from(name);
+                    match fs::remove_file(&path) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound && first.is_ok() => {
+                            first = Err(io_err(&path)(e));
+                        }
+                        _ => {}
+                    }
+                }
+                first
+            }
+            Store::Memory { keeper, .. } => match keeper.lock().take() {
+                Some(conn) => conn
+                    .close()
+                    .map_err(|(_, e)| Error::db("close the in-memory database", None)(e)),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if std::thread::panicking() {
+            match self.persist() {
+                Ok(path) => eprintln!(
+                    "migrate-once: test panicked; its database is kept at {}",
+                    path.display()
+                ),
+                Err(e) => {
+                    eprintln!("migrate-once: test panicked; its database could not be kept: {e}")
+                }
+            }
+            return;
+        }
+        let _ = self.remove();
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source: Arc::new(source),
+    }
+}
+
+/// A new file named with a uuid, created exclusively so it can never be
+/// someone else's.
+fn new_file(dir: &Path) -> Result<(PathBuf, fs::File)> {
+    let path = dir.join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    Ok((path, file))
+}
+
+impl<'a> TestDbBuilder<'a> {
+    /// Directory for the database file (and for in-memory databases kept
+    /// after a panic). Default: `MIGRATE_ONCE_DIR`, or the system temp directory.
+    #[must_use]
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Busy timeout of every connection handed out. Default 30 s.
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.setup.busy_timeout = timeout;
+        self
+    }
+
+    /// Whether connections handed out enforce foreign keys. Default `true`.
+    #[must_use]
+    pub fn foreign_keys(mut self, on: bool) -> Self {
+        self.setup.foreign_keys = on;
+        self
+    }
+
+    /// The most connections [`TestDb::pool`] opens. Default 4.
+    #[must_use]
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.setup.pool_size = size.max(1);
+        self
+    }
+
+    /// Runs `hook` on every connection opened to the database (and on the
+    /// one that builds the template), for example to register SQL functions.
+    #[must_use]
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+    {
+        let hook: OnConnect = Arc::new(hook);
+        self.setup.on_connect = Some(hook);
+        self
+    }
+
+    fn template(&self) -> Result<Arc<Template>> {
+        crate::sqlite_config::before_first_connection();
+        Template::for_set_with(self.set, &self.setup)
+    }
+
+    /// A new database file cloned from the template.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestDb::new`].
+    pub fn file(self) -> Result<TestDb> {
+        let template = self.template()?;
+        let dir = self.dir.unwrap_or_else(default_dir);
+        let (path, mut file) = new_file(&dir)?;
+        if let Err(e) = file.write_all(template.bytes()) {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(io_err(&path)(e));
+        }
+        Ok(TestDb {
+            store: Store::File(path),
+            setup: self.setup,
+            dir,
+            pool: OnceCell::new(),
+            finished: false,
+        })
+    }
+
+    /// A new in-memory database cloned from the template.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestDb::in_memory`].
+    pub fn in_memory(self) -> Result<TestDb> {
+        let template = self.template()?;
+        // A name starting with `/` makes the memdb VFS share the database
+        // between every connection of this process that opens the same name.
+        let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
+        let db = Error::db("load the template into memory", None);
+        let mut keeper =
+            Connection::open(&uri).map_err(Error::db("open an in-memory database", None))?;
+        // `sqlite3_deserialize` would give the keeper a private copy that no
+        // other connection can open, so the pages are copied into the shared
+        // memdb database with the backup API, from a per-thread source
+        // connection that holds the template.
+        SOURCES.with(|sources| -> Result<()> {
+            let mut sources = sources.borrow_mut();
+            let source = match sources.entry(template.path().to_path_buf()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(crate::template::deserialize(template.bytes(), None).map_err(db)?)
+                }
+            };
+            Backup::new(source, &mut keeper)
+                .and_then(|b| b.run_to_completion(i32::MAX, Duration::ZERO, None))
+                .map_err(Error::db("copy the template into memory", None))
+        })?;
+        Ok(TestDb {
+            store: Store::Memory {
+                uri,
+                keeper: Mutex::new(Some(keeper)),
+            },
+            setup: self.setup,
+            dir: self.dir.unwrap_or_else(default_dir),
+            pool: OnceCell::new(),
+            finished: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Migration;
+
+    fn set() -> Migrations {
+        Migrations::new(vec![Migration::new(
+            1,
+            "t",
+            "CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);",
+        )])
+        .unwrap()
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn connections_of_one_in_memory_db_share_it_and_clones_are_independent() {
+        let s = set();
+        let a = TestDb::in_memory(&s).unwrap();
+        let b = TestDb::in_memory(&s).unwrap();
+        let (a1, a2) = (a.connect().unwrap(), a.connect().unwrap());
+        a1.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert_eq!(
+            count(&a2),
+            2,
+            "a second connection sees the first one's row"
+        );
+        assert_eq!(count(&a.pool().unwrap().get().unwrap()), 2);
+        assert_eq!(count(&b.connect().unwrap()), 1, "another TestDb does not");
+    }
+
+    #[test]
+    fn file_clones_are_independent_and_removed_on_drop() {
+        let s = set();
+        let dir = tempfile::tempdir().unwrap();
+        let a = TestDb::builder(&s).dir(dir.path()).file().unwrap();
+        let b = TestDb::builder(&s).dir(dir.path()).file().unwrap();
+        a.connect()
+            .unwrap()
+            .execute("INSERT INTO t VALUES (2)", [])
+            .unwrap();
+        assert_eq!(count(&a.connect().unwrap()), 2);
+        assert_eq!(count(&b.connect().unwrap()), 1);
+        let path = a.path().unwrap().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+        b.close().unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
