@@ -104,6 +104,11 @@ pub enum Error {
         /// Byte offset of the first invalid byte.
         valid_up_to: usize,
     },
+    /// A migration directory (`0001_name/`) has neither an `up.sql` nor a `down.sql`.
+    MissingUp {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A `.down.sql` file (or `down.sql` in a migration directory) has no up migration.
     DownWithoutUp {
         /// The down file.
@@ -234,14 +239,24 @@ fn code_of(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
 
 impl Error {
     /// Whether the failure may pass if the same call is made again: a lock
-    /// that was held too long, a migration in progress elsewhere, I/O
-    /// trouble, a full disk. Deterministic failures (bad SQL, an edited
+    /// that was held too long, a migration in progress elsewhere, SQLite I/O
+    /// trouble, a full disk, an interrupted or timed-out read. (A missing
+    /// file, a permission problem or a symlink loop are not transient.) Deterministic failures (bad SQL, an edited
     /// migration, a failed validation, a malformed database) are not
     /// transient: retrying gives the same error.
     pub fn is_transient(&self) -> bool {
         use rusqlite::ErrorCode as C;
         match self {
-            Error::LockTimeout { .. } | Error::InProgress | Error::Io { .. } => true,
+            Error::LockTimeout { .. } | Error::InProgress => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::ResourceBusy
+                    | std::io::ErrorKind::OutOfMemory
+            ),
             Error::Pool { .. } => true,
             Error::Database { source, .. } | Error::Sql { source, .. } => matches!(
                 code_of(source),
@@ -308,6 +323,9 @@ impl fmt::Display for Error {
                 "{} is not valid UTF-8 (first invalid byte at offset {valid_up_to})",
                 path.display()
             ),
+            Error::MissingUp { path } => {
+                write!(f, "migration directory {} has no up.sql", path.display())
+            }
             Error::DownWithoutUp { path } => write!(
                 f,
                 "{} is a down migration without its up migration",

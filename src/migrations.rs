@@ -203,19 +203,31 @@ enum Kind {
     Down,
 }
 
-/// Splits `0001_name` into (1, "name").
+/// Splits `0001_name` into (1, "name"). diesel-cli's dated prefix
+/// `2024-01-01-120000_name` reads as the version 20240101120000.
 fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
-    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
+    let b = stem.as_bytes();
+    let dated = b.len() >= 17
+        && [4, 7, 10].iter().all(|&i| b[i] == b'-')
+        && b[..17]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| [4, 7, 10].contains(&i) || c.is_ascii_digit());
+    let (digits, rest) = if dated {
+        (stem[..17].replace('-', ""), &stem[17..])
+    } else {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        (stem[..n].to_string(), &stem[n..])
+    };
+    if digits.is_empty() {
         return Err(Error::MissingVersion {
             path: path.to_path_buf(),
         });
     }
-    let version: i64 = stem[..digits].parse().map_err(|_| Error::InvalidVersion {
+    let version: i64 = digits.parse().map_err(|_| Error::InvalidVersion {
         path: path.to_path_buf(),
-        reason: format!("{} does not fit in a 64-bit integer", &stem[..digits]),
+        reason: format!("{digits} does not fit in a 64-bit integer"),
     })?;
-    let rest = &stem[digits..];
     let name = match rest.chars().next() {
         None => "",
         Some('_' | '-') => &rest[1..],
@@ -440,6 +452,11 @@ impl Migrations {
                         continue;
                     }
                     let (version, mig_name) = parse_stem(&name, &dir.join(&name))?;
+                    if files.is_empty() {
+                        return Err(Error::MissingUp {
+                            path: dir.join(&name),
+                        });
+                    }
                     for (file, bytes) in files {
                         let rel = Path::new(&name).join(&file);
                         let kind = if file == "up.sql" {

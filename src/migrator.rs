@@ -161,17 +161,22 @@ impl<'a> Migrator<'a> {
         } else {
             Duration::ZERO
         };
-        conn.busy_timeout(self.lock_timeout)
-            .map_err(db("set the busy timeout"))?;
-
-        let result = self.up_to_date(conn).and_then(|done| match done {
-            Some(report) => Ok(report),
-            None => {
-                conn.busy_timeout(timeout)
-                    .map_err(db("set the busy timeout"))?;
-                self.migrate_with_fk_off(conn, &path)
-            }
-        });
+        // One budget for all waiting: the lock-free ledger read (which waits
+        // only if a writer is committing) and BEGIN IMMEDIATE share it.
+        let started = Instant::now();
+        let result = conn
+            .busy_timeout(timeout)
+            .map_err(db("set the busy timeout"))
+            .and_then(|()| self.up_to_date(conn, started))
+            .and_then(|done| match done {
+                Some(report) => Ok(report),
+                None => {
+                    let left = timeout.saturating_sub(started.elapsed());
+                    conn.busy_timeout(left)
+                        .map_err(db("set the busy timeout"))?;
+                    self.migrate_with_fk_off(conn, &path, started)
+                }
+            });
 
         let restore = Duration::from_millis(saved_timeout.max(0).unsigned_abs());
         let restored = conn
@@ -186,7 +191,7 @@ impl<'a> Migrator<'a> {
     /// current checksum, nothing is pending and no write lock is needed. The
     /// ledger only ever grows by whole committed runs, so this cannot be
     /// wrong; anything else goes through the locked path, which decides.
-    fn up_to_date(&self, conn: &Connection) -> Result<Option<Report>> {
+    fn up_to_date(&self, conn: &Connection, started: Instant) -> Result<Option<Report>> {
         let read = || -> rusqlite::Result<Option<Vec<LedgerRow>>> {
             if ledger::exists(conn)? {
                 Ok(Some(ledger::rows(conn)?))
@@ -197,11 +202,7 @@ impl<'a> Migrator<'a> {
         let rows = match read() {
             Ok(Some(rows)) => rows,
             Ok(None) => return Ok(None),
-            Err(e) if is_busy(&e) => {
-                return Err(Error::LockTimeout {
-                    waited: self.lock_timeout,
-                });
-            }
+            Err(e) if is_busy(&e) => return Err(self.busy(started)),
             Err(e) => return Err(Error::db("read the ledger", file_of(conn))(e)),
         };
         let complete = rows.len() == self.set.len()
@@ -217,7 +218,23 @@ impl<'a> Migrator<'a> {
         }))
     }
 
-    fn migrate_with_fk_off(&self, conn: &mut Connection, path: &Option<PathBuf>) -> Result<Report> {
+    /// The error for "another connection kept the lock".
+    fn busy(&self, started: Instant) -> Error {
+        if self.wait {
+            Error::LockTimeout {
+                waited: started.elapsed(),
+            }
+        } else {
+            Error::InProgress
+        }
+    }
+
+    fn migrate_with_fk_off(
+        &self,
+        conn: &mut Connection,
+        path: &Option<PathBuf>,
+        started: Instant,
+    ) -> Result<Report> {
         let db = |context| Error::db(context, path.clone());
         // `PRAGMA foreign_keys` is a no-op inside a transaction, so it has to
         // change before BEGIN. With enforcement on, the table rebuild that
@@ -230,7 +247,7 @@ impl<'a> Migrator<'a> {
             conn.execute_batch("PRAGMA foreign_keys = OFF")
                 .map_err(db("turn foreign keys off for migrating"))?;
         }
-        let result = self.locked(conn, path, fk_on);
+        let result = self.locked(conn, path, fk_on, started);
         if fk_on {
             let restored = conn
                 .execute_batch("PRAGMA foreign_keys = ON")
@@ -248,16 +265,13 @@ impl<'a> Migrator<'a> {
         conn: &mut Connection,
         path: &Option<PathBuf>,
         fk_check: bool,
+        started: Instant,
     ) -> Result<Report> {
         let db = |context| Error::db(context, path.clone());
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            return Err(if is_busy(&e) && self.wait {
-                Error::LockTimeout {
-                    waited: asked.elapsed(),
-                }
-            } else if is_busy(&e) {
-                Error::InProgress
+            return Err(if is_busy(&e) {
+                self.busy(started)
             } else {
                 db("take the write lock")(e)
             });
