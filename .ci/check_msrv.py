@@ -3,7 +3,9 @@
 Only one toolchain is available where CI runs, so the MSRV is checked two
 ways: clippy's `incompatible_msrv` lint (which reads `rust-version`) catches
 our own use of newer std APIs, and this script catches dependencies that
-would not build on it.
+would not build on it. Only what a user's build compiles counts: normal and
+build dependencies, not dev-dependencies (benches compare against peers that
+need a newer Rust, and users never build them).
 """
 import json
 import subprocess
@@ -19,7 +21,14 @@ meta = json.loads(
 )
 ours = next(p for p in meta["packages"] if p["name"] == "migrate-once")
 msrv = ours["rust_version"]
-resolved = {n["id"] for n in meta["resolve"]["nodes"]}
+nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
+resolved, todo = set(), [ours["id"]]
+while todo:
+    node = nodes[todo.pop()]
+    for dep in node["deps"]:
+        if any(k["kind"] in (None, "build") for k in dep["dep_kinds"]) and dep["pkg"] not in resolved:
+            resolved.add(dep["pkg"])
+            todo.append(dep["pkg"])
 too_new = [
     (p["name"], p["version"], p["rust_version"])
     for p in meta["packages"]

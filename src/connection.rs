@@ -81,6 +81,7 @@ impl Setup {
 
     /// Opens `target` (a path, or a `file:` URI) with this setup.
     pub fn open(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+        crate::sqlite_config::before_first_connection();
         let conn = Connection::open_with_flags(target, flags())
             .map_err(Error::db("open the database", display.clone()))?;
         self.apply(&conn)

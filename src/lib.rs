@@ -47,6 +47,11 @@ pub use template::{CACHE_DIR_ENV, Template, cache_dir};
 pub use testdb::{DIR_ENV, TestDb, TestDbBuilder};
 pub use validate::Schema;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "rstest"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use include_dir;

@@ -20,7 +20,8 @@ pub const KEEP_MEMSTATUS_ENV: &str = "MIGRATE_ONCE_KEEP_MEMSTATUS";
 
 static DISABLED: AtomicBool = AtomicBool::new(false);
 
-/// Called before the crate opens a connection for a [`TestDb`](crate::TestDb).
+/// Called before the crate opens a connection of its own (for a template,
+/// a [`TestDb`](crate::TestDb) or a [`SharedDb`](crate::SharedDb)).
 pub(crate) fn before_first_connection() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -47,7 +48,7 @@ pub(crate) fn before_first_connection() {
 }
 
 /// Whether this crate switched SQLite's memory statistics off in this
-/// process (it does so before its first [`TestDb`](crate::TestDb) if SQLite
+/// process (it does so before the first connection it opens itself if SQLite
 /// was not yet in use and `MIGRATE_ONCE_KEEP_MEMSTATUS` is not set).
 pub fn memstatus_disabled() -> bool {
     DISABLED.load(Ordering::SeqCst)

@@ -60,6 +60,7 @@ impl Template {
     }
 
     pub(crate) fn for_set_with(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
+        crate::sqlite_config::before_first_connection();
         static LOADED: OnceMap<PathBuf, Arc<Template>> = OnceMap::new();
         let dir = cache_dir().join(cache_key(set));
         LOADED.get_or_init(dir.clone(), || {

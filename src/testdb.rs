@@ -341,7 +341,6 @@ impl<'a> TestDbBuilder<'a> {
     }
 
     fn template(&self) -> Result<Arc<Template>> {
-        crate::sqlite_config::before_first_connection();
         Template::for_set_with(self.set, &self.setup)
     }
 
