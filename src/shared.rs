@@ -11,7 +11,7 @@ use crate::connection::{OnConnect, Pool, Setup};
 use crate::error::{Error, Result};
 use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
-use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator};
+use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
 use crate::registry;
 use crate::validate::{self, Expectation, Schema};
 
@@ -53,6 +53,7 @@ pub struct SharedDb {
     path: PathBuf,
     setup: Setup,
     pool: Arc<OnceCell<Pool>>,
+    report: Option<Report>,
 }
 
 const _: () = {
@@ -125,6 +126,14 @@ impl SharedDb {
     /// The path the database was opened with.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the migrator did, for the one `open` in this process that ran
+    /// it; `None` for every other `open` of the same database. (The report
+    /// may still show nothing applied: another process may have migrated
+    /// the file first.)
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
     }
 }
 
@@ -205,10 +214,13 @@ impl SharedDbBuilder {
             path: self.path.clone(),
             source: Arc::new(source),
         })?;
+        let mut report = None;
         registry::migrate_once(&id, set, || {
-            Migrator::new(set)
-                .lock_timeout(self.lock_timeout)
-                .migrate(&mut conn)?;
+            report = Some(
+                Migrator::new(set)
+                    .lock_timeout(self.lock_timeout)
+                    .migrate(&mut conn)?,
+            );
             let expected = registry::expected_schema(set, &self.setup)?;
             validate::check(
                 &Schema::read(&conn)?,
@@ -234,6 +246,7 @@ impl SharedDbBuilder {
             path: self.path,
             setup: self.setup,
             pool: Arc::default(),
+            report,
         })
     }
 }
