@@ -164,7 +164,7 @@ fn per_test(args: &Args, set: &Migrations, work: &Path) -> Tally {
                         break;
                     }
                     let started = Instant::now();
-                    let db = if i % 2 == 0 {
+                    let db = if i.is_multiple_of(2) {
                         TestDb::in_memory(set)
                     } else {
                         TestDb::builder(set).dir(work).file()

@@ -1,0 +1,571 @@
+//! `TestDb`: every test's own database, cloned from the template of the
+//! crate's `migrations/`, independent of every other, shared by its own
+//! connections, removed on drop, and kept (with its path printed) when the
+//! test panicked.
+//!
+//! The panic tests spawn copies of this test binary that run only
+//! [`child_panics_holding_a_test_db`]; without [`CHILD_DIR`] set that test
+//! does nothing, so it is a no-op in ordinary runs. The same arguments work
+//! under `cargo test` and `cargo nextest run`, since both run the test binary
+//! itself.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use migrate_once::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, Migrations, TestDb};
+use once_cell::sync::Lazy;
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+/// The crate's own `migrations/`: users (2 seed rows), posts (2), comments (1).
+static SET: Lazy<Migrations> = Lazy::new(|| {
+    Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("load migrations/")
+});
+
+fn set() -> &'static Migrations {
+    &SET
+}
+
+fn count(conn: &Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("count {table}: {e}"))
+}
+
+/// Seed rows of `migrations/0004_seed.sql`, and the comment counter the
+/// trigger of 0003 maintained while seeding.
+fn assert_seeded(conn: &Connection, what: &str) {
+    assert_eq!(count(conn, "users"), 2, "{what}: users");
+    assert_eq!(count(conn, "posts"), 2, "{what}: posts");
+    assert_eq!(count(conn, "comments"), 1, "{what}: comments");
+    let emails: Vec<String> = conn
+        .prepare("SELECT email FROM users ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        emails,
+        ["ada@example.com", "grace@example.com"],
+        "{what}: seed users"
+    );
+    let comment_count: i64 = conn
+        .query_row("SELECT comment_count FROM posts WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(comment_count, 1, "{what}: comment_count of post 1");
+}
+
+fn insert_user(conn: &Connection, email: &str) {
+    conn.execute(
+        "INSERT INTO users (email, display_name) VALUES (?1, 'T')",
+        [email],
+    )
+    .unwrap_or_else(|e| panic!("insert {email}: {e}"));
+}
+
+fn has_user(conn: &Connection, email: &str) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM users WHERE email = ?1",
+        [email],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
+/// The names of the entries of `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `migrate-once-<uuid v4>.sqlite`, the uuid in its hyphenated lower-case form.
+fn assert_uuid_name(path: &Path) {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let uuid = name
+        .strip_prefix("migrate-once-")
+        .and_then(|s| s.strip_suffix(".sqlite"))
+        .unwrap_or_else(|| panic!("{name} is not migrate-once-<uuid>.sqlite"));
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    assert_eq!(lens, [8, 4, 4, 4, 12], "{name}: uuid groups");
+    assert!(
+        uuid.chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "{name}: uuid is lower-case hex"
+    );
+    assert!(groups[2].starts_with('4'), "{name}: a version-4 uuid");
+}
+
+#[test]
+fn clones_start_seeded_and_are_independent() {
+    let dir = TempDir::new().unwrap();
+    let dbs = [
+        TestDb::builder(set()).dir(dir.path()).file().unwrap(),
+        TestDb::builder(set()).dir(dir.path()).file().unwrap(),
+        TestDb::builder(set()).dir(dir.path()).in_memory().unwrap(),
+        TestDb::builder(set()).dir(dir.path()).in_memory().unwrap(),
+    ];
+    assert!(dbs[0].path().is_some() && dbs[1].path().is_some());
+    assert!(dbs[2].path().is_none() && dbs[3].path().is_none());
+    assert_ne!(dbs[0].path(), dbs[1].path());
+    assert_ne!(dbs[2].uri(), dbs[3].uri());
+    assert!(
+        dbs[2].uri().contains("vfs=memdb") && !dbs[2].uri().contains("cache=shared"),
+        "in-memory databases use memdb, never a shared cache: {}",
+        dbs[2].uri()
+    );
+
+    let conns: Vec<Connection> = dbs.iter().map(|db| db.connect().unwrap()).collect();
+    for (i, conn) in conns.iter().enumerate() {
+        assert_seeded(conn, &format!("db {i} when new"));
+    }
+    for (i, conn) in conns.iter().enumerate() {
+        insert_user(conn, &format!("only-in-{i}@example.com"));
+    }
+    for (i, conn) in conns.iter().enumerate() {
+        assert_eq!(count(conn, "users"), 3, "db {i} has its own row only");
+        for j in 0..conns.len() {
+            assert_eq!(
+                has_user(conn, &format!("only-in-{j}@example.com")),
+                i == j,
+                "db {i} vs the row written in db {j}"
+            );
+        }
+        // A fresh connection reads the same database (for a file, from disk).
+        let again = dbs[i].connect().unwrap();
+        assert!(has_user(&again, &format!("only-in-{i}@example.com")));
+    }
+
+    // The template was not touched by any of the writes.
+    let fresh_file = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let fresh_mem = TestDb::in_memory(set()).unwrap();
+    assert_seeded(&fresh_file.connect().unwrap(), "a later file clone");
+    assert_seeded(&fresh_mem.connect().unwrap(), "a later in-memory clone");
+}
+
+#[test]
+fn file_names_are_uuids_in_the_chosen_dir() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let path = db.path().unwrap().to_path_buf();
+    assert_eq!(path.parent().unwrap(), dir.path());
+    assert_uuid_name(&path);
+    assert_eq!(db.uri(), path.display().to_string());
+    // The file holds the whole template image, not a lazily filled stub.
+    let header = fs::read(&path).unwrap();
+    assert!(header.starts_with(b"SQLite format 3\0"));
+    drop(db);
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn connections_of_one_in_memory_db_share_it_and_its_pool() {
+    let db = TestDb::in_memory(set()).unwrap();
+    let a = db.connect().unwrap();
+    let b = db.connect().unwrap();
+    insert_user(&a, "from-a@example.com");
+    assert!(has_user(&b, "from-a@example.com"), "b sees a's row");
+    b.execute("DELETE FROM comments", []).unwrap();
+    assert_eq!(count(&a, "comments"), 0, "a sees b's delete");
+    assert_eq!(count(&a, "posts"), 2);
+
+    let pool = db.pool().unwrap();
+    assert_eq!(
+        pool.state().connections,
+        0,
+        "the pool opens nothing up front"
+    );
+    assert_eq!(pool.max_size(), 4);
+    assert_eq!(pool.max_size(), DEFAULT_POOL_SIZE);
+    {
+        let p1 = pool.get().unwrap();
+        let p2 = pool.get().unwrap();
+        assert_eq!(pool.state().connections, 2);
+        assert!(has_user(&p1, "from-a@example.com"), "the pool sees a's row");
+        insert_user(&p2, "from-pool@example.com");
+        assert!(
+            has_user(&a, "from-pool@example.com"),
+            "a sees the pool's row"
+        );
+        for conn in [&*p1, &*p2] {
+            let fk: i64 = conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .unwrap();
+            let busy: i64 = conn
+                .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(fk, 1, "pooled connections enforce foreign keys");
+            assert_eq!(busy, 30_000);
+            assert_eq!(busy, DEFAULT_BUSY_TIMEOUT.as_millis() as i64);
+        }
+        // Foreign keys really are enforced: deleting a user cascades.
+        p1.execute("DELETE FROM users WHERE id = 1", []).unwrap();
+        assert_eq!(count(&b, "posts"), 1, "the cascade is visible to b");
+    }
+    // The pool is built once and shared.
+    assert_eq!(db.pool().unwrap().state().connections, 2);
+
+    // Direct connections get the same setup.
+    let fk: i64 = a
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    let busy: i64 = a
+        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((fk, busy), (1, 30_000));
+
+    // Another in-memory TestDb sees none of it.
+    let other = TestDb::in_memory(set()).unwrap().connect().unwrap();
+    assert_seeded(&other, "another in-memory TestDb");
+}
+
+#[test]
+fn file_db_pool_opens_lazily_with_the_same_setup() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let pool = db.pool().unwrap();
+    assert_eq!(pool.state().connections, 0);
+    assert_eq!(pool.max_size(), 4);
+    let conn = pool.get().unwrap();
+    let fk: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    let busy: i64 = conn
+        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((fk, busy), (1, 30_000));
+    insert_user(&conn, "pooled@example.com");
+    drop(conn);
+    assert!(has_user(&db.connect().unwrap(), "pooled@example.com"));
+}
+
+#[test]
+fn drop_removes_the_file_and_its_wal_and_shm() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let path = db.path().unwrap().to_path_buf();
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+
+    // A connection the TestDb does not own, kept open across the drop, so
+    // that SQLite itself cannot clean up the -wal and -shm files first.
+    let conn = db.connect().unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    insert_user(&conn, "wal@example.com");
+    // Pooled connections too (the TestDb closes them before deleting).
+    let pool = db.pool().unwrap();
+    assert!(has_user(&pool.get().unwrap(), "wal@example.com"));
+    assert_eq!(pool.state().connections, 1);
+    drop(pool);
+    assert_eq!(
+        entries(dir.path()),
+        [name.clone(), format!("{name}-shm"), format!("{name}-wal")],
+        "the database is in WAL mode with its -wal and -shm files"
+    );
+
+    drop(db);
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "drop removed the database, -wal and -shm"
+    );
+    drop(conn);
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "closing the last connection recreated nothing"
+    );
+}
+
+#[test]
+fn drop_removes_a_persisted_journal() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let name = db
+        .path()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    {
+        // PERSIST leaves the -journal file behind after every transaction,
+        // even after the connection is closed.
+        let conn = db.connect().unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = PERSIST", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "persist");
+        insert_user(&conn, "journal@example.com");
+    }
+    assert_eq!(
+        entries(dir.path()),
+        [name.clone(), format!("{name}-journal")]
+    );
+    drop(db);
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn drop_of_an_in_memory_db_writes_no_file() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).in_memory().unwrap();
+    let uri = db.uri();
+    insert_user(&db.connect().unwrap(), "mem@example.com");
+    drop(db);
+    assert!(entries(dir.path()).is_empty());
+    // The memory is freed: the name now opens an empty database.
+    let conn = Connection::open(&uri).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 0, "{uri} still held the dropped database");
+}
+
+#[test]
+fn keep_returns_the_path_and_the_file_survives() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let expected = db.path().unwrap().to_path_buf();
+    insert_user(&db.connect().unwrap(), "kept@example.com");
+    let kept = db.keep().unwrap();
+    assert_eq!(kept, expected);
+    assert!(kept.is_file());
+    let conn = Connection::open(&kept).unwrap();
+    assert!(has_user(&conn, "kept@example.com"));
+    assert_eq!(count(&conn, "users"), 3);
+    drop(conn);
+    assert_eq!(entries(dir.path()).len(), 1);
+}
+
+#[test]
+fn keep_writes_an_in_memory_db_to_a_file() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).in_memory().unwrap();
+    let conn = db.connect().unwrap();
+    insert_user(&conn, "kept-mem@example.com");
+    conn.execute("DELETE FROM comments", []).unwrap();
+    let kept = db.keep().unwrap();
+    assert_eq!(kept.parent().unwrap(), dir.path());
+    assert_uuid_name(&kept);
+    assert_eq!(entries(dir.path()).len(), 1);
+    let file = Connection::open(&kept).unwrap();
+    assert!(has_user(&file, "kept-mem@example.com"));
+    assert_eq!(count(&file, "users"), 3);
+    assert_eq!(count(&file, "comments"), 0);
+    assert_eq!(count(&file, "posts"), 2);
+}
+
+#[test]
+fn close_removes_the_files_and_spares_another_db() {
+    let dir = TempDir::new().unwrap();
+    let a = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let b = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let a_path = a.path().unwrap().to_path_buf();
+    let b_path = b.path().unwrap().to_path_buf();
+    // An idle pooled connection is open when `close` runs.
+    insert_user(&a.pool().unwrap().get().unwrap(), "a2@example.com");
+    {
+        let conn = a.connect().unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = PERSIST", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "persist");
+        insert_user(&conn, "a@example.com");
+    }
+    assert_eq!(a.pool().unwrap().state().connections, 1);
+    insert_user(&b.connect().unwrap(), "b@example.com");
+    let b_before = fs::read(&b_path).unwrap();
+    assert_eq!(entries(dir.path()).len(), 3, "a, a-journal, b");
+
+    a.close().unwrap();
+    assert!(!a_path.exists());
+    let b_name = b_path.file_name().unwrap().to_str().unwrap();
+    assert_eq!(entries(dir.path()), [b_name], "only b is left");
+    assert_eq!(fs::read(&b_path).unwrap(), b_before, "b is untouched");
+    let conn = b.connect().unwrap();
+    assert!(has_user(&conn, "b@example.com"));
+    assert!(!has_user(&conn, "a@example.com"));
+    drop(conn);
+
+    let m = TestDb::builder(set()).dir(dir.path()).in_memory().unwrap();
+    insert_user(&m.connect().unwrap(), "m@example.com");
+    m.close().unwrap();
+    b.close().unwrap();
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+const THREADS: usize = 8;
+const TOTAL: usize = 1_000;
+
+#[test]
+fn a_thousand_test_dbs_from_eight_threads() {
+    let dir = TempDir::new().unwrap();
+    // Build (or load) the template before the clock starts.
+    drop(TestDb::builder(set()).dir(dir.path()).in_memory().unwrap());
+    let barrier = Barrier::new(THREADS);
+    let names = Mutex::new(Vec::with_capacity(TOTAL));
+    let errors = Mutex::new(Vec::new());
+    let start = Instant::now();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (barrier, names, errors, dir) = (&barrier, &names, &errors, dir.path());
+            s.spawn(move || {
+                barrier.wait();
+                let mut i = t;
+                while i < TOTAL {
+                    let result = (|| -> Result<String, Box<dyn std::error::Error>> {
+                        let builder = TestDb::builder(set()).dir(dir);
+                        let db = if i % 2 == 0 {
+                            builder.file()?
+                        } else {
+                            builder.in_memory()?
+                        };
+                        let email = format!("u{i}@example.com");
+                        let conn = db.connect()?;
+                        conn.execute(
+                            "INSERT INTO users (email, display_name) VALUES (?1, 'T')",
+                            [&email],
+                        )?;
+                        let (n, got): (i64, String) = conn.query_row(
+                            "SELECT count(*), max(email) FILTER (WHERE id > 2) FROM users",
+                            [],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )?;
+                        if n != 3 || got != email {
+                            return Err(format!("db {i}: {n} users, new one {got}").into());
+                        }
+                        Ok(db
+                            .path()
+                            .map_or_else(|| db.uri(), |p| p.display().to_string()))
+                    })();
+                    match result {
+                        Ok(name) => names.lock().unwrap().push(name),
+                        Err(e) => errors.lock().unwrap().push(format!("db {i}: {e}")),
+                    }
+                    i += THREADS;
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let errors = errors.into_inner().unwrap();
+    let names = names.into_inner().unwrap();
+    eprintln!("{TOTAL} TestDbs (half files, half in memory) from {THREADS} threads: {elapsed:?}");
+    assert!(errors.is_empty(), "{} errors: {errors:#?}", errors.len());
+    assert_eq!(names.len(), TOTAL);
+    let distinct: HashSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), TOTAL, "every TestDb had its own name");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".sqlite")).count(),
+        TOTAL / 2
+    );
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "every TestDb removed its files"
+    );
+    // A bound that only a hang or a pathological slowdown exceeds.
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+}
+
+// ---- a panicking test keeps its database ----
+
+/// The directory the child creates its database in; unset: the child test
+/// does nothing.
+const CHILD_DIR: &str = "MIGRATE_ONCE_TESTDB_CHILD_DIR";
+/// `file` or `memory`.
+const CHILD_KIND: &str = "MIGRATE_ONCE_TESTDB_CHILD_KIND";
+const CHILD_TEST: &str = "child_panics_holding_a_test_db";
+const CHILD_EMAIL: &str = "written-before-the-panic@example.com";
+
+/// Runs only in a child process (see the module docs): writes a row into a
+/// fresh TestDb, then fails.
+#[test]
+fn child_panics_holding_a_test_db() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else {
+        return;
+    };
+    let kind = std::env::var(CHILD_KIND).expect("the child's kind");
+    let builder = TestDb::builder(set()).dir(PathBuf::from(dir));
+    let db = match kind.as_str() {
+        "file" => builder.file().unwrap(),
+        "memory" => builder.in_memory().unwrap(),
+        other => panic!("unknown kind {other}"),
+    };
+    let conn = db.connect().unwrap();
+    insert_user(&conn, CHILD_EMAIL);
+    println!("CHILD wrote its row");
+    panic!("the child test fails on purpose");
+}
+
+fn run_child(kind: &str, dir: &Path) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    Command::new(exe)
+        .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_KIND, kind)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the child test process")
+}
+
+fn panicking_test_keeps(kind: &str) {
+    let dir = TempDir::new().unwrap();
+    let out = run_child(kind, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let what = format!("{kind} child\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert!(!out.status.success(), "the child test must fail: {what}");
+    assert!(
+        stdout.contains("CHILD wrote its row"),
+        "the child got as far as the panic: {what}"
+    );
+    assert!(
+        stderr.contains("the child test fails on purpose"),
+        "it failed by the intended panic: {what}"
+    );
+    const MARK: &str = "its database is kept at ";
+    let kept = stderr
+        .lines()
+        .find_map(|l| l.split_once(MARK).map(|(_, p)| PathBuf::from(p.trim())))
+        .unwrap_or_else(|| panic!("no `{MARK}<path>` line: {what}"));
+    assert_eq!(kept.parent().unwrap(), dir.path(), "{what}");
+    assert_uuid_name(&kept);
+    assert!(kept.is_file(), "{} does not exist: {what}", kept.display());
+    assert_eq!(
+        entries(dir.path()),
+        [kept.file_name().unwrap().to_str().unwrap()],
+        "only the kept database is in the dir"
+    );
+    let conn = Connection::open(&kept).unwrap();
+    assert!(has_user(&conn, CHILD_EMAIL), "the kept file has the row");
+    assert_eq!(count(&conn, "users"), 3);
+    assert_eq!(count(&conn, "posts"), 2);
+}
+
+#[test]
+fn a_panicking_test_keeps_its_file_and_prints_the_path() {
+    panicking_test_keeps("file");
+}
+
+#[test]
+fn a_panicking_test_keeps_its_in_memory_db_in_a_file() {
+    panicking_test_keeps("memory");
+}
