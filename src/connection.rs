@@ -114,3 +114,48 @@ fn flags() -> OpenFlags {
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
 }
+
+/// The connection-setup methods every builder with a `setup: Setup` field
+/// offers, written once: `busy_timeout`, `foreign_keys`, `pool_size`,
+/// `on_connect`. The arguments name the builder's pool and say which
+/// connections the hook runs on.
+macro_rules! setup_methods {
+    ($pool:literal, $hooked:literal) => {
+        /// Busy timeout of every connection handed out. Default 30 s.
+        #[must_use]
+        pub fn busy_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.setup.busy_timeout = timeout;
+            self
+        }
+
+        /// Whether connections handed out enforce foreign keys. Default `true`.
+        #[must_use]
+        pub fn foreign_keys(mut self, on: bool) -> Self {
+            self.setup.foreign_keys = on;
+            self
+        }
+
+        #[doc = concat!("The most connections ", $pool, " opens. Default 4.")]
+        #[must_use]
+        pub fn pool_size(mut self, size: u32) -> Self {
+            self.setup.pool_size = size.max(1);
+            self
+        }
+
+        #[doc = concat!(
+            "Runs `hook` on every connection opened to the database (",
+            $hooked,
+            "), for example to register SQL functions or collations the migrations or tests need."
+        )]
+        #[must_use]
+        pub fn on_connect<F>(mut self, hook: F) -> Self
+        where
+            F: Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+        {
+            let hook: $crate::connection::OnConnect = std::sync::Arc::new(hook);
+            self.setup.on_connect = Some(hook);
+            self
+        }
+    };
+}
+pub(crate) use setup_methods;

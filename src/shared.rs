@@ -7,7 +7,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use rusqlite::Connection;
 
-use crate::connection::{OnConnect, Pool, Setup};
+use crate::connection::{Pool, Setup};
 use crate::error::{Error, Result};
 use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
@@ -138,31 +138,16 @@ impl SharedDb {
 }
 
 impl SharedDbBuilder {
+    crate::connection::setup_methods!(
+        "[`SharedDb::pool`]",
+        "the one that migrates, those from `connect` and `pool`, and the private \
+         in-memory one on which the expected schema is learned"
+    );
+
     /// How long to wait for another connection that is migrating. Default 30 s.
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
-        self
-    }
-
-    /// Busy timeout of every connection handed out. Default 30 s.
-    #[must_use]
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.setup.busy_timeout = timeout;
-        self
-    }
-
-    /// Whether connections handed out enforce foreign keys. Default `true`.
-    #[must_use]
-    pub fn foreign_keys(mut self, on: bool) -> Self {
-        self.setup.foreign_keys = on;
-        self
-    }
-
-    /// The most connections [`SharedDb::pool`] opens. Default 4.
-    #[must_use]
-    pub fn pool_size(mut self, size: u32) -> Self {
-        self.setup.pool_size = size.max(1);
         self
     }
 
@@ -185,20 +170,6 @@ impl SharedDbBuilder {
     #[must_use]
     pub fn exact_schema(mut self, exact: bool) -> Self {
         self.exact = exact;
-        self
-    }
-
-    /// Runs `hook` on every connection opened to the database: the one that
-    /// migrates, those from `connect` and `pool`, and the private in-memory
-    /// one on which the expected schema is learned. Use it to register SQL
-    /// functions or collations the migrations or tests need.
-    #[must_use]
-    pub fn on_connect<F>(mut self, hook: F) -> Self
-    where
-        F: Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
-    {
-        let hook: OnConnect = Arc::new(hook);
-        self.setup.on_connect = Some(hook);
         self
     }
 

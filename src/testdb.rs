@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, MAIN_DB};
 
-use crate::connection::{OnConnect, Pool, Setup};
+use crate::connection::{Pool, Setup};
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::template::Template;
@@ -307,38 +307,10 @@ impl<'a> TestDbBuilder<'a> {
         self
     }
 
-    /// Busy timeout of every connection handed out. Default 30 s.
-    #[must_use]
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.setup.busy_timeout = timeout;
-        self
-    }
-
-    /// Whether connections handed out enforce foreign keys. Default `true`.
-    #[must_use]
-    pub fn foreign_keys(mut self, on: bool) -> Self {
-        self.setup.foreign_keys = on;
-        self
-    }
-
-    /// The most connections [`TestDb::pool`] opens. Default 4.
-    #[must_use]
-    pub fn pool_size(mut self, size: u32) -> Self {
-        self.setup.pool_size = size.max(1);
-        self
-    }
-
-    /// Runs `hook` on every connection opened to the database (and on the
-    /// one that builds the template), for example to register SQL functions.
-    #[must_use]
-    pub fn on_connect<F>(mut self, hook: F) -> Self
-    where
-        F: Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
-    {
-        let hook: OnConnect = Arc::new(hook);
-        self.setup.on_connect = Some(hook);
-        self
-    }
+    crate::connection::setup_methods!(
+        "[`TestDb::pool`]",
+        "those from `connect` and `pool`, and the one that builds the template"
+    );
 
     fn template(&self) -> Result<Arc<Template>> {
         Template::for_set_with(self.set, &self.setup)
