@@ -59,7 +59,8 @@ impl fmt::Display for SchemaObject {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading a migrations directory or file failed.
+    /// Reading or writing a file failed (a migrations directory, the template
+    /// cache, a test database).
     Io {
         /// The file or directory being read.
         path: PathBuf,
@@ -274,6 +275,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(source),
+        }
+    }
+
     pub(crate) fn db(
         context: &'static str,
         path: Option<PathBuf>,
@@ -297,7 +305,7 @@ fn list(objects: &[SchemaObject]) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Error::Io { path, source } => write!(f, "I/O error on {}: {source}", path.display()),
             Error::DirNotFound { path } => {
                 write!(f, "migrations directory {} does not exist", path.display())
             }

@@ -318,20 +318,13 @@ impl Migrations {
     /// [`Error::DownWithoutUp`], and [`Error::ForbiddenStatement`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io {
-                path,
-                source: std::sync::Arc::new(source),
-            }
-        };
         match fs::metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::DirNotFound {
                     path: dir.to_path_buf(),
                 });
             }
-            Err(e) => return Err(io(dir)(e)),
+            Err(e) => return Err(Error::io(dir)(e)),
             Ok(m) if !m.is_dir() => {
                 return Err(Error::DirNotFound {
                     path: dir.to_path_buf(),
@@ -340,15 +333,15 @@ impl Migrations {
             Ok(_) => {}
         }
         let mut entries = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
+        for entry in fs::read_dir(dir).map_err(Error::io(dir))? {
+            let entry = entry.map_err(Error::io(dir))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
             }
             // `metadata` follows symbolic links; a link loop is an I/O error naming the link.
-            let meta = fs::metadata(&path).map_err(io(&path))?;
+            let meta = fs::metadata(&path).map_err(Error::io(&path))?;
             if meta.is_dir() {
                 let mut files = Vec::new();
                 for f in ["up.sql", "down.sql"] {
@@ -356,12 +349,12 @@ impl Migrations {
                     match fs::read(&p) {
                         Ok(bytes) => files.push((f.to_string(), bytes)),
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io(&p)(e)),
+                        Err(e) => return Err(Error::io(&p)(e)),
                     }
                 }
                 entries.push(Entry::Dir { name, files });
             } else if name.ends_with(".sql") {
-                let bytes = fs::read(&path).map_err(io(&path))?;
+                let bytes = fs::read(&path).map_err(Error::io(&path))?;
                 entries.push(Entry::File { name, bytes });
             }
         }

@@ -181,10 +181,7 @@ impl SharedDbBuilder {
     pub fn open(self, set: &Migrations) -> Result<SharedDb> {
         let display = Some(self.path.clone());
         let mut conn = self.setup.open(&self.path, display.clone())?;
-        let id = DbIdentity::of_file(&self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source: Arc::new(source),
-        })?;
+        let id = DbIdentity::of_file(&self.path).map_err(Error::io(&self.path))?;
         let mut report = None;
         registry::migrate_once(&id, set, || {
             report = Some(

@@ -16,7 +16,6 @@
 //! in its ledger or does not match its sidecar is rebuilt, never trusted.
 
 use std::fs::{self, OpenOptions};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,13 +111,6 @@ fn cache_key(set: &Migrations) -> String {
     hex(&h.finalize()[..12])
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source: Arc::new(source),
-    }
-}
-
 /// What the sidecar records about a complete template.
 fn digest(bytes: &[u8], schema: &Schema) -> String {
     let mut h = Sha256::new();
@@ -176,17 +168,17 @@ fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template
     if let Some(t) = read_cached(dir, set) {
         return Ok(t);
     }
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
+        .map_err(Error::io(&lock_path))?;
     // Blocks while another process builds; the kernel releases the lock if
     // that process dies, so a killed builder never wedges the cache.
-    lock.lock().map_err(io_err(&lock_path))?;
+    lock.lock().map_err(Error::io(&lock_path))?;
     let result = match read_cached(dir, set) {
         Some(t) => Ok(t),
         None => build(dir, set, setup),
@@ -216,7 +208,7 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
         conn.close()
             .map_err(|(_, e)| Error::db("close the template", Some(tmp.to_path_buf()))(e))?;
     }
-    let bytes = fs::read(tmp).map_err(io_err(tmp))?;
+    let bytes = fs::read(tmp).map_err(Error::io(tmp))?;
     let schema = {
         let conn = deserialize(&bytes, None)
             .map_err(Error::db("read the template", Some(tmp.to_path_buf())))?;
@@ -228,10 +220,10 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
     // second; a reader that sees the new sidecar with an old template (or no
     // sidecar) fails verification and takes the build lock.
     let _ = fs::remove_file(&sidecar);
-    fs::rename(tmp, &path).map_err(io_err(&path))?;
+    fs::rename(tmp, &path).map_err(Error::io(&path))?;
     let sidecar_tmp = dir.join(format!("{SIDECAR_FILE}.{}", uuid::Uuid::new_v4()));
-    fs::write(&sidecar_tmp, digest(&bytes, &schema)).map_err(io_err(&sidecar_tmp))?;
-    fs::rename(&sidecar_tmp, &sidecar).map_err(io_err(&sidecar))?;
+    fs::write(&sidecar_tmp, digest(&bytes, &schema)).map_err(Error::io(&sidecar_tmp))?;
+    fs::rename(&sidecar_tmp, &sidecar).map_err(Error::io(&sidecar))?;
     Ok(Template {
         bytes,
         schema: Arc::new(schema),

@@ -222,7 +222,7 @@ impl TestDb {
                     .serialize(MAIN_DB)
                     .map_err(Error::db("serialize the in-memory database", None))?;
                 let (path, mut file) = new_file(&self.dir)?;
-                file.write_all(&bytes).map_err(io_err(&path))?;
+                file.write_all(&bytes).map_err(Error::io(&path))?;
                 Ok(path)
             }
         }
@@ -241,7 +241,7 @@ impl TestDb {
                     let path = PathBuf::from(name);
                     match fs::remove_file(&path) {
                         Err(e) if e.kind() != io::ErrorKind::NotFound && first.is_ok() => {
-                            first = Err(io_err(&path)(e));
+                            first = Err(Error::io(&path)(e));
                         }
                         _ => {}
                     }
@@ -279,13 +279,6 @@ impl Drop for TestDb {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source: Arc::new(source),
-    }
-}
-
 /// A new file named with a uuid, created exclusively so it can never be
 /// someone else's.
 fn new_file(dir: &Path) -> Result<(PathBuf, fs::File)> {
@@ -294,7 +287,7 @@ fn new_file(dir: &Path) -> Result<(PathBuf, fs::File)> {
         .write(true)
         .create_new(true)
         .open(&path)
-        .map_err(io_err(&path))?;
+        .map_err(Error::io(&path))?;
     Ok((path, file))
 }
 
@@ -328,7 +321,7 @@ impl<'a> TestDbBuilder<'a> {
         if let Err(e) = file.write_all(template.bytes()) {
             drop(file);
             let _ = fs::remove_file(&path);
-            return Err(io_err(&path)(e));
+            return Err(Error::io(&path)(e));
         }
         Ok(TestDb {
             store: Store::File(path),

@@ -747,7 +747,7 @@ fn a_symlink_loop_is_an_io_error_naming_the_link() {
     );
     assert!(
         err.to_string()
-            .starts_with(&format!("cannot read {}: ", link.display())),
+            .starts_with(&format!("I/O error on {}: ", link.display())),
         "{err}"
     );
     assert!(std::error::Error::source(&err).is_some());
