@@ -115,6 +115,18 @@ pub enum Error {
         /// The down file.
         path: PathBuf,
     },
+    /// A migration has no statement: the file is empty or holds only
+    /// comments. Almost always an accident (a file created and never
+    /// filled); once recorded as applied, the SQL written into it later
+    /// would never run.
+    EmptyMigration {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: String,
+        /// Where it came from.
+        origin: Origin,
+    },
     /// A statement that would end the migrator's transaction, or that cannot
     /// run inside one, appears in a migration.
     ForbiddenStatement {
@@ -266,7 +278,6 @@ impl Error {
                         | C::DatabaseLocked
                         | C::SystemIoFailure
                         | C::DiskFull
-                        | C::CannotOpen
                         | C::OutOfMemory
                         | C::FileLockingProtocolFailed
                 )
@@ -339,6 +350,14 @@ impl fmt::Display for Error {
                 "{} is a down migration without its up migration",
                 path.display()
             ),
+            Error::EmptyMigration {
+                version,
+                name,
+                origin,
+            } => write!(
+                f,
+                "migration {version} ({name}) in {origin} has no SQL statement (it is empty or only comments)"
+            ),
             Error::ForbiddenStatement {
                 version,
                 name,
@@ -385,11 +404,20 @@ impl fmt::Display for Error {
                 line,
                 statement,
                 source,
-            } => write!(
-                f,
-                "migration {version} ({name}) in {origin} failed at statement {index} (line {line}): \
-                 {source}\n  statement: {statement}\nnothing was applied"
-            ),
+            } => {
+                write!(
+                    f,
+                    "migration {version} ({name}) in {origin} failed at statement {index} (line {line}): "
+                )?;
+                match &**source {
+                    // Its own Display repeats the whole statement.
+                    rusqlite::Error::SqlInputError { msg, offset, .. } => {
+                        write!(f, "{msg} (at byte {offset} of the statement)")?;
+                    }
+                    other => write!(f, "{other}")?,
+                }
+                write!(f, "\n  statement: {statement}\nnothing was applied")
+            }
             Error::ForeignKeyViolation {
                 table,
                 rowid,

@@ -124,6 +124,13 @@ impl Migration {
     }
 
     fn check_statements(&self) -> Result<()> {
+        if self.statements.is_empty() {
+            return Err(Error::EmptyMigration {
+                version: self.version,
+                name: self.name.clone(),
+                origin: self.origin.clone(),
+            });
+        }
         for (index, _, statement) in self.statements() {
             if let Some(reason) = sql::forbidden_reason(statement) {
                 return Err(Error::ForbiddenStatement {
@@ -259,7 +266,8 @@ impl Migrations {
     /// # Errors
     ///
     /// [`Error::NoMigrations`] for an empty list, [`Error::DuplicateVersion`]
-    /// if two migrations share a version, [`Error::ForbiddenStatement`] if a
+    /// if two migrations share a version, [`Error::EmptyMigration`] for one
+    /// without a statement, [`Error::ForbiddenStatement`] if a
     /// migration holds `BEGIN`, `COMMIT`, `ROLLBACK`, `VACUUM` or
     /// `PRAGMA journal_mode`.
     ///
@@ -315,7 +323,8 @@ impl Migrations {
     /// no migration, [`Error::MissingVersion`] / [`Error::InvalidVersion`]
     /// for a `.sql` file whose name does not start with a version,
     /// [`Error::DuplicateVersion`] (naming both files), [`Error::NotUtf8`],
-    /// [`Error::DownWithoutUp`], and [`Error::ForbiddenStatement`].
+    /// [`Error::MissingUp`], [`Error::DownWithoutUp`],
+    /// [`Error::EmptyMigration`] and [`Error::ForbiddenStatement`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         match fs::metadata(dir) {

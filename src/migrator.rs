@@ -268,6 +268,21 @@ impl<'a> Migrator<'a> {
         started: Instant,
     ) -> Result<Report> {
         let db = |context| Error::db(context, path.clone());
+        // On a read-only connection BEGIN IMMEDIATE quietly starts a read
+        // transaction, and the first write of a pending migration would be
+        // blamed on that migration's SQL. (A fully migrated read-only
+        // database never gets here: the lock-free check let it through.)
+        if conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(db("check whether the database is read-only"))?
+        {
+            return Err(db("migrate a read-only database")(
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some("attempt to write a readonly database".into()),
+                ),
+            ));
+        }
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             return Err(if is_busy(&e) {

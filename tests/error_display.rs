@@ -180,6 +180,16 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            Error::EmptyMigration {
+                version: 2,
+                name: "empty".into(),
+                origin: file("/m/0002_empty.sql"),
+            },
+            "migration 2 (empty) in /m/0002_empty.sql has no SQL statement (it is empty or only comments)",
+            false,
+            false,
+        ),
+        case(
             Error::ForbiddenStatement {
                 version: 2,
                 name: "transactional".into(),
@@ -389,6 +399,7 @@ fn the_cases_cover_every_variant() {
         "DuplicateVersion",
         "NotUtf8",
         "MissingUp",
+        "EmptyMigration",
         "DownWithoutUp",
         "ForbiddenStatement",
         "ChecksumMismatch",
@@ -488,7 +499,6 @@ fn sqlite_codes_decide_whether_sql_and_database_errors_are_transient() {
         ffi::SQLITE_LOCKED,
         ffi::SQLITE_IOERR,
         ffi::SQLITE_FULL,
-        ffi::SQLITE_CANTOPEN,
         ffi::SQLITE_NOMEM,
         ffi::SQLITE_PROTOCOL,
     ] {
@@ -500,6 +510,8 @@ fn sqlite_codes_decide_whether_sql_and_database_errors_are_transient() {
         ffi::SQLITE_CORRUPT,
         ffi::SQLITE_NOTADB,
         ffi::SQLITE_READONLY,
+        // A missing directory or a directory at the path: retrying will not help.
+        ffi::SQLITE_CANTOPEN,
     ] {
         assert!(!db(code).is_transient(), "code {code}");
     }
