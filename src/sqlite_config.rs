@@ -8,7 +8,11 @@
 //! which works only if nothing in the process has used SQLite yet. When
 //! something has, the call is refused (SQLITE_MISUSE) and nothing changes;
 //! build with `LIBSQLITE3_FLAGS="-DSQLITE_DEFAULT_MEMSTATUS=0"` to get the
-//! same effect whatever runs first (see the README). Set
+//! same effect whatever runs first. A second global mutex, on the page cache
+//! every connection shares when SQLite is built with
+//! `SQLITE_ENABLE_MEMORY_MANAGEMENT` (the bundled build is), can only be
+//! removed at build time: `-USQLITE_ENABLE_MEMORY_MANAGEMENT` (see the
+//! README's troubleshooting). Set
 //! `MIGRATE_ONCE_KEEP_MEMSTATUS=1` to leave statistics on, for example to
 //! read `sqlite3_memory_used`.
 
