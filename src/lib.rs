@@ -2,6 +2,36 @@
 //! validated — under `cargo test` threads, under cargo-nextest (one process
 //! per test) and in CI loops that run the suite hundreds of times.
 //!
+//! Every test gets a database of its own, cloned from a template that was
+//! migrated once for the whole run:
+//!
+//! ```
+//! use migrate_once::{Migrations, TestDb};
+//!
+//! let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+//! let db = TestDb::in_memory(&set)?; // or TestDb::new(&set) for a file
+//! let conn = db.connect()?;
+//! let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+//! assert_eq!(users, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! One file shared by many tests, threads or processes, migrated at most once
+//! and validated on every open:
+//!
+//! ```
+//! use migrate_once::{Migrations, SharedDb};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let set = migrate_once::embed_migrations!("$CARGO_MANIFEST_DIR/migrations")?;
+//! let db = SharedDb::open(dir.path().join("app.sqlite"), &set)?;
+//! let conn = db.pool()?.get()?;
+//! conn.execute("INSERT INTO users (email, display_name) VALUES ('x@example.com', 'X')", [])?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Or migrate a connection you manage yourself:
+//!
 //! ```
 //! use migrate_once::{Migrations, migrate};
 //!
@@ -9,13 +39,36 @@
 //! let mut conn = rusqlite::Connection::open_in_memory()?;
 //! let report = migrate(&mut conn, &set)?;
 //! assert_eq!(report.applied.len(), set.len());
+//! assert!(migrate(&mut conn, &set)?.applied.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Any number of threads and processes may call [`migrate`] on the same
-//! database at once: the write lock (`BEGIN IMMEDIATE` with a bounded wait)
-//! is taken before the ledger is read, so exactly one caller applies what is
-//! pending and all pending migrations commit together or not at all.
+//! With the `rstest` feature, [`fixtures`] offers `test_db`, `memory_db` and
+//! `shared_db` over the `migrations/` directory of the crate under test.
+//!
+//! # Which one do I use
+//!
+//! | you want | use |
+//! |---|---|
+//! | a database per test, nothing shared | [`TestDb::in_memory`] |
+//! | a database per test as a file | [`TestDb::new`] |
+//! | one database many tests, threads or processes share | [`SharedDb::open`] |
+//! | to migrate a connection you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
+//!
+//! # Pitfalls this crate takes care of
+//!
+//! - Any number of threads and processes may migrate one database at once:
+//!   the write lock (`BEGIN IMMEDIATE` with a bounded wait) is taken before
+//!   the ledger is read, so exactly one caller applies what is pending, and
+//!   all pending migrations commit together or not at all.
+//! - Per-process locks do nothing under cargo-nextest; the registry here is
+//!   only a fast path, the database's own lock is the guarantee.
+//! - `PRAGMA user_version` is left to the application; the crate keeps its
+//!   own ledger table, [`LEDGER_TABLE`].
+//! - Foreign keys are off while migrating, so a table rebuild does not
+//!   cascade into child tables; `PRAGMA foreign_key_check` runs before commit.
+//! - SQLite's default build scales poorly across threads; see the README's
+//!   troubleshooting for the build flag that fixes it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod connection;
