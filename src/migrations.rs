@@ -16,7 +16,9 @@ use crate::sql;
 ///
 /// Its [checksum](Migration::checksum) is the SHA-256 of its up SQL with
 /// line endings normalized to `\n` (and a leading byte-order mark removed),
-/// so a checkout with CRLF line endings is not mistaken for an edit.
+/// so a checkout with CRLF line endings is not mistaken for an edit. The SQL
+/// that runs is the SQL as written (without the byte-order mark): a `\r\n`
+/// inside a string literal stays one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     version: i64,
@@ -28,10 +30,14 @@ pub struct Migration {
     statements: Vec<sql::Span>,
 }
 
-/// CRLF (and lone CR) to LF, without a leading byte-order mark.
+/// Without a leading byte-order mark, which SQLite would not parse.
+fn without_bom(sql: &str) -> &str {
+    sql.strip_prefix('\u{feff}').unwrap_or(sql)
+}
+
+/// CRLF (and lone CR) to LF: the text the checksum is taken over.
 fn normalize(sql: &str) -> String {
-    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    sql.replace("\r\n", "\n").replace('\r', "\n")
+    without_bom(sql).replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -59,7 +65,7 @@ impl Migration {
     /// want it; the migrator never runs it.
     #[must_use]
     pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
-        self.down = Some(normalize(down.as_ref()));
+        self.down = Some(without_bom(down.as_ref()).to_string());
         self
     }
 
@@ -70,13 +76,13 @@ impl Migration {
         down: Option<&str>,
         origin: Origin,
     ) -> Self {
-        let up = normalize(up);
-        let checksum = hex(&Sha256::digest(up.as_bytes()));
+        let checksum = hex(&Sha256::digest(normalize(up).as_bytes()));
+        let up = without_bom(up).to_string();
         let statements = sql::split(&up);
         Migration {
             version,
             name,
-            down: down.map(normalize),
+            down: down.map(|d| without_bom(d).to_string()),
             checksum,
             origin,
             statements,
@@ -94,7 +100,8 @@ impl Migration {
         &self.name
     }
 
-    /// The SQL that applies the migration, line endings normalized to `\n`.
+    /// The SQL that applies the migration, as written (a leading byte-order
+    /// mark removed). This is the SQL that runs.
     pub fn up_sql(&self) -> &str {
         &self.up
     }
@@ -104,7 +111,8 @@ impl Migration {
         self.down.as_deref()
     }
 
-    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql).
+    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its line
+    /// endings normalized to `\n`.
     pub fn checksum(&self) -> &str {
         &self.checksum
     }

@@ -408,7 +408,15 @@ fn apply_one(conn: &Connection, m: &Migration) -> Result<()> {
             statement: statement.to_string(),
             source: std::sync::Arc::new(source),
         };
-        conn.execute_batch(statement).map_err(fail)?;
+        // Stepped to the end: `execute_batch` would stop a statement that
+        // returns rows (a backfill `SELECT f(x) FROM t`) at its first row.
+        let run = || -> rusqlite::Result<()> {
+            let mut stmt = conn.prepare(statement)?;
+            let mut rows = stmt.raw_query();
+            while rows.next()?.is_some() {}
+            Ok(())
+        };
+        run().map_err(fail)?;
         if conn.is_autocommit() {
             // Loading refuses BEGIN/COMMIT/END/ROLLBACK; this catches
             // anything else that ends a transaction, so that at least the

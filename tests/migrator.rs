@@ -791,3 +791,53 @@ fn busy_timeout_and_foreign_keys_are_restored_after_a_failed_migrate() {
     assert_eq!(settings(&conn), before);
     holder.execute_batch("COMMIT").unwrap();
 }
+
+/// A statement that returns rows runs to its end: a backfill written as
+/// `SELECT f(x) FROM t` calls `f` for every row, not just the first.
+#[test]
+fn a_statement_that_returns_rows_runs_over_every_row() {
+    let db = Db::new();
+    let mut conn = db.open();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    conn.create_scalar_function(
+        "log_it",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+        move |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(1)
+        },
+    )
+    .unwrap();
+    let s = set(vec![
+        Migration::new(
+            1,
+            "t",
+            "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);",
+        ),
+        Migration::new(2, "backfill", "SELECT log_it(x) FROM t;"),
+    ]);
+    migrate(&mut conn, &s).unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// Only the checksum ignores line endings: a CRLF inside a string literal
+/// of a migration checked out with CRLF endings is stored as written.
+#[test]
+fn line_endings_inside_string_literals_are_stored_as_written() {
+    let db = Db::new();
+    let mut conn = db.open();
+    let crlf = "CREATE TABLE notes(body TEXT);\r\nINSERT INTO notes VALUES ('a\r\nb');\r\n";
+    let s = set(vec![Migration::new(1, "notes", crlf)]);
+    migrate(&mut conn, &s).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(body, "a\r\nb");
+    let lf = set(vec![Migration::new(1, "notes", crlf.replace("\r\n", "\n"))]);
+    assert!(
+        migrate(&mut conn, &lf).unwrap().applied.is_empty(),
+        "same checksum"
+    );
+}
