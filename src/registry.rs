@@ -1,4 +1,5 @@
-//! The crate's only process-wide state.
+//! The per-process registry of migrated databases, and the once-map that
+//! every process-wide cache of the crate (templates too) is built on.
 //!
 //! A map from (database identity, migration-set hash) to an entry holding a
 //! once-cell. The map's lock is held only to get or insert an entry; the
@@ -14,7 +15,9 @@
 //!   error at once, and the failing SQL is not run again in this process.
 //! - A **transient** failure (the write lock was held past the timeout, I/O,
 //!   a full disk) is not stored: the cell stays empty and the next caller
-//!   (one of those already waiting, or a later one) tries again.
+//!   (one of those already waiting, or a later one) tries again —
+//!   `SharedDb::open` with what is left of its own lock timeout, so waiting
+//!   callers do not each wait the full timeout in turn.
 //! - A **panic** inside a migration hook leaves the cell empty too, and the
 //!   next caller tries again.
 
@@ -23,13 +26,10 @@ use std::sync::Arc;
 
 use once_cell::sync::{Lazy, OnceCell};
 use parking_lot::Mutex;
-use rusqlite::Connection;
 
-use crate::connection::Setup;
 use crate::error::{Error, Result};
 use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
-use crate::validate::Schema;
 
 /// A map from keys to once-cells whose lock is held only to get or insert
 /// a cell; `init` runs inside the cell. See the module docs for what a
@@ -51,9 +51,20 @@ impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
     /// Runs `init` for `key` at most once per process, unless it fails
     /// transiently; callers for the same key wait for the one running it.
     pub(crate) fn get_or_init(&self, key: K, init: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.get_or_init_unless(key, init, |_| false)
+    }
+
+    /// As [`get_or_init`](Self::get_or_init), also leaving the failures
+    /// `retry` picks out unstored.
+    pub(crate) fn get_or_init_unless(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<T>,
+        retry: impl Fn(&Error) -> bool,
+    ) -> Result<T> {
         let cell = Arc::clone(self.cells.lock().entry(key).or_default());
         cell.get_or_try_init(|| match init() {
-            Err(e) if e.is_transient() => Err(e),
+            Err(e) if e.is_transient() || retry(&e) => Err(e),
             outcome => Ok(outcome),
         })?
         .clone()
@@ -61,8 +72,6 @@ impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
 }
 
 static MIGRATED: OnceMap<(DbIdentity, String), ()> = OnceMap::new();
-
-static SCHEMAS: OnceMap<String, Arc<Schema>> = OnceMap::new();
 
 /// Migrates (with `migrate`) the database `id` to `set` at most once per
 /// process. Callers for the same database and set wait for the first.
@@ -72,20 +81,6 @@ pub(crate) fn migrate_once(
     migrate: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     MIGRATED.get_or_init((id.clone(), set.hash().to_string()), migrate)
-}
-
-/// The schema `set` defines, learned once per process by applying it to a
-/// private in-memory database.
-pub(crate) fn expected_schema(set: &Migrations, setup: &Setup) -> Result<Arc<Schema>> {
-    SCHEMAS.get_or_init(set.hash().to_string(), || {
-        let mut conn =
-            Connection::open_in_memory().map_err(Error::db("open an in-memory database", None))?;
-        setup
-            .apply(&conn)
-            .map_err(Error::db("set up the in-memory connection", None))?;
-        crate::migrate(&mut conn, set)?;
-        Ok(Arc::new(Schema::read(&conn)?))
-    })
 }
 
 #[cfg(test)]
@@ -116,5 +111,11 @@ mod tests {
         map.get_or_init(2, || Ok(())).unwrap();
         map.get_or_init(2, || unreachable!("the success was stored"))
             .unwrap();
+
+        // A failure the caller marks as retryable is not stored either.
+        let retry = |e: &Error| matches!(e, Error::NoMigrations { .. });
+        let fail = || Err(Error::NoMigrations { path: None });
+        assert!(map.get_or_init_unless(3, fail, retry).is_err());
+        map.get_or_init_unless(3, || Ok(()), retry).unwrap();
     }
 }

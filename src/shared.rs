@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 use rusqlite::Connection;
@@ -13,6 +13,7 @@ use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
 use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
 use crate::registry;
+use crate::template::Template;
 use crate::validate::{self, Expectation, Schema};
 
 /// A database file shared by many tests (or threads, or processes), migrated
@@ -144,7 +145,8 @@ impl SharedDbBuilder {
          in-memory one on which the expected schema is learned"
     );
 
-    /// How long to wait for another connection that is migrating. Default 30 s.
+    /// How long `open` waits in all for other connections that are
+    /// migrating (however many attempts that takes). Default 30 s.
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
@@ -179,32 +181,37 @@ impl SharedDbBuilder {
     ///
     /// As [`SharedDb::open`].
     pub fn open(self, set: &Migrations) -> Result<SharedDb> {
+        // One deadline for this caller: if the first attempt fails
+        // transiently, the callers that waited for it retry with what is
+        // left of their own wait, not a fresh one each.
+        let deadline = Instant::now() + self.lock_timeout;
         let display = Some(self.path.clone());
         let mut conn = self.setup.open(&self.path, display.clone())?;
         let id = DbIdentity::of_file(&self.path).map_err(Error::io(&self.path))?;
+        // The expected schema is the template's: learned once per set, and
+        // cached on disk, so a new test process does not migrate to learn it.
+        let expected = || Template::for_set_with(set, &self.setup);
         let mut report = None;
         registry::migrate_once(&id, set, || {
             report = Some(
                 Migrator::new(set)
-                    .lock_timeout(self.lock_timeout)
+                    .lock_timeout(deadline.saturating_duration_since(Instant::now()))
                     .migrate(&mut conn)?,
             );
-            let expected = registry::expected_schema(set, &self.setup)?;
             validate::check(
                 &Schema::read(&conn)?,
                 &Expectation {
-                    schema: Some(&expected),
+                    schema: Some(expected()?.schema()),
                     ..Expectation::default()
                 },
                 display.clone(),
             )
         })?;
         // Every open checks again: the file may have been changed since.
-        let expected = registry::expected_schema(set, &self.setup)?;
         validate::check(
             &Schema::read(&conn)?,
             &Expectation {
-                schema: Some(&expected),
+                schema: Some(expected()?.schema()),
                 required_tables: &self.required_tables,
                 exact: self.exact,
             },

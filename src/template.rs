@@ -54,6 +54,10 @@ impl Template {
     /// Any error of migrating the set ([`Error::Sql`] and so on), which is
     /// remembered for the rest of the process; [`Error::Io`] if the cache
     /// directory cannot be written (not remembered: the next call retries).
+    ///
+    /// The template is built with the [`on_connect`](crate::TestDbBuilder::on_connect)
+    /// hook of the first caller in the process (or of the process that built
+    /// the cached file): give every caller of one migration set the same hook.
     pub fn for_set(set: &Migrations) -> Result<Arc<Template>> {
         Self::for_set_with(set, &Setup::default())
     }
@@ -62,9 +66,13 @@ impl Template {
         crate::sqlite_config::before_first_connection();
         static LOADED: OnceMap<PathBuf, Arc<Template>> = OnceMap::new();
         let dir = cache_dir().join(cache_key(set));
-        LOADED.get_or_init(dir.clone(), || {
-            load_or_build(&dir, set, setup).map(Arc::new)
-        })
+        // I/O trouble with the cache directory is not remembered: the next
+        // call tries again (a directory created meanwhile, space freed).
+        LOADED.get_or_init_unless(
+            dir.clone(),
+            || load_or_build(&dir, set, setup).map(Arc::new),
+            |e| matches!(e, Error::Io { .. }),
+        )
     }
 
     /// The template's bytes: a complete SQLite database image.
@@ -111,10 +119,17 @@ fn cache_key(set: &Migrations) -> String {
     hex(&h.finalize()[..12])
 }
 
-/// What the sidecar records about a complete template.
-fn digest(bytes: &[u8], schema: &Schema) -> String {
+/// What the sidecar records about a complete template: its length, its
+/// modification time, SQLite's file change counter (header bytes 24..28,
+/// bumped by every committed write) and its schema. Any write to the file
+/// after it was published changes one of them.
+fn digest(bytes: &[u8], modified: Option<std::time::SystemTime>, schema: &Schema) -> String {
     let mut h = Sha256::new();
     h.update((bytes.len() as u64).to_le_bytes());
+    if let Some(t) = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) {
+        h.update(t.as_nanos().to_le_bytes());
+    }
+    h.update(bytes.get(24..28).unwrap_or_default());
     h.update(schema.fingerprint().as_bytes());
     hex(&h.finalize())
 }
@@ -130,7 +145,12 @@ pub(crate) fn deserialize(bytes: &[u8], setup: Option<&Setup>) -> rusqlite::Resu
 }
 
 /// Checks a cached template; `None` means "rebuild it".
-fn verify(bytes: &[u8], sidecar: &str, set: &Migrations) -> Option<Schema> {
+fn verify(
+    bytes: &[u8],
+    modified: Option<std::time::SystemTime>,
+    sidecar: &str,
+    set: &Migrations,
+) -> Option<Schema> {
     let conn = deserialize(bytes, None).ok()?;
     let ok: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -148,14 +168,15 @@ fn verify(bytes: &[u8], sidecar: &str, set: &Migrations) -> Option<Schema> {
         return None;
     }
     let schema = Schema::read(&conn).ok()?;
-    (digest(bytes, &schema) == sidecar.trim()).then_some(schema)
+    (digest(bytes, modified, &schema) == sidecar.trim()).then_some(schema)
 }
 
 fn read_cached(dir: &Path, set: &Migrations) -> Option<Template> {
     let sidecar = fs::read_to_string(dir.join(SIDECAR_FILE)).ok()?;
     let path = dir.join(TEMPLATE_FILE);
+    let modified = fs::metadata(&path).ok()?.modified().ok();
     let bytes = fs::read(&path).ok()?;
-    let schema = verify(&bytes, &sidecar, set)?;
+    let schema = verify(&bytes, modified, &sidecar, set)?;
     Some(Template {
         bytes,
         schema: Arc::new(schema),
@@ -181,10 +202,28 @@ fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template
     lock.lock().map_err(Error::io(&lock_path))?;
     let result = match read_cached(dir, set) {
         Some(t) => Ok(t),
-        None => build(dir, set, setup),
+        None => {
+            sweep(dir);
+            build(dir, set, setup)
+        }
     };
     drop(lock);
     result
+}
+
+/// Removes what builders killed mid-build left behind. Only called with the
+/// build lock held, so no live builder owns any of it.
+fn sweep(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("building-") || name.starts_with(&format!("{SIDECAR_FILE}.")) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
@@ -205,6 +244,10 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
         conn.execute_batch("PRAGMA synchronous = OFF")
             .map_err(Error::db("set up the template", Some(tmp.to_path_buf())))?;
         crate::migrate(&mut conn, set)?;
+        // A hook may have switched the connection to WAL; a template must be
+        // one self-contained file that can be deserialized and copied.
+        conn.execute_batch("PRAGMA journal_mode = DELETE")
+            .map_err(Error::db("set up the template", Some(tmp.to_path_buf())))?;
         conn.close()
             .map_err(|(_, e)| Error::db("close the template", Some(tmp.to_path_buf()))(e))?;
     }
@@ -221,8 +264,14 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
     // sidecar) fails verification and takes the build lock.
     let _ = fs::remove_file(&sidecar);
     fs::rename(tmp, &path).map_err(Error::io(&path))?;
+    // A rename keeps the modification time, so it can be taken from the
+    // published file.
+    let modified = fs::metadata(&path)
+        .map_err(Error::io(&path))?
+        .modified()
+        .ok();
     let sidecar_tmp = dir.join(format!("{SIDECAR_FILE}.{}", uuid::Uuid::new_v4()));
-    fs::write(&sidecar_tmp, digest(&bytes, &schema)).map_err(Error::io(&sidecar_tmp))?;
+    fs::write(&sidecar_tmp, digest(&bytes, modified, &schema)).map_err(Error::io(&sidecar_tmp))?;
     fs::rename(&sidecar_tmp, &sidecar).map_err(Error::io(&sidecar))?;
     Ok(Template {
         bytes,
@@ -295,6 +344,43 @@ mod tests {
                 .unwrap()
                 .built_here
         );
+    }
+
+    #[test]
+    fn a_template_whose_data_was_changed_in_place_is_rebuilt() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("k");
+        let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
+        load_or_build(&dir, &s, &Setup::default()).unwrap();
+        let conn = Connection::open(dir.join(TEMPLATE_FILE)).unwrap();
+        conn.execute_batch("UPDATE b SET y = 'tampered';").unwrap();
+        drop(conn);
+        let again = load_or_build(&dir, &s, &Setup::default()).unwrap();
+        assert!(again.built_here, "a changed template is not trusted");
+        let conn = deserialize(&again.bytes, None).unwrap();
+        let y: String = conn.query_row("SELECT y FROM b", [], |r| r.get(0)).unwrap();
+        assert_eq!(y, "seed");
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_builder_are_swept_at_the_next_build() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("k");
+        fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "building-dead.sqlite",
+            "building-dead.sqlite-journal",
+            "template.ok.dead",
+        ] {
+            fs::write(dir.join(name), b"left behind").unwrap();
+        }
+        load_or_build(&dir, &set("CREATE TABLE b(y);"), &Setup::default()).unwrap();
+        let mut left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [LOCK_FILE, SIDECAR_FILE, TEMPLATE_FILE]);
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use once_cell::sync::OnceCell;
+use std::collections::HashMap;
+
+use once_cell::sync::{Lazy, OnceCell};
 use parking_lot::Mutex;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, MAIN_DB};
@@ -17,11 +19,29 @@ use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::template::Template;
 
-thread_local! {
-    /// Per thread, one connection holding each template, the source that
-    /// in-memory test databases are copied from.
-    static SOURCES: std::cell::RefCell<std::collections::HashMap<PathBuf, Connection>> =
-        std::cell::RefCell::default();
+/// Connections holding a template, the sources that in-memory test
+/// databases are copied from; taken out for one copy and put back, so
+/// concurrent copies never share one, and a test on a new thread (libtest
+/// starts one per test) still finds one ready.
+static SOURCES: Lazy<Mutex<HashMap<PathBuf, Vec<Connection>>>> = Lazy::new(Default::default);
+
+/// Copies `template` into `dest` with the backup API, from a pooled source.
+fn copy_template(template: &Template, dest: &mut Connection) -> Result<()> {
+    let popped = SOURCES.lock().get_mut(template.path()).and_then(Vec::pop);
+    let source = match popped {
+        Some(c) => c,
+        None => crate::template::deserialize(template.bytes(), None)
+            .map_err(Error::db("load the template into memory", None))?,
+    };
+    let copied = Backup::new(&source, dest)
+        .and_then(|b| b.run_to_completion(i32::MAX, Duration::ZERO, None))
+        .map_err(Error::db("copy the template into memory", None));
+    SOURCES
+        .lock()
+        .entry(template.path().to_path_buf())
+        .or_default()
+        .push(source);
+    copied
 }
 
 /// Environment variable naming the directory for [`TestDb::new`]'s files.
@@ -342,7 +362,6 @@ impl<'a> TestDbBuilder<'a> {
         // A name starting with `/` makes the memdb VFS share the database
         // between every connection of this process that opens the same name.
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
-        let db = Error::db("load the template into memory", None);
         let mut keeper =
             Connection::open(&uri).map_err(Error::db("open an in-memory database", None))?;
         // The copy needs no rollback journal: a failed copy is thrown away.
@@ -352,20 +371,9 @@ impl<'a> TestDbBuilder<'a> {
             .map_err(Error::db("set up an in-memory database", None))?;
         // `sqlite3_deserialize` would give the keeper a private copy that no
         // other connection can open, so the pages are copied into the shared
-        // memdb database with the backup API, from a per-thread source
+        // memdb database with the backup API, from a pooled source
         // connection that holds the template.
-        SOURCES.with(|sources| -> Result<()> {
-            let mut sources = sources.borrow_mut();
-            let source = match sources.entry(template.path().to_path_buf()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(crate::template::deserialize(template.bytes(), None).map_err(db)?)
-                }
-            };
-            Backup::new(source, &mut keeper)
-                .and_then(|b| b.run_to_completion(i32::MAX, Duration::ZERO, None))
-                .map_err(Error::db("copy the template into memory", None))
-        })?;
+        copy_template(&template, &mut keeper)?;
         Ok(TestDb {
             store: Store::Memory {
                 uri,

@@ -1215,10 +1215,11 @@ fn child_threads_race() {
                             .map(|r| (r.applied.len(), usize::from(r.lock_wait > Duration::ZERO)))
                     } else {
                         let counter = Arc::clone(counter);
+                        let db_path = db.to_path_buf();
                         let builder = SharedDb::builder(db).on_connect(move |c| {
-                            // Count calls on the file only, not on the
-                            // in-memory database SharedDb learns the schema on.
-                            let on_file = c.path().is_some_and(|p| !p.is_empty());
+                            // Count calls on this file only, not on the
+                            // template SharedDb learns the schema from.
+                            let on_file = c.path().is_some_and(|p| Path::new(p) == db_path);
                             let counter = Arc::clone(&counter);
                             c.create_scalar_function(
                                 COUNT_EXEC,

@@ -7,8 +7,8 @@
 //! Executions are counted two ways: rows in the file's `executions` table
 //! (written by the migration itself), and the `count_exec()` SQL function
 //! registered through `on_connect`, whose calls are counted separately for
-//! connections to a file and for the private in-memory connection on which
-//! the crate learns the expected schema.
+//! connections to the test's file and for the template the crate learns the
+//! expected schema from (built at most once per set, and cached on disk).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -20,6 +20,13 @@ use migrate_once::{Error, Migration, Migrations, SchemaObject, SharedDb, SharedD
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use tempfile::TempDir;
+
+/// Whether `conn` is a connection to a test's database file, rather than to
+/// the template migrate-once builds in its cache directory.
+fn on_the_database(conn: &Connection) -> bool {
+    conn.path()
+        .is_some_and(|p| !p.is_empty() && !Path::new(p).starts_with(migrate_once::cache_dir()))
+}
 
 /// Calls of `count_exec()`: on connections to a file, and on any connection.
 #[derive(Clone, Default)]
@@ -41,9 +48,9 @@ impl Counters {
     fn builder(&self, path: impl AsRef<Path>) -> SharedDbBuilder {
         let counters = self.clone();
         SharedDb::builder(path).on_connect(move |conn| {
-            // `Some("")` for the in-memory connection the expected schema is
-            // learned on.
-            let on_file = conn.path().is_some_and(|p| !p.is_empty());
+            // Not the connection that builds the template the expected schema
+            // is learned from (it lives in the template cache directory).
+            let on_file = on_the_database(conn);
             let counters = counters.clone();
             conn.create_scalar_function("count_exec", 0, FunctionFlags::SQLITE_UTF8, move |_| {
                 counters.all.fetch_add(1, SeqCst);
@@ -305,8 +312,9 @@ fn sixty_four_threads_four_spellings_one_migration() {
     }
     let took = started.elapsed();
     eprintln!("{ROUNDS} rounds of {THREADS} threads took {took:?}");
-    // The expected schema is learned on a private in-memory database at most
-    // once per set per process: at most one call besides the files'.
+    // The expected schema is the template's, built at most once per set
+    // (and not at all if an earlier run cached it): at most one call
+    // besides the files'.
     assert!(
         (ROUNDS..=ROUNDS + 1).contains(&counters.all()),
         "count_exec() calls in all: {}",
@@ -387,7 +395,7 @@ fn different_files_migrate_concurrently() {
                 let rendezvous = Arc::clone(&rendezvous);
                 let builder = SharedDb::builder(path).on_connect(move |conn| {
                     let rendezvous = Arc::clone(&rendezvous);
-                    if conn.path().is_some_and(|p| !p.is_empty()) {
+                    if on_the_database(conn) {
                         conn.create_scalar_function(
                             "rendezvous",
                             0,
@@ -395,8 +403,8 @@ fn different_files_migrate_concurrently() {
                             move |_| rendezvous.arrive(),
                         )
                     } else {
-                        // The in-memory database the expected schema is
-                        // learned on does not take part.
+                        // The template the expected schema is learned
+                        // from does not take part.
                         conn.create_scalar_function(
                             "rendezvous",
                             0,
@@ -500,10 +508,10 @@ fn a_deterministic_failure_is_stored_and_shared() {
     }
 
     // The migration body ran once on the file, in the one caller that ran
-    // the once-cell; the other 31 got the stored error. The in-memory
-    // connection on which the expected schema is learned never ran it
-    // either: `SharedDb` learns the schema only after the file's migration
-    // succeeded, and here it failed first. Hence 1 call in all.
+    // the once-cell; the other 31 got the stored error. The template the
+    // expected schema is learned from was never built either: `SharedDb`
+    // asks for it only after the file's migration succeeded, and here it
+    // failed first. Hence 1 call in all.
     assert_eq!(counters.file(), 1, "count_exec() calls on the file");
     assert_eq!(counters.all(), 1, "count_exec() calls on any connection");
 
@@ -559,6 +567,48 @@ fn a_lock_timeout_is_not_stored_and_the_next_open_migrates() {
     assert_migrated_once(&path, &set);
     assert_eq!(counters.file(), 1);
     assert_eq!(ledger_versions(&db.connect().unwrap()), versions(&set));
+}
+
+/// Callers waiting on one database share their wait: when the first
+/// attempt times out, the callers that waited for it do not each start a
+/// fresh full wait in turn. Four callers with a 1 s bound all return within
+/// about 1 s (the bug this guards against returned after 1, 2, 3 and 4 s).
+#[test]
+fn callers_waiting_on_one_lock_do_not_wait_in_turn() {
+    const CALLERS: usize = 4;
+    let set = counting_set("shared_wait");
+    let counters = Counters::default();
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("held.sqlite");
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let bound = Duration::from_secs(1);
+    let barrier = Barrier::new(CALLERS);
+    let took: Vec<(Duration, bool)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let builder = counters.builder(&path).lock_timeout(bound);
+                    barrier.wait();
+                    let started = Instant::now();
+                    let timed_out = matches!(builder.open(&set), Err(Error::LockTimeout { .. }));
+                    (started.elapsed(), timed_out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(took.iter().all(|&(_, timed_out)| timed_out), "{took:?}");
+    let longest = took.iter().map(|&(t, _)| t).max().unwrap();
+    // Generous for a loaded CI machine, and still half of what waiting in
+    // turn would take.
+    assert!(
+        longest < bound * 2,
+        "longest wait {longest:?} for a {bound:?} bound: {took:?}"
+    );
+    assert_eq!(counters.all(), 0, "nothing ran while the lock was held");
 }
 
 fn remove_database(path: &Path) {

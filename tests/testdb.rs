@@ -569,3 +569,36 @@ fn a_panicking_test_keeps_its_file_and_prints_the_path() {
 fn a_panicking_test_keeps_its_in_memory_db_in_a_file() {
     panicking_test_keeps("memory");
 }
+
+/// A hook that switches connections to WAL must not break the template: it
+/// has to be one self-contained file that can be copied and deserialized.
+#[test]
+fn a_hook_that_turns_on_wal_still_gives_working_clones() {
+    let unique = format!(
+        "CREATE TABLE wal_{}(x); INSERT INTO wal_{0} VALUES (1);",
+        uuid::Uuid::new_v4().simple()
+    );
+    let set = Migrations::new(vec![migrate_once::Migration::new(1, "wal", &unique)]).unwrap();
+    let tmp = TempDir::new().unwrap();
+    let wal = |c: &Connection| {
+        c.pragma_update(None, "journal_mode", "wal")
+            .or_else(|_| Ok::<(), rusqlite::Error>(()))
+    };
+    let file = TestDb::builder(&set)
+        .dir(tmp.path())
+        .on_connect(wal)
+        .file()
+        .unwrap();
+    let memory = TestDb::builder(&set).on_connect(wal).in_memory().unwrap();
+    for db in [&file, &memory] {
+        let conn = db.connect().unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'wal_%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 1, "{db:?}");
+    }
+}
