@@ -17,7 +17,9 @@ def parse(v):
 
 
 meta = json.loads(
-    subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--locked"])
+    subprocess.check_output(
+        ["cargo", "metadata", "--format-version", "1", "--locked", "--all-features"]
+    )
 )
 ours = next(p for p in meta["packages"] if p["name"] == "migrate-once")
 msrv = ours["rust_version"]

@@ -173,6 +173,30 @@ fn bench(c: &mut Criterion) {
                 fs::remove_file(&path).unwrap();
             })
         });
+        // As under libtest, which runs each test on a new thread: the floor
+        // and TestDb::in_memory, each on a thread of its own.
+        g.bench_function("floor: deserialize, new thread each", |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let mut conn = Connection::open_in_memory().unwrap();
+                        conn.deserialize_read_exact(MAIN_DB, &bytes[..], bytes.len(), false)
+                            .unwrap();
+                        first_statement(&conn);
+                    });
+                })
+            })
+        });
+        g.bench_function("TestDb::in_memory, new thread each", |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let db = TestDb::in_memory(&set).unwrap();
+                        first_statement(&db.connect().unwrap());
+                    });
+                })
+            })
+        });
         // Throughput from 1 and 2 threads: time per database, all threads together.
         for threads in [1usize, 2] {
             g.bench_with_input(

@@ -145,7 +145,10 @@ macro_rules! setup_methods {
         #[doc = concat!(
             "Runs `hook` on every connection opened to the database (",
             $hooked,
-            "), for example to register SQL functions or collations the migrations or tests need."
+            "), for example to register SQL functions or collations the migrations or tests need. ",
+            "The template a migration set is cloned from (and whose schema is the expected one) ",
+            "is built once, with the hook of the caller that builds it: give every caller of one ",
+            "migration set the same hook."
         )]
         #[must_use]
         pub fn on_connect<F>(mut self, hook: F) -> Self

@@ -131,7 +131,9 @@ impl<'a> Migrator<'a> {
     /// switched off on `conn` while it migrates (so rebuilding a parent table
     /// does not cascade) and `PRAGMA foreign_key_check` runs before commit if
     /// it was on. The connection's busy timeout and foreign-key setting are
-    /// restored afterwards.
+    /// restored afterwards (a custom handler set with
+    /// `Connection::busy_handler` cannot be read back: it is replaced by the
+    /// busy timeout it reported, usually 0; set it again after migrating).
     ///
     /// # Errors
     ///

@@ -2,8 +2,10 @@
 //!
 //! With SQLite's default build, every allocation takes one global mutex to
 //! keep memory statistics. Measured on 2 cores (`../shared/measurements`):
-//! creating test databases from 2 threads ran at 0.5–0.9x the speed of one
-//! thread; with statistics off, 2.0x. `cargo test` runs tests on threads, so
+//! deserializing test databases from 2 threads ran at 0.5–0.9x the speed of
+//! one thread; with statistics off, 2.0x (in-memory `TestDb`s, which also
+//! copy pages through the page cache, need the build flag below for that).
+//! `cargo test` runs tests on threads, so
 //! the crate turns statistics off before the first connection it opens —
 //! which works only if nothing in the process has used SQLite yet. When
 //! something has, the call is refused (SQLITE_MISUSE) and nothing changes;
