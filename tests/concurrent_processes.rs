@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use common::{assert_migrated_once, counting_set, register_counter};
+use common::{Outcome, assert_migrated_once, counting_set, register_counter};
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 50;
@@ -117,40 +117,6 @@ fn spawn_child(exe: &Path, db: &Path, ready: &Path, go: &Path) -> Running {
         child,
         stdout,
         stderr,
-    }
-}
-
-/// What one child reported.
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    /// The fields of the child's `RESULT` line, if it printed one.
-    fn result(&self) -> Option<&str> {
-        self.stdout
-            .lines()
-            .find_map(|l| l.find("RESULT ").map(|i| &l[i + "RESULT ".len()..]))
-    }
-
-    /// The value of `key=` in the `RESULT` line.
-    fn field(&self, key: &str) -> Option<usize> {
-        self.result()?
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-            .and_then(|v| v.parse().ok())
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
     }
 }
 

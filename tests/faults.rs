@@ -27,7 +27,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tempfile::TempDir;
 
-use common::{COUNT_EXEC, assert_migrated_once, counting_set, register_counter};
+use common::{COUNT_EXEC, Outcome, assert_migrated_once, counting_set, register_counter};
 
 /// How long anything in this file may take before it counts as hung.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -204,34 +204,6 @@ impl Drop for Running {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    /// The value of `key=` in the child's `RESULT` line.
-    fn field(&self, key: &str) -> Option<usize> {
-        self.stdout
-            .lines()
-            .find_map(|l| l.find("RESULT ").map(|i| &l[i + "RESULT ".len()..]))?
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-            .and_then(|v| v.parse().ok())
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
     }
 }
 

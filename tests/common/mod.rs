@@ -161,3 +161,38 @@ pub fn assert_migrated_once(conn: &Connection, set: &Migrations, what: &str) {
     );
     assert_eq!(count(conn, "audit"), 1, "{what}: the trigger fired once");
 }
+
+/// What a child copy of a test binary did: its exit status and output. The
+/// child reports on one line `RESULT key=value key=value ...`.
+pub struct Outcome {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The fields of the child's `RESULT` line, if it printed one.
+    pub fn result(&self) -> Option<&str> {
+        self.stdout
+            .lines()
+            .find_map(|l| l.find("RESULT ").map(|i| &l[i + "RESULT ".len()..]))
+    }
+
+    /// The value of `key=` in the `RESULT` line.
+    pub fn field(&self, key: &str) -> Option<usize> {
+        self.result()?
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
