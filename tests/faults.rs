@@ -22,12 +22,14 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use migrate_once::{Error, LedgerRow, Migration, Migrations, SharedDb, ledger, migrate};
+use migrate_once::{Error, Migration, Migrations, SharedDb, ledger, migrate};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tempfile::TempDir;
 
-use common::{COUNT_EXEC, Outcome, assert_migrated_once, counting_set, register_counter};
+use common::{
+    COUNT_EXEC, Outcome, assert_migrated_once, counting_set, register_counter, rows_of, snapshot,
+};
 
 /// How long anything in this file may take before it counts as hung.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -36,62 +38,11 @@ const DEADLINE: Duration = Duration::from_secs(90);
 // Helpers: snapshots, child processes
 // ---------------------------------------------------------------------------
 
-/// Everything a database holds, read through a new connection: every
-/// `sqlite_master` row, the ledger, `user_version` and every row of every
-/// table.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    schema: Vec<(String, String, String, Option<String>)>,
-    ledger: Vec<LedgerRow>,
-    user_version: i64,
-    data: Vec<(String, Vec<Vec<Value>>)>,
-}
-
-fn rows_of(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn
-        .prepare(sql)
-        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .and_then(Iterator::collect)
-        .unwrap_or_else(|e| panic!("run {sql}: {e}"))
-}
-
 fn strings(conn: &Connection, sql: &str) -> Vec<String> {
     let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| r.get(0))
         .and_then(Iterator::collect)
         .unwrap()
-}
-
-fn snapshot(path: &Path) -> Snapshot {
-    let conn = Connection::open(path).expect("open the database for a snapshot");
-    let schema = {
-        let mut stmt = conn
-            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(Iterator::collect)
-            .unwrap()
-    };
-    let data = strings(
-        &conn,
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-    )
-    .into_iter()
-    .map(|t| {
-        let rows = rows_of(&conn, &format!("SELECT * FROM \"{t}\" ORDER BY rowid"));
-        (t, rows)
-    })
-    .collect();
-    Snapshot {
-        schema,
-        ledger: ledger(&conn).expect("read the ledger"),
-        user_version: conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap(),
-        data,
-    }
 }
 
 /// The names and contents of every file in `dir`, so that a test can show

@@ -7,15 +7,19 @@
 //! `core.autocrlf`, a 10 MB file, non-ASCII file names, symbolic links) are
 //! written into a temporary directory at run time, from the folder's files.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use migrate_once::{Error, LedgerRow, Migrations, Origin, SharedDb, ledger, migrate};
+use migrate_once::{Error, Migrations, Origin, SharedDb, ledger, migrate};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+
+use common::{Snapshot, rows_of, snapshot};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -47,50 +51,6 @@ fn sqlite_code(source: &rusqlite::Error) -> Option<ErrorCode> {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
         rusqlite::Error::SqlInputError { error, .. } => Some(error.code),
         _ => None,
-    }
-}
-
-fn rows_of(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .and_then(Iterator::collect)
-        .unwrap()
-}
-
-/// Everything a database holds, read through a new connection.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    schema: Vec<Vec<Value>>,
-    ledger: Vec<LedgerRow>,
-    user_version: Vec<Vec<Value>>,
-    data: Vec<(String, Vec<Vec<Value>>)>,
-}
-
-fn snapshot(path: &Path) -> Snapshot {
-    let conn = Connection::open(path).unwrap();
-    let schema = rows_of(
-        &conn,
-        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
-    );
-    let data = schema
-        .iter()
-        .filter(|row| row[0] == Value::Text("table".into()))
-        .map(|row| {
-            let Value::Text(t) = &row[1] else {
-                unreachable!()
-            };
-            (
-                t.clone(),
-                rows_of(&conn, &format!("SELECT * FROM \"{t}\" ORDER BY rowid")),
-            )
-        })
-        .collect();
-    Snapshot {
-        schema,
-        ledger: ledger(&conn).unwrap(),
-        user_version: rows_of(&conn, "PRAGMA user_version"),
-        data,
     }
 }
 

@@ -4,14 +4,17 @@
 //! (or refuses to wait for) another connection's write lock, and that the
 //! connection's own settings are given back.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use migrate_once::{Error, LedgerRow, Migration, Migrations, Migrator, Origin, ledger, migrate};
 use rusqlite::Connection;
-use rusqlite::types::Value;
 use tempfile::TempDir;
+
+use common::{rows_of, snapshot};
 
 /// A new database file in its own temporary directory.
 struct Db {
@@ -29,68 +32,6 @@ impl Db {
     fn open(&self) -> Connection {
         Connection::open(&self.path).expect("open the database file")
     }
-}
-
-/// Everything in a database file, read through a new connection so that
-/// nothing cached by the migrating connection can hide a change: every
-/// `sqlite_master` row, the ledger, `user_version`, and every row of every
-/// table.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    schema: Vec<(String, String, String, Option<String>)>,
-    ledger: Vec<LedgerRow>,
-    user_version: i64,
-    data: Vec<(String, Vec<Vec<Value>>)>,
-}
-
-fn snapshot(path: &Path) -> Snapshot {
-    let conn = Connection::open(path).unwrap();
-    let schema = query(
-        &conn,
-        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-    );
-    let tables: Vec<String> = query(
-        &conn,
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-        |r| r.get(0),
-    );
-    let data = tables
-        .into_iter()
-        .map(|t| {
-            let rows = rows_of(&conn, &format!("SELECT * FROM \"{t}\" ORDER BY rowid"));
-            (t, rows)
-        })
-        .collect();
-    Snapshot {
-        schema,
-        ledger: ledger(&conn).unwrap(),
-        user_version: conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap(),
-        data,
-    }
-}
-
-fn query<T>(
-    conn: &Connection,
-    sql: &str,
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Vec<T> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    stmt.query_map([], f)
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
-fn rows_of(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
 }
 
 fn versions(rows: &[LedgerRow]) -> Vec<i64> {

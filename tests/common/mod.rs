@@ -8,9 +8,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use migrate_once::{LEDGER_TABLE, Migration, Migrations};
+use std::path::Path;
+
+use migrate_once::{LEDGER_TABLE, LedgerRow, Migration, Migrations, ledger};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
 
 /// Name of the SQL function [`register_counter`] installs and migration 5 of
 /// [`counting_set`] calls.
@@ -194,5 +197,56 @@ impl std::fmt::Debug for Outcome {
             "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.status, self.stdout, self.stderr
         )
+    }
+}
+
+/// Every row `sql` returns, each as its column values.
+pub fn rows_of(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
+    let mut stmt = conn
+        .prepare(sql)
+        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+        .and_then(Iterator::collect)
+        .unwrap_or_else(|e| panic!("run {sql}: {e}"))
+}
+
+/// Everything in a database file, read through a new connection so that
+/// nothing cached by the migrating connection can hide a change: every
+/// `sqlite_master` row, the ledger, `user_version`, and every row of every
+/// table.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub schema: Vec<(String, String, String, Option<String>)>,
+    pub ledger: Vec<LedgerRow>,
+    pub user_version: i64,
+    pub data: Vec<(String, Vec<Vec<Value>>)>,
+}
+
+pub fn snapshot(path: &Path) -> Snapshot {
+    let conn = Connection::open(path).expect("open the database for a snapshot");
+    let schema: Vec<(String, String, String, Option<String>)> = {
+        let mut stmt = conn
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .and_then(Iterator::collect)
+            .unwrap()
+    };
+    let data = schema
+        .iter()
+        .filter(|(kind, ..)| kind == "table")
+        .map(|(_, t, ..)| {
+            let rows = rows_of(&conn, &format!("SELECT * FROM \"{t}\" ORDER BY rowid"));
+            (t.clone(), rows)
+        })
+        .collect();
+    Snapshot {
+        schema,
+        ledger: ledger(&conn).expect("read the ledger"),
+        user_version: conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap(),
+        data,
     }
 }
