@@ -78,6 +78,7 @@ mod error;
 pub mod fixtures;
 mod identity;
 mod ledger;
+mod memdb;
 mod migrations;
 mod migrator;
 mod registry;

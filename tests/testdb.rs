@@ -602,3 +602,73 @@ fn a_hook_that_turns_on_wal_still_gives_working_clones() {
         assert_eq!(tables, 1, "{db:?}");
     }
 }
+
+#[test]
+fn an_in_memory_clone_holds_the_template_byte_for_byte() {
+    let template = migrate_once::Template::for_set(set()).unwrap();
+    let db = TestDb::in_memory(set()).unwrap();
+    let conn = db.connect().unwrap();
+    let bytes = conn.serialize(rusqlite::MAIN_DB).unwrap();
+    assert_eq!(bytes.len(), template.bytes().len());
+    assert!(
+        *bytes == *template.bytes(),
+        "clone differs from the template"
+    );
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn in_memory_clones_of_a_large_page_template_grow_and_stay_whole() {
+    // The connection that keeps an in-memory clone alive opens it empty,
+    // with SQLite's default page size; the template here has 8 KiB pages
+    // (set by the hook before the template's first table), so every reader
+    // must take the page size from the copied header.
+    let table = format!("big_{}", uuid::Uuid::new_v4().simple());
+    let sql = format!(
+        "CREATE TABLE {table}(id INTEGER PRIMARY KEY, pad TEXT); INSERT INTO {table}(pad) VALUES ('seed');"
+    );
+    let set = Migrations::new(vec![migrate_once::Migration::new(1, "big", &sql)]).unwrap();
+    let builder = || {
+        TestDb::builder(&set).on_connect(|c: &Connection| c.pragma_update(None, "page_size", 8192))
+    };
+    let db = builder().in_memory().unwrap();
+    let template = migrate_once::Template::for_set(&set).unwrap();
+    let header_page_size = u16::from_be_bytes([template.bytes()[16], template.bytes()[17]]);
+    assert_eq!(
+        header_page_size, 8192,
+        "the hook did not take: test proves nothing"
+    );
+
+    let writer = db.connect().unwrap();
+    let page_size: i64 = writer
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 8192);
+    // ~4 MB of rows: the store is reallocated several times past its first size.
+    writer
+        .execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+             INSERT INTO {table}(pad) SELECT hex(randomblob(500)) FROM n;"
+        ))
+        .unwrap();
+    let reader = db.connect().unwrap();
+    let rows: i64 = reader
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 4001);
+    let check: String = reader
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    // Another clone of the same template starts from the template, not from
+    // the rows written above.
+    let other = builder().in_memory().unwrap().connect().unwrap();
+    let rows: i64 = other
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+}
