@@ -3,18 +3,18 @@
 //! With SQLite's default build, every allocation takes one global mutex to
 //! keep memory statistics. Measured on 2 cores (`../shared/measurements`):
 //! deserializing test databases from 2 threads ran at 0.5–0.9x the speed of
-//! one thread; with statistics off, 2.0x (in-memory `TestDb`s, which also
-//! copy pages through the page cache, need the build flag below for that).
-//! `cargo test` runs tests on threads, so
-//! the crate turns statistics off before the first connection it opens —
-//! which works only if nothing in the process has used SQLite yet. When
-//! something has, the call is refused (SQLITE_MISUSE) and nothing changes;
-//! build with `LIBSQLITE3_FLAGS="-DSQLITE_DEFAULT_MEMSTATUS=0"` to get the
-//! same effect whatever runs first. A second global mutex, on the page cache
-//! every connection shares when SQLite is built with
+//! one thread; with statistics off, 2.0x (and 2.0x for in-memory `TestDb`s,
+//! `BENCHMARKS.md`). `cargo test` runs tests on threads, so the crate turns
+//! statistics off before the first connection it opens — which works only
+//! if nothing in the process has used SQLite yet. When something has, the
+//! call is refused (SQLITE_MISUSE) and nothing changes; build with
+//! `LIBSQLITE3_FLAGS="-DSQLITE_DEFAULT_MEMSTATUS=0"` to get the same effect
+//! whatever runs first. A second global mutex, on the page cache every
+//! connection shares when SQLite is built with
 //! `SQLITE_ENABLE_MEMORY_MANAGEMENT` (the bundled build is), can only be
-//! removed at build time: `-USQLITE_ENABLE_MEMORY_MANAGEMENT` (see the
-//! README's troubleshooting). Set
+//! removed at build time (`-USQLITE_ENABLE_MEMORY_MANAGEMENT`); test
+//! databases are not copied through the page cache, so it costs little here
+//! (see the README's troubleshooting). Set
 //! `MIGRATE_ONCE_KEEP_MEMSTATUS=1` to leave statistics on, for example to
 //! read `sqlite3_memory_used`.
 
