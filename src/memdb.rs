@@ -61,9 +61,65 @@ pub(crate) fn fill(conn: &mut Connection, bytes: &[u8]) -> rusqlite::Result<()> 
         // from `chunk`, which outlives the call, under the store's own mutex.
         #[allow(unsafe_code)]
         let rc = unsafe { write(file, chunk.as_ptr().cast::<c_void>(), len, offset) };
+        if rc == ffi::SQLITE_FULL {
+            return Err(failure(
+                rc,
+                &format!(
+                    "the template ({} bytes) is larger than SQLite lets an in-memory \
+                     database grow (SQLITE_CONFIG_MEMDB_MAXSIZE, 1 GiB by default); \
+                     TestDb::new makes a file instead",
+                    bytes.len()
+                ),
+            ));
+        }
         if rc != ffi::SQLITE_OK {
-            return Err(failure(rc, "write the template into memory"));
+            return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
         }
     }
-    Ok(())
+    // Opening the empty store set `conn`'s page size to SQLite's default;
+    // one read makes it take the template's from the header, so `conn` can
+    // serialize the database correctly (`TestDb::keep`). Reads no schema.
+    conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with `page_size`-byte pages and one table, as bytes.
+    fn image(page_size: i64) -> Vec<u8> {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "page_size", page_size).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(x); INSERT INTO t SELECT hex(randomblob(300)) FROM \
+             (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
+             SELECT i FROM n);",
+        )
+        .unwrap();
+        conn.serialize(rusqlite::MAIN_DB).unwrap().to_vec()
+    }
+
+    #[test]
+    fn the_filling_connection_sees_the_content_and_its_page_size() {
+        for page_size in [512, 1024, 4096, 8192, 65536] {
+            let bytes = image(page_size);
+            let uri = format!("file:/fill-{}?vfs=memdb", uuid::Uuid::new_v4());
+            let mut keeper = Connection::open(&uri).unwrap();
+            fill(&mut keeper, &bytes).unwrap();
+            let seen: i64 = keeper
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(seen, page_size);
+            let other = Connection::open(&uri).unwrap();
+            let rows: i64 = other
+                .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 200, "page size {page_size}");
+            let copy = keeper.serialize(rusqlite::MAIN_DB).unwrap();
+            assert!(
+                *copy == *bytes,
+                "page size {page_size}: serialized copy differs"
+            );
+        }
+    }
 }
