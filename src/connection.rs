@@ -79,10 +79,26 @@ impl Setup {
         Ok(())
     }
 
-    /// Opens `target` (a path, or a `file:` URI) with this setup.
+    /// Opens `target` (a path, or a `file:` URI) with this setup, creating
+    /// the database if it does not exist.
     pub fn open(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+        self.open_with(target, display, flags())
+    }
+
+    /// Opens `target`, which must exist: a database that was deleted is
+    /// reported instead of silently created empty.
+    pub fn open_existing(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+        self.open_with(target, display, existing_flags())
+    }
+
+    fn open_with(
+        &self,
+        target: &Path,
+        display: Option<PathBuf>,
+        flags: OpenFlags,
+    ) -> Result<Connection> {
         crate::sqlite_config::before_first_connection();
-        let conn = Connection::open_with_flags(target, flags())
+        let conn = Connection::open_with_flags(target, flags)
             .map_err(Error::db("open the database", display.clone()))?;
         self.apply(&conn)
             .map_err(Error::db("set up the connection", display))?;
@@ -96,6 +112,34 @@ impl Setup {
         let manager = SqliteConnectionManager::file(target)
             .with_flags(flags())
             .with_init(move |c| setup.apply(c));
+        self.build_pool(manager, display)
+    }
+
+    /// A lean pool over `target`, which must exist, for a database that
+    /// `owner` owns: the pool (and each clone of it) holds `owner`, so the
+    /// database lives while the pool does, and runs it before setting up
+    /// each new connection, so an owner that is gone can refuse.
+    pub fn owned_pool(
+        &self,
+        target: &Path,
+        display: Option<PathBuf>,
+        owner: Arc<dyn Fn() -> rusqlite::Result<()> + Send + Sync>,
+    ) -> Result<Pool> {
+        let setup = self.clone();
+        let manager = SqliteConnectionManager::file(target)
+            .with_flags(existing_flags())
+            .with_init(move |c| {
+                owner()?;
+                setup.apply(c)
+            });
+        self.build_pool(manager, display)
+    }
+
+    fn build_pool(
+        &self,
+        manager: SqliteConnectionManager,
+        display: Option<PathBuf>,
+    ) -> Result<Pool> {
         r2d2::Pool::builder()
             .max_size(self.pool_size)
             .min_idle(Some(0))
@@ -109,10 +153,11 @@ impl Setup {
 }
 
 fn flags() -> OpenFlags {
-    OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    existing_flags() | OpenFlags::SQLITE_OPEN_CREATE
+}
+
+fn existing_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX
 }
 
 /// The connection-setup methods every builder with a `setup: Setup` field

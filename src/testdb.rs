@@ -52,19 +52,40 @@ pub const DIR_ENV: &str = "MIGRATE_ONCE_DIR";
 /// it can be inspected; an in-memory database is written to a file for that.
 /// [`keep`](TestDb::keep) keeps it on purpose; [`close`](TestDb::close)
 /// deletes it and reports the errors that drop has to ignore.
+///
+/// A [`pool`](TestDb::pool) holds the database too: it lives until the
+/// `TestDb` and every clone of its pool are gone, so
+/// `TestDb::new(&set)?.pool()?` is a pool over a live database, not over a
+/// deleted one. After [`close`](TestDb::close), a pool still around cannot
+/// open new connections (it reports that the `TestDb` was closed).
+/// A connection from [`connect`](TestDb::connect) does not hold the
+/// database: keep the `TestDb` in scope while you use it.
 pub struct TestDb {
-    store: Store,
+    db: Arc<Db>,
     setup: Setup,
-    dir: PathBuf,
     pool: OnceCell<Pool>,
-    finished: bool,
+}
+
+/// The database itself, shared by its `TestDb` and every clone of its pool,
+/// and removed with the last of them (kept if that happens in a panic).
+struct Db {
+    store: Store,
+    dir: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Live,
+    Kept,
+    Removed,
 }
 
 enum Store {
     File(PathBuf),
     Memory {
         uri: String,
-        /// Keeps the in-memory database alive while the `TestDb` lives.
+        /// Keeps the in-memory database alive while the `Db` lives.
         keeper: Mutex<Option<Connection>>,
     },
 }
@@ -76,7 +97,7 @@ const _: () = {
 
 impl fmt::Debug for TestDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.store {
+        match &self.db.store {
             Store::File(p) => f.debug_tuple("TestDb").field(p).finish(),
             Store::Memory { uri, .. } => f.debug_tuple("TestDb").field(uri).finish(),
         }
@@ -139,31 +160,36 @@ impl TestDb {
     ///
     /// [`Error::Database`] if SQLite cannot open it.
     pub fn connect(&self) -> Result<Connection> {
-        match &self.store {
-            Store::File(p) => self.setup.open(p, Some(p.clone())),
-            Store::Memory { uri, .. } => self.setup.open(Path::new(uri), None),
+        match &self.db.store {
+            Store::File(p) => self.setup.open_existing(p, Some(p.clone())),
+            Store::Memory { uri, .. } => self.setup.open_existing(Path::new(uri), None),
         }
     }
 
     /// A pool of connections to this database, built on first use. It opens
     /// no connection until one is asked for, at most 4 by default, and starts
-    /// no thread of its own.
+    /// no thread of its own. The pool and its clones keep the database alive
+    /// (see [When it goes away](TestDb#when-it-goes-away)).
     ///
     /// # Errors
     ///
     /// [`Error::Pool`] if r2d2 cannot build the pool.
     pub fn pool(&self) -> Result<Pool> {
         self.pool
-            .get_or_try_init(|| match &self.store {
-                Store::File(p) => self.setup.pool(p, Some(p.clone())),
-                Store::Memory { uri, .. } => self.setup.pool(Path::new(uri), None),
+            .get_or_try_init(|| {
+                let db = Arc::clone(&self.db);
+                let owner = Arc::new(move || db.usable());
+                match &self.db.store {
+                    Store::File(p) => self.setup.owned_pool(p, Some(p.clone()), owner),
+                    Store::Memory { uri, .. } => self.setup.owned_pool(Path::new(uri), None, owner),
+                }
             })
             .cloned()
     }
 
     /// The database file; `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
-        match &self.store {
+        match &self.db.store {
             Store::File(p) => Some(p),
             Store::Memory { .. } => None,
         }
@@ -172,7 +198,7 @@ impl TestDb {
     /// The name to open the database by: the file's path, or the in-memory
     /// database's `file:` URI.
     pub fn uri(&self) -> String {
-        match &self.store {
+        match &self.db.store {
             Store::File(p) => p.display().to_string(),
             Store::Memory { uri, .. } => uri.clone(),
         }
@@ -185,9 +211,9 @@ impl TestDb {
     ///
     /// [`Error::Io`] or [`Error::Database`] if an in-memory database cannot
     /// be written out.
-    pub fn keep(mut self) -> Result<PathBuf> {
-        self.finished = true;
-        self.persist()
+    pub fn keep(self) -> Result<PathBuf> {
+        *self.db.state.lock() = State::Kept;
+        self.db.persist()
     }
 
     /// Deletes the database now, reporting what [`Drop`] would ignore.
@@ -197,8 +223,57 @@ impl TestDb {
     /// [`Error::Io`] if a file cannot be removed; [`Error::Database`] if the
     /// in-memory database cannot be closed.
     pub fn close(mut self) -> Result<()> {
-        self.finished = true;
-        self.remove()
+        // Our pool's idle connections close before the file goes.
+        self.pool.take();
+        self.db.remove()
+    }
+}
+
+impl TestDb {
+    fn from_store(store: Store, dir: PathBuf, setup: Setup) -> TestDb {
+        TestDb {
+            db: Arc::new(Db {
+                store,
+                dir,
+                state: Mutex::new(State::Live),
+            }),
+            setup,
+            pool: OnceCell::new(),
+        }
+    }
+}
+
+impl Db {
+    /// Refuses new pool connections once the database was closed; before,
+    /// a pool would silently create a new, empty database of the same name.
+    fn usable(&self) -> rusqlite::Result<()> {
+        match *self.state.lock() {
+            State::Removed => Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+                Some("this TestDb was closed; its pool cannot connect any more".into()),
+            )),
+            State::Live | State::Kept => Ok(()),
+        }
+    }
+
+    /// Keeps the database of a test that panicked and says where it is.
+    fn keep_after_panic(&self) {
+        {
+            let mut state = self.state.lock();
+            if *state != State::Live {
+                return;
+            }
+            *state = State::Kept;
+        }
+        match self.persist() {
+            Ok(path) => eprintln!(
+                "migrate-once: test panicked; its database is kept at {}",
+                path.display()
+            ),
+            Err(e) => {
+                eprintln!("migrate-once: test panicked; its database could not be kept: {e}")
+            }
+        }
     }
 
     fn persist(&self) -> Result<PathBuf> {
@@ -219,10 +294,8 @@ impl TestDb {
         }
     }
 
-    fn remove(&mut self) -> Result<()> {
-        // Pooled connections go first: deleting a file that is still open
-        // leaves them writing to a ghost.
-        self.pool.take();
+    fn remove(&self) -> Result<()> {
+        *self.state.lock() = State::Removed;
         match &self.store {
             Store::File(p) => {
                 let mut first = Ok(());
@@ -251,22 +324,29 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if self.finished {
+        // Our pool's idle connections close before the file goes.
+        self.pool.take();
+        if std::thread::panicking() {
+            self.db.keep_after_panic();
+        }
+        // Otherwise the database goes with the last of this handle and the
+        // clones of its pool.
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if *self.state.get_mut() != State::Live {
             return;
         }
         if std::thread::panicking() {
-            match self.persist() {
-                Ok(path) => eprintln!(
-                    "migrate-once: test panicked; its database is kept at {}",
-                    path.display()
-                ),
-                Err(e) => {
-                    eprintln!("migrate-once: test panicked; its database could not be kept: {e}")
-                }
-            }
-            return;
+            self.keep_after_panic();
+        } else {
+            // When a pool clone is the last holder, r2d2 closes its idle
+            // connections just after this; on Unix they hold the unlinked
+            // file open until then, which is harmless.
+            let _ = self.remove();
         }
-        let _ = self.remove();
     }
 }
 
@@ -314,13 +394,7 @@ impl<'a> TestDbBuilder<'a> {
             let _ = fs::remove_file(&path);
             return Err(Error::io(&path)(e));
         }
-        Ok(TestDb {
-            store: Store::File(path),
-            setup: self.setup,
-            dir,
-            pool: OnceCell::new(),
-            finished: false,
-        })
+        Ok(TestDb::from_store(Store::File(path), dir, self.setup))
     }
 
     /// A new in-memory database cloned from the template.
@@ -339,16 +413,12 @@ impl<'a> TestDbBuilder<'a> {
         // `memdb::fill` for why neither deserialize nor backup).
         crate::memdb::fill(&mut keeper, template.bytes())
             .map_err(Error::db("copy the template into memory", None))?;
-        Ok(TestDb {
-            store: Store::Memory {
-                uri,
-                keeper: Mutex::new(Some(keeper)),
-            },
-            setup: self.setup,
-            dir: self.dir.unwrap_or_else(default_dir),
-            pool: OnceCell::new(),
-            finished: false,
-        })
+        let store = Store::Memory {
+            uri,
+            keeper: Mutex::new(Some(keeper)),
+        };
+        let dir = self.dir.unwrap_or_else(default_dir);
+        Ok(TestDb::from_store(store, dir, self.setup))
     }
 }
 

@@ -672,3 +672,83 @@ fn in_memory_clones_of_a_large_page_template_grow_and_stay_whole() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+/// Waits up to 5 s for `dir` to be empty: the last handle of a pool can be
+/// released on r2d2's maintenance thread if it is looking at the pool at
+/// that instant.
+fn eventually_empty(dir: &Path) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = entries(dir);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_pool_keeps_its_database_alive_after_the_test_db_is_gone() {
+    let dir = TempDir::new().unwrap();
+    // Each TestDb here is a temporary, dropped at the end of its statement,
+    // before its pool has opened a single connection.
+    let file_pool = TestDb::builder(set())
+        .dir(dir.path())
+        .file()
+        .unwrap()
+        .pool()
+        .unwrap();
+    let memory_pool = TestDb::builder(set())
+        .dir(dir.path())
+        .in_memory()
+        .unwrap()
+        .pool()
+        .unwrap();
+    assert_eq!(entries(dir.path()).len(), 1, "the file outlives its TestDb");
+    for (what, pool) in [("file", &file_pool), ("in-memory", &memory_pool)] {
+        assert_eq!(pool.state().connections, 0);
+        let a = pool.get().unwrap();
+        assert_seeded(&a, what);
+        insert_user(&a, "kept@example.com");
+        let b = pool.get().unwrap();
+        assert!(has_user(&b, "kept@example.com"), "{what}: one database");
+    }
+    let clone = file_pool.clone();
+    drop(file_pool);
+    assert!(
+        has_user(&clone.get().unwrap(), "kept@example.com"),
+        "a clone of the pool still holds the database"
+    );
+    assert_eq!(entries(dir.path()).len(), 1);
+    drop(clone);
+    assert_eq!(eventually_empty(dir.path()), Vec::<String>::new());
+    drop(memory_pool);
+    assert_eq!(entries(dir.path()), Vec::<String>::new(), "nothing written");
+}
+
+#[test]
+fn after_close_a_pool_clone_cannot_connect_and_creates_nothing() {
+    let dir = TempDir::new().unwrap();
+    let file = TestDb::builder(set()).dir(dir.path()).file().unwrap();
+    let memory = TestDb::builder(set()).dir(dir.path()).in_memory().unwrap();
+    // A file is opened without SQLITE_OPEN_CREATE, so SQLite refuses the
+    // missing file; a memdb name would open empty, so the pool refuses.
+    let cases = [
+        (file, "unable to open database file"),
+        (
+            memory,
+            "this TestDb was closed; its pool cannot connect any more",
+        ),
+    ];
+    for (db, expected) in cases {
+        let what = format!("{db:?}");
+        let pool = db.pool().unwrap();
+        db.close().unwrap();
+        let err = pool
+            .get_timeout(Duration::from_millis(300))
+            .expect_err(&what)
+            .to_string();
+        assert!(err.contains(expected), "{what}: {err}");
+    }
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
