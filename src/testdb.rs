@@ -39,8 +39,9 @@ pub const DIR_ENV: &str = "MIGRATE_ONCE_DIR";
 /// assert_eq!(users, 3);
 ///
 /// // Another TestDb is another database: the row above is not in it.
-/// let other = TestDb::in_memory(&set)?.connect()?;
-/// assert_eq!(other.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?, 2);
+/// let other = TestDb::in_memory(&set)?;
+/// let users = other.connect()?.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?;
+/// assert_eq!(users, 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
