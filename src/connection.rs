@@ -38,6 +38,20 @@ static POOL_THREADS: Lazy<Arc<ScheduledThreadPool>> = Lazy::new(|| {
     )
 });
 
+/// Waits until the job running on the pools' thread, and those queued
+/// before this call, have finished. r2d2 opens connections there, and such a
+/// job holds its pool for a moment after handing the connection over; after
+/// this, a pool nobody else holds is really gone.
+pub(crate) fn settle_pool_jobs() {
+    let (done, finished) = std::sync::mpsc::sync_channel(1);
+    POOL_THREADS.execute(move || {
+        let _ = done.send(());
+    });
+    // Bounded: a pool thread stuck in someone's connection hook must not
+    // hang a drop; the database then goes with the pool, a moment later.
+    let _ = finished.recv_timeout(Duration::from_secs(5));
+}
+
 /// Per-connection settings: busy timeout, foreign keys, and the caller's hook.
 #[derive(Clone)]
 pub(crate) struct Setup {
@@ -112,13 +126,14 @@ impl Setup {
         let manager = SqliteConnectionManager::file(target)
             .with_flags(flags())
             .with_init(move |c| setup.apply(c));
-        self.build_pool(manager, display)
+        self.build_pool(manager, display, true)
     }
 
     /// A lean pool over `target`, which must exist, for a database that
     /// `owner` owns: the pool (and each clone of it) holds `owner`, so the
     /// database lives while the pool does, and runs it before setting up
-    /// each new connection, so an owner that is gone can refuse.
+    /// each new connection, so an owner that is gone can refuse. Idle
+    /// connections are never reaped, so no periodic job holds the pool.
     pub fn owned_pool(
         &self,
         target: &Path,
@@ -132,23 +147,26 @@ impl Setup {
                 owner()?;
                 setup.apply(c)
             });
-        self.build_pool(manager, display)
+        self.build_pool(manager, display, false)
     }
 
     fn build_pool(
         &self,
         manager: SqliteConnectionManager,
         display: Option<PathBuf>,
+        reap: bool,
     ) -> Result<Pool> {
-        r2d2::Pool::builder()
+        let mut builder = r2d2::Pool::builder()
             .max_size(self.pool_size)
             .min_idle(Some(0))
-            .thread_pool(POOL_THREADS.clone())
-            .build(manager)
-            .map_err(|source| Error::Pool {
-                path: display,
-                source: Arc::new(source),
-            })
+            .thread_pool(POOL_THREADS.clone());
+        if !reap {
+            builder = builder.idle_timeout(None).max_lifetime(None);
+        }
+        builder.build(manager).map_err(|source| Error::Pool {
+            path: display,
+            source: Arc::new(source),
+        })
     }
 }
 

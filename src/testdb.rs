@@ -225,7 +225,9 @@ impl TestDb {
     /// in-memory database cannot be closed.
     pub fn close(mut self) -> Result<()> {
         // Our pool's idle connections close before the file goes.
-        self.pool.take();
+        if self.pool.take().is_some() {
+            crate::connection::settle_pool_jobs();
+        }
         self.db.remove()
     }
 }
@@ -325,13 +327,19 @@ impl Db {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        // Our pool's idle connections close before the file goes.
-        self.pool.take();
+        // Our pool goes first, and with it (once r2d2's thread lets go of
+        // it) its idle connections, so the file is closed before it is
+        // deleted and the deletion happens here, on this thread, unless a
+        // clone of the pool is still held somewhere.
+        if self.pool.take().is_some() {
+            crate::connection::settle_pool_jobs();
+        }
         if std::thread::panicking() {
             self.db.keep_after_panic();
         }
         // Otherwise the database goes with the last of this handle and the
-        // clones of its pool.
+        // clones of its pool: when `self.db` is dropped right after this,
+        // if no clone is left.
     }
 }
 
