@@ -89,7 +89,7 @@ mod template;
 mod testdb;
 mod validate;
 
-pub use connection::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, OnConnect, Pool};
+pub use connection::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, OnConnect, Pool};
 pub use error::{Error, Origin, Result, SchemaObject};
 pub use identity::DbIdentity;
 pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};

@@ -1,0 +1,178 @@
+//! `PRAGMA journal_mode = WAL` in the connection setup, from many threads at
+//! once, on a new file: SQLite answers the switch with SQLITE_BUSY at once,
+//! without waiting for the busy timeout, when other connections hold shared
+//! locks on the file. The crate retries it (and any hook that fails with
+//! SQLITE_BUSY) within the busy timeout, so nobody sees "database is locked".
+
+use std::path::Path;
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use migrate_once::{Error, JournalMode, Migrations, SharedDb, TestDb};
+use once_cell::sync::Lazy;
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+static SET: Lazy<Migrations> =
+    Lazy::new(|| Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap());
+
+const THREADS: usize = 16;
+const ROUNDS: usize = 40;
+
+fn journal_mode_of(path: &Path) -> String {
+    Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// One round: a new file; `THREADS` threads released together open it with
+/// `SharedDb` (half switching to WAL in their own hook, half through
+/// `journal_mode`), connect and write a row. Returns the errors.
+fn round(dir: &Path, round: usize) -> Vec<String> {
+    let path = dir.join(format!("wal-{round}.sqlite"));
+    let barrier = Barrier::new(THREADS);
+    let errors: Vec<String> = thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let (path, barrier) = (&path, &barrier);
+                s.spawn(move || -> Result<(), Error> {
+                    let builder = SharedDb::builder(path);
+                    let builder = if i % 2 == 0 {
+                        builder.on_connect(|c| c.pragma_update(None, "journal_mode", "wal"))
+                    } else {
+                        builder.journal_mode(JournalMode::Wal)
+                    };
+                    barrier.wait();
+                    let db = builder.open(&SET)?;
+                    let conn = db.connect()?;
+                    conn.execute(
+                        "INSERT INTO users (email, display_name) VALUES (?1, 'W')",
+                        [format!("{round}-{i}@example.com")],
+                    )
+                    .map_err(|e| Error::Database {
+                        context: "insert",
+                        path: None,
+                        source: std::sync::Arc::new(e),
+                    })?;
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| w.join().unwrap().err().map(|e| e.to_string()))
+            .collect()
+    });
+    if errors.is_empty() {
+        assert_eq!(journal_mode_of(&path), "wal", "round {round}");
+        let conn = Connection::open(&path).unwrap();
+        let users: i64 = conn
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            users,
+            2 + THREADS as i64,
+            "round {round}: seed rows + one per thread"
+        );
+        let ledger = migrate_once::ledger(&conn).unwrap();
+        assert_eq!(
+            ledger.len(),
+            SET.len(),
+            "round {round}: migrated once, fully"
+        );
+    }
+    errors
+}
+
+#[test]
+fn wal_from_sixteen_threads_at_once_never_reports_a_locked_database() {
+    let dir = TempDir::new().unwrap();
+    let mut errors = Vec::new();
+    for r in 0..ROUNDS {
+        errors.extend(
+            round(dir.path(), r)
+                .into_iter()
+                .map(|e| format!("round {r}: {e}")),
+        );
+    }
+    assert!(
+        errors.is_empty(),
+        "{} errors in {ROUNDS} rounds x {THREADS} threads:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("held.sqlite");
+    SharedDb::open(&path, &SET).unwrap();
+    // Another connection holds the write lock and does not let go.
+    let holder = Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let started = Instant::now();
+    let err = SharedDb::builder(&path)
+        .busy_timeout(Duration::from_millis(300))
+        .journal_mode(JournalMode::Wal)
+        .open(&SET)
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("database is locked"), "{err}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(10),
+        "gave up after {waited:?}"
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(journal_mode_of(&path), "delete", "nothing was switched");
+    let db = SharedDb::builder(&path)
+        .journal_mode(JournalMode::Wal)
+        .open(&SET)
+        .unwrap();
+    drop(db.connect().unwrap());
+    assert_eq!(journal_mode_of(&path), "wal");
+}
+
+#[test]
+fn test_dbs_take_the_journal_mode_files_only() {
+    let dir = TempDir::new().unwrap();
+    let file = TestDb::builder(&SET)
+        .dir(dir.path())
+        .journal_mode(JournalMode::Wal)
+        .file()
+        .unwrap();
+    let memory = TestDb::builder(&SET)
+        .journal_mode(JournalMode::Wal)
+        .in_memory()
+        .unwrap();
+    let mode = |db: &TestDb| -> String {
+        db.connect()
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(mode(&file), "wal");
+    assert_eq!(
+        mode(&memory),
+        "memory",
+        "an in-memory database keeps its journal"
+    );
+    let pooled: String = file
+        .pool()
+        .unwrap()
+        .get()
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(pooled, "wal");
+    drop((file, memory));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the file, its -wal and -shm are gone"
+    );
+}
