@@ -43,6 +43,14 @@ static POOL_THREADS: Lazy<Arc<ScheduledThreadPool>> = Lazy::new(|| {
 /// job holds its pool for a moment after handing the connection over; after
 /// this, a pool nobody else holds is really gone.
 pub(crate) fn settle_pool_jobs() {
+    // On the pool thread itself (a hook dropping a TestDb), the job queued
+    // below could only run after this one: nothing to wait for.
+    if std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("migrate-once-pool-"))
+    {
+        return;
+    }
     let (done, finished) = std::sync::mpsc::sync_channel(1);
     POOL_THREADS.execute(move || {
         let _ = done.send(());
@@ -52,8 +60,12 @@ pub(crate) fn settle_pool_jobs() {
     let _ = finished.recv_timeout(Duration::from_secs(5));
 }
 
-/// A rollback-journal or WAL mode for [`journal_mode`](crate::SharedDbBuilder::journal_mode)
-/// (`PRAGMA journal_mode`).
+/// A journal mode for the `journal_mode` setting of
+/// [`SharedDbBuilder`](crate::SharedDbBuilder::journal_mode) and
+/// [`TestDbBuilder`](crate::TestDbBuilder::journal_mode) (`PRAGMA
+/// journal_mode`). Only the modes that keep a transaction able to roll back
+/// and survive a crash are offered; MEMORY and OFF trade that for speed
+/// (with OFF, a failed transaction cannot even roll back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JournalMode {
     /// Delete the rollback journal at the end of each transaction (SQLite's default).
@@ -62,12 +74,8 @@ pub enum JournalMode {
     Truncate,
     /// Leave the rollback journal in place, its header zeroed.
     Persist,
-    /// Keep the rollback journal in memory.
-    Memory,
     /// Write-ahead log: readers do not block the writer, nor it them.
     Wal,
-    /// No rollback journal (a crash mid-transaction can corrupt the database).
-    Off,
 }
 
 impl JournalMode {
@@ -77,9 +85,7 @@ impl JournalMode {
             JournalMode::Delete => "delete",
             JournalMode::Truncate => "truncate",
             JournalMode::Persist => "persist",
-            JournalMode::Memory => "memory",
             JournalMode::Wal => "wal",
-            JournalMode::Off => "off",
         }
     }
 }
@@ -125,10 +131,12 @@ impl Setup {
         conn.pragma_update(None, "foreign_keys", self.foreign_keys)?;
         let deadline = Instant::now() + self.busy_timeout;
         if let Some(mode) = self.journal_mode {
-            retry_busy(deadline, || set_journal_mode(conn, mode))?;
+            retry_busy(conn, deadline, self.busy_timeout, || {
+                set_journal_mode(conn, mode)
+            })?;
         }
         if let Some(hook) = &self.on_connect {
-            retry_busy(deadline, || hook(conn))?;
+            hook(conn)?;
         }
         Ok(())
     }
@@ -218,14 +226,19 @@ impl Setup {
 /// file, which needs an exclusive lock while they hold shared ones. Measured
 /// here (`tests/journal_mode.rs` with this retry switched off): 16 threads
 /// opening one new file with that pragma in their setup, 6–7 "database is
-/// locked" errors in 40 rounds, despite a 30 s busy timeout. The connection
-/// holds no lock after the failure, so trying again is safe.
+/// locked" errors in 40 rounds, despite a 30 s busy timeout. A failed
+/// switch holds no lock and changes nothing, so trying again is safe. (A
+/// user's hook is not retried: it may not be safe to run twice.) Each try's
+/// busy handler waits only for what is left of the deadline, and the
+/// connection's `busy_timeout` is set back afterwards.
 fn retry_busy<T>(
+    conn: &Connection,
     deadline: Instant,
+    busy_timeout: Duration,
     mut step: impl FnMut() -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
     let mut pause = Duration::from_millis(1);
-    loop {
+    let result = loop {
         match step() {
             Err(e)
                 if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
@@ -233,15 +246,19 @@ fn retry_busy<T>(
             {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
+                conn.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
             }
-            done => return done,
+            done => break done,
         }
-    }
+    };
+    conn.busy_timeout(busy_timeout)?;
+    result
 }
 
 /// Sets `mode` unless the database is in it already (a WAL switch is
 /// persistent, so only the first connection to a file makes it). An
-/// in-memory database keeps its in-memory journal whatever is asked.
+/// in-memory database keeps its in-memory journal whatever is asked (SQLite
+/// answers "memory").
 fn set_journal_mode(conn: &Connection, mode: JournalMode) -> rusqlite::Result<()> {
     let current: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     if current.eq_ignore_ascii_case(mode.as_str()) {
@@ -317,9 +334,10 @@ macro_rules! setup_methods {
             "), for example to register SQL functions or collations the migrations or tests need. ",
             "The template a migration set is cloned from (and whose schema is the expected one) ",
             "is built once, with the hook of the caller that builds it: give every caller of one ",
-            "migration set the same hook. A hook that fails with SQLITE_BUSY (as ",
-            "`PRAGMA journal_mode = WAL` does when other connections open the file at the same ",
-            "moment: SQLite does not wait for it) is run again until the busy timeout has passed."
+            "migration set the same hook. For WAL, prefer `journal_mode`: SQLite does not wait ",
+            "for `PRAGMA journal_mode = WAL` while other connections open the file (\"database is ",
+            "locked\" at once, whatever the busy timeout); `journal_mode` retries it, a hook is ",
+            "run once."
         )]
         #[must_use]
         pub fn on_connect<F>(mut self, hook: F) -> Self

@@ -176,7 +176,7 @@ impl<'a> Migrator<'a> {
                     let left = timeout.saturating_sub(started.elapsed());
                     conn.busy_timeout(left)
                         .map_err(db("set the busy timeout"))?;
-                    self.migrate_with_fk_off(conn, &path, started)
+                    self.migrate_with_journal(conn, &path, started)
                 }
             });
 
@@ -228,6 +228,39 @@ impl<'a> Migrator<'a> {
             }
         } else {
             Error::InProgress
+        }
+    }
+
+    /// With `journal_mode = OFF` SQLite cannot roll back: a failed migration
+    /// would leave its pages in the file (with enough of them, a file that is
+    /// no longer a database). So the migration runs with a rollback journal
+    /// and the connection gets OFF back afterwards. (An in-memory database
+    /// takes MEMORY, its only other mode.)
+    fn migrate_with_journal(
+        &self,
+        conn: &mut Connection,
+        path: &Option<PathBuf>,
+        started: Instant,
+    ) -> Result<Report> {
+        let db = |context| Error::db(context, path.clone());
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(db("read PRAGMA journal_mode"))?;
+        let off = mode.eq_ignore_ascii_case("off");
+        if off {
+            conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+                .map_err(db("turn the rollback journal on for migrating"))?;
+        }
+        let result = self.migrate_with_fk_off(conn, path, started);
+        if off {
+            let restored = conn
+                .query_row("PRAGMA journal_mode = OFF", [], |_| Ok(()))
+                .map_err(db("turn the rollback journal back off"));
+            let report = result?;
+            restored?;
+            Ok(report)
+        } else {
+            result
         }
     }
 

@@ -89,8 +89,9 @@ impl SharedDb {
 
     /// Options for opening `path`. Defaults: wait up to 30 s for another
     /// connection's write lock, busy timeout 30 s and foreign keys on for
-    /// every connection, pools of at most 4 connections, any extra schema
-    /// objects allowed, no extra required tables.
+    /// every connection, SQLite's journal mode, pools of at most 4
+    /// connections, any extra schema objects allowed, no extra required
+    /// tables.
     pub fn builder(path: impl AsRef<Path>) -> SharedDbBuilder {
         SharedDbBuilder {
             path: path.as_ref().to_path_buf(),
@@ -101,8 +102,9 @@ impl SharedDb {
         }
     }
 
-    /// A new connection with the busy timeout, foreign-key setting and
-    /// [`on_connect`](SharedDbBuilder::on_connect) hook of this database.
+    /// A new connection with the busy timeout, foreign-key setting, journal
+    /// mode and [`on_connect`](SharedDbBuilder::on_connect) hook of this
+    /// database.
     ///
     /// # Errors
     ///

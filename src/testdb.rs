@@ -58,7 +58,10 @@ pub const DIR_ENV: &str = "MIGRATE_ONCE_DIR";
 /// `TestDb` and every clone of its pool are gone, so
 /// `TestDb::new(&set)?.pool()?` is a pool over a live database, not over a
 /// deleted one. After [`close`](TestDb::close), a pool still around cannot
-/// open new connections (it reports that the `TestDb` was closed).
+/// open new connections (it reports that the `TestDb` was closed). Once the
+/// `TestDb` is gone, a panic no longer keeps the database, and if r2d2's own
+/// thread holds the pool at the moment its last handle is dropped, the
+/// database goes a moment later, from that thread.
 /// A connection from [`connect`](TestDb::connect) does not hold the
 /// database: keep the `TestDb` in scope while you use it.
 pub struct TestDb {
@@ -144,8 +147,8 @@ impl TestDb {
 
     /// Options for a test database of `set`. Defaults: files in
     /// `MIGRATE_ONCE_DIR` (or the system temp directory), busy timeout 30 s
-    /// and foreign keys on for every connection, pools of at most 4
-    /// connections that open none up front.
+    /// and foreign keys on for every connection, SQLite's journal mode,
+    /// pools of at most 4 connections that open none up front.
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
             set,
@@ -155,11 +158,13 @@ impl TestDb {
     }
 
     /// A new connection to this database with its setup (busy timeout,
-    /// foreign keys, hook).
+    /// foreign keys, journal mode, hook).
     ///
     /// # Errors
     ///
-    /// [`Error::Database`] if SQLite cannot open it.
+    /// [`Error::Database`] if SQLite cannot open it, or if its setup fails:
+    /// the hook's error, or a journal-mode switch still refused when the
+    /// busy timeout has passed.
     pub fn connect(&self) -> Result<Connection> {
         match &self.db.store {
             Store::File(p) => self.setup.open_existing(p, Some(p.clone())),

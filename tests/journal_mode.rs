@@ -1,8 +1,10 @@
-//! `PRAGMA journal_mode = WAL` in the connection setup, from many threads at
-//! once, on a new file: SQLite answers the switch with SQLITE_BUSY at once,
-//! without waiting for the busy timeout, when other connections hold shared
-//! locks on the file. The crate retries it (and any hook that fails with
-//! SQLITE_BUSY) within the busy timeout, so nobody sees "database is locked".
+//! Journal modes. `PRAGMA journal_mode = WAL` in the connection setup, from
+//! many threads at once, on a new file: SQLite answers the switch with
+//! SQLITE_BUSY at once, without waiting for the busy timeout, when other
+//! connections hold shared locks on the file. The `journal_mode` setting
+//! retries it within the busy timeout, so nobody sees "database is locked".
+//! And a migration that fails on a connection whose journal is OFF (which
+//! cannot roll back) still leaves the database as it was.
 
 use std::path::Path;
 use std::sync::Barrier;
@@ -28,8 +30,8 @@ fn journal_mode_of(path: &Path) -> String {
 }
 
 /// One round: a new file; `THREADS` threads released together open it with
-/// `SharedDb` (half switching to WAL in their own hook, half through
-/// `journal_mode`), connect and write a row. Returns the errors.
+/// `SharedDb` and `journal_mode(Wal)`, connect and write a row. Returns the
+/// errors.
 fn round(dir: &Path, round: usize) -> Vec<String> {
     let path = dir.join(format!("wal-{round}.sqlite"));
     let barrier = Barrier::new(THREADS);
@@ -38,12 +40,7 @@ fn round(dir: &Path, round: usize) -> Vec<String> {
             .map(|i| {
                 let (path, barrier) = (&path, &barrier);
                 s.spawn(move || -> Result<(), Error> {
-                    let builder = SharedDb::builder(path);
-                    let builder = if i % 2 == 0 {
-                        builder.on_connect(|c| c.pragma_update(None, "journal_mode", "wal"))
-                    } else {
-                        builder.journal_mode(JournalMode::Wal)
-                    };
+                    let builder = SharedDb::builder(path).journal_mode(JournalMode::Wal);
                     barrier.wait();
                     let db = builder.open(&SET)?;
                     let conn = db.connect()?;
@@ -175,4 +172,85 @@ fn test_dbs_take_the_journal_mode_files_only() {
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "the file, its -wal and -shm are gone"
     );
+}
+
+/// A set whose first migration writes far more than the page cache holds
+/// (so pages reach the file before the commit) and whose second fails.
+fn spilling_then_failing() -> Migrations {
+    Migrations::new(vec![
+        migrate_once::Migration::new(
+            1,
+            "bulk",
+            "CREATE TABLE bulk(pad BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000)
+             INSERT INTO bulk SELECT randomblob(200) FROM n;",
+        ),
+        migrate_once::Migration::new(
+            2,
+            "broken",
+            "CREATE TABLE t(x); INSERT INTO nowhere VALUES (1);",
+        ),
+    ])
+    .unwrap()
+}
+
+/// A database holding the user's own table with 1,000 rows.
+fn database_with_user_data(path: &Path) -> Vec<u8> {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE mine(id INTEGER PRIMARY KEY, note TEXT);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+         INSERT INTO mine(note) SELECT 'row ' || i FROM n;",
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::read(path).unwrap()
+}
+
+fn assert_untouched(path: &Path, before: &[u8], what: &str) {
+    let conn = Connection::open(path).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(check, "ok", "{what}");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM mine", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1000, "{what}: the user's rows");
+    drop(conn);
+    assert!(
+        std::fs::read(path).unwrap() == before,
+        "{what}: file changed"
+    );
+}
+
+#[test]
+fn a_failed_migration_with_the_journal_off_leaves_the_database_as_it_was() {
+    let dir = TempDir::new().unwrap();
+    let set = spilling_then_failing();
+
+    // Through SharedDb, with a hook that turns the journal off.
+    let path = dir.path().join("shared.sqlite");
+    let before = database_with_user_data(&path);
+    let err = SharedDb::builder(&path)
+        .on_connect(|c| c.pragma_update(None, "journal_mode", "off"))
+        .open(&set)
+        .unwrap_err();
+    assert!(matches!(err, Error::Sql { version: 2, .. }), "{err}");
+    assert_untouched(&path, &before, "SharedDb");
+
+    // Through migrate, on a connection of the caller's with the journal off;
+    // the connection gets its journal mode back.
+    let path = dir.path().join("own.sqlite");
+    let before = database_with_user_data(&path);
+    let mut conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "off").unwrap();
+    let err = migrate_once::migrate(&mut conn, &set).unwrap_err();
+    assert!(matches!(err, Error::Sql { version: 2, .. }), "{err}");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "off", "the caller's journal mode is restored");
+    drop(conn);
+    assert_untouched(&path, &before, "migrate");
 }
