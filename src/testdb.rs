@@ -403,7 +403,20 @@ impl<'a> TestDbBuilder<'a> {
         let template = self.template()?;
         let dir = self.dir.unwrap_or_else(default_dir);
         let (path, mut file) = new_file(&dir)?;
-        if let Err(e) = file.write_all(template.bytes()) {
+        let bytes = template.bytes();
+        // Asked for WAL, the file is written in WAL mode (header bytes 18
+        // and 19, the file format versions, are 2), so no connection has to
+        // switch it, a switch SQLite refuses at once while others open it.
+        let mut header = [0u8; 20];
+        header.copy_from_slice(&bytes[..20]);
+        if self.setup.journal_mode == Some(crate::JournalMode::Wal) {
+            header[18] = 2;
+            header[19] = 2;
+        }
+        let written = file
+            .write_all(&header)
+            .and_then(|()| file.write_all(&bytes[20..]));
+        if let Err(e) = written {
             drop(file);
             let _ = fs::remove_file(&path);
             return Err(Error::io(&path)(e));

@@ -147,6 +147,16 @@ fn test_dbs_take_the_journal_mode_files_only() {
         .journal_mode(JournalMode::Wal)
         .in_memory()
         .unwrap();
+    // Written in WAL mode: header bytes 18 and 19 (file format versions) are
+    // 2 before any connection opened it; 1 without the setting.
+    let header = std::fs::read(file.path().unwrap()).unwrap();
+    assert_eq!(header[18..20], [2, 2]);
+    let plain = TestDb::builder(&SET).dir(dir.path()).file().unwrap();
+    assert_eq!(
+        std::fs::read(plain.path().unwrap()).unwrap()[18..20],
+        [1, 1]
+    );
+    drop(plain);
     let mode = |db: &TestDb| -> String {
         db.connect()
             .unwrap()
