@@ -242,26 +242,18 @@ impl<'a> Migrator<'a> {
         path: &Option<PathBuf>,
         started: Instant,
     ) -> Result<Report> {
-        let db = |context| Error::db(context, path.clone());
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(db("read PRAGMA journal_mode"))?;
-        let off = mode.eq_ignore_ascii_case("off");
-        if off {
-            conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
-                .map_err(db("turn the rollback journal on for migrating"))?;
-        }
-        let result = self.migrate_with_fk_off(conn, path, started);
-        if off {
-            let restored = conn
-                .query_row("PRAGMA journal_mode = OFF", [], |_| Ok(()))
-                .map_err(db("turn the rollback journal back off"));
-            let report = result?;
-            restored?;
-            Ok(report)
-        } else {
-            result
-        }
+            .map_err(Error::db("read PRAGMA journal_mode", path.clone()))?;
+        let switch = Switch {
+            to: "PRAGMA journal_mode = DELETE",
+            back: "PRAGMA journal_mode = OFF",
+            doing: "turn the rollback journal on for migrating",
+            undoing: "turn the rollback journal back off",
+        };
+        switch.around(conn, mode.eq_ignore_ascii_case("off"), path, |conn| {
+            self.migrate_with_fk_off(conn, path, started)
+        })
     }
 
     fn migrate_with_fk_off(
@@ -270,29 +262,22 @@ impl<'a> Migrator<'a> {
         path: &Option<PathBuf>,
         started: Instant,
     ) -> Result<Report> {
-        let db = |context| Error::db(context, path.clone());
         // `PRAGMA foreign_keys` is a no-op inside a transaction, so it has to
         // change before BEGIN. With enforcement on, the table rebuild that
         // SQLite's docs prescribe (create, copy, drop, rename) would make the
         // DROP cascade into every child table.
         let fk_on: bool = conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .map_err(db("read PRAGMA foreign_keys"))?;
-        if fk_on {
-            conn.execute_batch("PRAGMA foreign_keys = OFF")
-                .map_err(db("turn foreign keys off for migrating"))?;
-        }
-        let result = self.locked(conn, path, fk_on, started);
-        if fk_on {
-            let restored = conn
-                .execute_batch("PRAGMA foreign_keys = ON")
-                .map_err(db("turn foreign keys back on"));
-            let report = result?;
-            restored?;
-            Ok(report)
-        } else {
-            result
-        }
+            .map_err(Error::db("read PRAGMA foreign_keys", path.clone()))?;
+        let switch = Switch {
+            to: "PRAGMA foreign_keys = OFF",
+            back: "PRAGMA foreign_keys = ON",
+            doing: "turn foreign keys off for migrating",
+            undoing: "turn foreign keys back on",
+        };
+        switch.around(conn, fk_on, path, |conn| {
+            self.locked(conn, path, fk_on, started)
+        })
     }
 
     fn locked(
@@ -516,4 +501,38 @@ fn check_foreign_keys(conn: &Connection) -> std::result::Result<(), CheckError> 
 /// See [`Migrator::migrate`].
 pub fn migrate(conn: &mut Connection, set: &Migrations) -> Result<Report> {
     Migrator::new(set).migrate(conn)
+}
+
+/// A setting the migrator changes on the caller's connection for the length
+/// of a migration, and sets back afterwards.
+struct Switch {
+    to: &'static str,
+    back: &'static str,
+    doing: &'static str,
+    undoing: &'static str,
+}
+
+impl Switch {
+    /// Runs `body`, switched first if `needed`; the body's error wins over
+    /// one from switching back.
+    fn around<T>(
+        &self,
+        conn: &mut Connection,
+        needed: bool,
+        path: &Option<PathBuf>,
+        body: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        if !needed {
+            return body(conn);
+        }
+        conn.execute_batch(self.to)
+            .map_err(Error::db(self.doing, path.clone()))?;
+        let result = body(conn);
+        let restored = conn
+            .execute_batch(self.back)
+            .map_err(Error::db(self.undoing, path.clone()));
+        let value = result?;
+        restored?;
+        Ok(value)
+    }
 }
