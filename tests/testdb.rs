@@ -81,6 +81,15 @@ fn has_user(conn: &Connection, email: &str) -> bool {
         == 1
 }
 
+/// A connection's `PRAGMA foreign_keys` and `PRAGMA busy_timeout` (ms).
+fn fk_and_busy(conn: &Connection) -> (i64, i64) {
+    let read = |pragma: &str| -> i64 {
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("PRAGMA {pragma}: {e}"))
+    };
+    (read("foreign_keys"), read("busy_timeout"))
+}
+
 /// The names of the entries of `dir`, sorted.
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
@@ -201,12 +210,7 @@ fn connections_of_one_in_memory_db_share_it_and_its_pool() {
             "a sees the pool's row"
         );
         for conn in [&*p1, &*p2] {
-            let fk: i64 = conn
-                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-                .unwrap();
-            let busy: i64 = conn
-                .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-                .unwrap();
+            let (fk, busy) = fk_and_busy(conn);
             assert_eq!(fk, 1, "pooled connections enforce foreign keys");
             assert_eq!(busy, 30_000);
             assert_eq!(busy, DEFAULT_BUSY_TIMEOUT.as_millis() as i64);
@@ -219,13 +223,7 @@ fn connections_of_one_in_memory_db_share_it_and_its_pool() {
     assert_eq!(db.pool().unwrap().state().connections, 2);
 
     // Direct connections get the same setup.
-    let fk: i64 = a
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    let busy: i64 = a
-        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!((fk, busy), (1, 30_000));
+    assert_eq!(fk_and_busy(&a), (1, 30_000));
 
     // Another in-memory TestDb sees none of it.
     let other = TestDb::in_memory(set()).unwrap().connect().unwrap();
@@ -240,13 +238,7 @@ fn file_db_pool_opens_lazily_with_the_same_setup() {
     assert_eq!(pool.state().connections, 0);
     assert_eq!(pool.max_size(), 4);
     let conn = pool.get().unwrap();
-    let fk: i64 = conn
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    let busy: i64 = conn
-        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!((fk, busy), (1, 30_000));
+    assert_eq!(fk_and_busy(&conn), (1, 30_000));
     insert_user(&conn, "pooled@example.com");
     drop(conn);
     assert!(has_user(&db.connect().unwrap(), "pooled@example.com"));
