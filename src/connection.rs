@@ -10,7 +10,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, is_busy, sqlite_error};
 
 /// A pool of connections to one database, each set up like
 /// [`SharedDb::connect`](crate::SharedDb::connect)'s.
@@ -240,10 +240,7 @@ fn retry_busy<T>(
     let mut pause = Duration::from_millis(1);
     let result = loop {
         match step() {
-            Err(e)
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
-                    && Instant::now() + pause < deadline =>
-            {
+            Err(e) if is_busy(&e) && Instant::now() + pause < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
                 conn.busy_timeout(deadline.saturating_duration_since(Instant::now()))?;
@@ -272,12 +269,12 @@ fn set_journal_mode(conn: &Connection, mode: JournalMode) -> rusqlite::Result<()
     if now.eq_ignore_ascii_case(mode.as_str()) || now.eq_ignore_ascii_case("memory") {
         return Ok(());
     }
-    Err(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
-        Some(format!(
+    Err(sqlite_error(
+        rusqlite::ffi::SQLITE_ERROR,
+        format!(
             "PRAGMA journal_mode = {} left the database in {now} mode",
             mode.as_str()
-        )),
+        ),
     ))
 }
 

@@ -243,6 +243,17 @@ pub enum Error {
     },
 }
 
+/// Whether SQLite answered SQLITE_BUSY ("database is locked").
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    code_of(e) == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// An SQLite error with result code `code` and the crate's own message, for
+/// a failure the crate finds itself rather than one SQLite returned.
+pub(crate) fn sqlite_error(code: std::ffi::c_int, message: impl Into<String>) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
+}
+
 fn code_of(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),

@@ -25,9 +25,7 @@ use rusqlite::{Connection, ffi};
 /// checks the header's change counter at the start of every read
 /// transaction anyway.
 pub(crate) fn fill(conn: &mut Connection, bytes: &[u8]) -> rusqlite::Result<()> {
-    let failure = |rc: c_int, what: &str| {
-        rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some(what.to_owned()))
-    };
+    let failure = crate::error::sqlite_error;
     let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
     // SAFETY: `conn` is a live connection we hold exclusively (`&mut`), so
     // its handle is valid and no other thread uses it. FILE_POINTER writes

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, is_busy, sqlite_error};
 use crate::ledger::{self, LedgerRow};
 use crate::migrations::{Migration, Migrations};
 
@@ -73,10 +73,6 @@ pub struct Migrator<'a> {
 /// The database file behind a connection, `None` for in-memory databases.
 pub(crate) fn file_of(conn: &Connection) -> Option<PathBuf> {
     conn.path().filter(|p| !p.is_empty()).map(PathBuf::from)
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy)
 }
 
 impl<'a> Migrator<'a> {
@@ -296,12 +292,10 @@ impl<'a> Migrator<'a> {
             .is_readonly(rusqlite::MAIN_DB)
             .map_err(db("check whether the database is read-only"))?
         {
-            return Err(db("migrate a read-only database")(
-                rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
-                    Some("attempt to write a readonly database".into()),
-                ),
-            ));
+            return Err(db("migrate a read-only database")(sqlite_error(
+                rusqlite::ffi::SQLITE_READONLY,
+                "attempt to write a readonly database",
+            )));
         }
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {

@@ -256,9 +256,9 @@ impl Db {
     /// a pool would silently create a new, empty database of the same name.
     fn usable(&self) -> rusqlite::Result<()> {
         match *self.state.lock() {
-            State::Removed => Err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
-                Some("this TestDb was closed; its pool cannot connect any more".into()),
+            State::Removed => Err(crate::error::sqlite_error(
+                rusqlite::ffi::SQLITE_MISUSE,
+                "this TestDb was closed; its pool cannot connect any more",
             )),
             State::Live | State::Kept => Ok(()),
         }
