@@ -129,11 +129,8 @@ impl Setup {
     pub fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "foreign_keys", self.foreign_keys)?;
-        let deadline = Instant::now() + self.busy_timeout;
         if let Some(mode) = self.journal_mode {
-            retry_busy(conn, deadline, self.busy_timeout, || {
-                set_journal_mode(conn, mode)
-            })?;
+            retry_busy(conn, self.busy_timeout, || set_journal_mode(conn, mode))?;
         }
         if let Some(hook) = &self.on_connect {
             hook(conn)?;
@@ -218,7 +215,7 @@ impl Setup {
     }
 }
 
-/// Runs `step` again while it fails with SQLITE_BUSY, until `deadline`.
+/// Runs `step` again while it fails with SQLITE_BUSY, for up to `busy_timeout`.
 ///
 /// SQLite answers some lock conflicts with SQLITE_BUSY at once, without
 /// calling the busy handler, because waiting could deadlock: above all
@@ -229,14 +226,14 @@ impl Setup {
 /// locked" errors in 40 rounds, despite a 30 s busy timeout. A failed
 /// switch holds no lock and changes nothing, so trying again is safe. (A
 /// user's hook is not retried: it may not be safe to run twice.) Each try's
-/// busy handler waits only for what is left of the deadline, and the
+/// busy handler waits only for what is left of that time, and the
 /// connection's `busy_timeout` is set back afterwards.
 fn retry_busy<T>(
     conn: &Connection,
-    deadline: Instant,
     busy_timeout: Duration,
     mut step: impl FnMut() -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + busy_timeout;
     let mut pause = Duration::from_millis(1);
     let result = loop {
         match step() {
