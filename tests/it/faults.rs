@@ -11,151 +11,32 @@
 
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
-mod common;
-
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use migrate_once::{Error, Migration, Migrations, SharedDb, ledger, migrate};
+use migrate_once::{Error, LEDGER_TABLE, Migration, Migrations, SharedDb, ledger, migrate};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tempfile::TempDir;
 
-use common::{
-    COUNT_EXEC, Outcome, assert_migrated_once, counting_set, register_counter, rows_of, snapshot,
+use crate::support::child::{self, Outcome, Running, child_test};
+use crate::support::{
+    COUNT_EXEC, DEADLINE, assert_migrated_once, column, count, counting_set, files_in, noise,
+    poll_until, pragma, query_one, register_counter, rows_of, schema_objects, snapshot,
+    sqlite_code,
 };
 
-/// How long anything in this file may take before it counts as hung.
-const DEADLINE: Duration = Duration::from_secs(90);
-
 // ---------------------------------------------------------------------------
-// Helpers: snapshots, child processes
+// Helpers
 // ---------------------------------------------------------------------------
-
-fn strings(conn: &Connection, sql: &str) -> Vec<String> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .and_then(Iterator::collect)
-        .unwrap()
-}
-
-/// The names and contents of every file in `dir`, so that a test can show
-/// that nothing was written, not even a journal left behind.
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .expect("list the directory")
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = if e.file_type().unwrap().is_file() {
-                fs::read(e.path()).unwrap()
-            } else {
-                b"<not a file>".to_vec()
-            };
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-fn integrity(conn: &Connection) -> Vec<String> {
-    strings(conn, "PRAGMA integrity_check")
-}
-
-fn sqlite_code(source: &rusqlite::Error) -> Option<ErrorCode> {
-    match source {
-        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
-        rusqlite::Error::SqlInputError { error, .. } => Some(error.code),
-        _ => None,
-    }
-}
-
-/// Polls until `done` holds, panicking after [`DEADLINE`].
-fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_micros(200));
-    }
-}
 
 fn env_path(name: &str) -> PathBuf {
     PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set")))
-}
-
-fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut out = String::new();
-        let _ = pipe.read_to_string(&mut out);
-        out
-    })
-}
-
-/// A child copy of this test binary running one `child_*` test, its output
-/// drained on threads. Dropping it kills the child if it is still running,
-/// so that a failing test leaves no process behind.
-struct Running {
-    child: Child,
-    stdout: Option<thread::JoinHandle<String>>,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-impl Running {
-    fn spawn(test: &str, env: &[(&str, &Path)]) -> Running {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let mut cmd = Command::new(exe);
-        cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn a child test process");
-        let stdout = Some(drain(child.stdout.take().expect("piped stdout")));
-        let stderr = Some(drain(child.stderr.take().expect("piped stderr")));
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits for the child (within [`DEADLINE`]) and returns what it did.
-    fn finish(mut self) -> Outcome {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("poll a child") {
-                break s;
-            }
-            assert!(start.elapsed() < DEADLINE, "a child process hung");
-            thread::sleep(Duration::from_millis(1));
-        };
-        Outcome {
-            status,
-            stdout: self.stdout.take().unwrap().join().unwrap(),
-            stderr: self.stderr.take().unwrap().join().unwrap(),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -170,7 +51,6 @@ const HEAVY_ROWS: i64 = 3000;
 /// would: kills that land here hit a process whose migration has committed.
 const LINGER: Duration = Duration::from_millis(60);
 
-const KILL_TEST: &str = "child_migrates_until_killed";
 const KILL_DB: &str = "MIGRATE_ONCE_FAULTS_KILL_DB";
 const KILL_SIGNALS: &str = "MIGRATE_ONCE_FAULTS_KILL_SIGNALS";
 const KILL_MODE: &str = "MIGRATE_ONCE_FAULTS_KILL_MODE";
@@ -237,8 +117,7 @@ fn child_migrates_until_killed() {
         conn.execute_batch("PRAGMA cache_size = -262144")
             .expect("grow the page cache");
     }
-    fs::write(signals.join("ready"), b"").expect("write the ready file");
-    poll_until("the start file", || signals.join("go").exists());
+    child::ready_then_wait(&signals.join("ready"), &signals.join("go"));
     let report = migrate(&mut conn, &set).expect("migrate");
     fs::write(signals.join("migrated"), b"").expect("write the migrated file");
     println!("\nRESULT applied={}", report.applied.len());
@@ -299,18 +178,21 @@ fn len_of(path: &Path) -> u64 {
 
 /// Table names other than SQLite's own and the ledger, sorted.
 fn user_tables(conn: &Connection) -> Vec<String> {
-    strings(
-        conn,
-        "SELECT name FROM sqlite_master WHERE type = 'table'
-         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_migrate_once_ledger'
-         ORDER BY name",
-    )
+    schema_objects(conn)
+        .into_iter()
+        .filter(|(kind, name)| kind == "table" && name != LEDGER_TABLE)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// Asserts the database holds exactly the first `k` migrations of the heavy
 /// set (ledger and schema agree, each body ran once), and returns `k`.
 fn heavy_prefix(conn: &Connection, set: &Migrations, what: &str) -> usize {
-    assert_eq!(integrity(conn), ["ok"], "{what}: PRAGMA integrity_check");
+    assert_eq!(
+        column::<String>(conn, "PRAGMA integrity_check"),
+        ["ok"],
+        "{what}: PRAGMA integrity_check"
+    );
     let rows = ledger(conn).expect("read the ledger");
     let k = rows.len();
     for (row, m) in rows.iter().zip(set) {
@@ -332,11 +214,7 @@ fn heavy_prefix(conn: &Connection, set: &Migrations, what: &str) -> usize {
         "{what}: sqlite_master must hold exactly the tables of the {k} migrations the ledger lists"
     );
     for m in set.iter().take(k) {
-        let n: i64 = conn
-            .query_row(&format!("SELECT count(*) FROM t{}", m.version()), [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let n = count(conn, &format!("t{}", m.version()));
         assert_eq!(n, HEAVY_ROWS, "{what}: rows of t{}", m.version());
     }
     k
@@ -351,31 +229,24 @@ fn kill_run(set: &Migrations, mode: Mode, kill: Kill, hold: Option<Duration>, n:
     let tmp = TempDir::new().expect("create a temp dir");
     let db = tmp.path().join("killed.db");
     let signals = tmp.path().join("signals");
-    fs::create_dir(&signals).unwrap();
+    fs::create_dir_all(signals.join("ready")).unwrap();
     if mode == Mode::Wal {
         let c = Connection::open(&db).unwrap();
-        let jm: String = c
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .unwrap();
+        let jm: String = pragma(&c, "journal_mode = WAL");
         assert_eq!(jm, "wal");
     }
     let what = format!("kill run {n} ({}, {kill:?}, hold {hold:?})", mode.name());
 
-    let mut child = Running::spawn(
-        KILL_TEST,
-        &[
-            (KILL_DB, &db),
-            (KILL_SIGNALS, &signals),
-            (KILL_MODE, Path::new(mode.name())),
-        ],
+    let mut child = child_test!(child_migrates_until_killed)
+        .env(KILL_DB, &db)
+        .env(KILL_SIGNALS, &signals)
+        .env(KILL_MODE, mode.name())
+        .spawn();
+    child::wait_until_ready(
+        std::slice::from_mut(&mut child),
+        &signals.join("ready"),
+        &what,
     );
-    poll_until("the child to be ready", || {
-        assert!(
-            !child.exited(),
-            "{what}: the child exited before it was ready"
-        );
-        signals.join("ready").exists()
-    });
     let mut locker = hold.map(|_| {
         let c = Connection::open(&db).unwrap();
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -389,21 +260,16 @@ fn kill_run(set: &Migrations, mode: Mode, kill: Kill, hold: Option<Duration>, n:
     fs::write(signals.join("go"), b"").unwrap();
     let go = Instant::now();
 
-    let sigkill = |child: &mut Running| {
-        if !child.exited() {
-            child.child.kill().expect("kill the child");
-        }
-    };
+    let sigkill = Running::kill;
     match kill {
         Kill::Never => poll_until("the child to exit", || child.exited()),
         Kill::At(delay) => {
             if let Some(hold) = hold {
                 sleep_until(go + delay.min(hold));
                 if delay < hold {
+                    // Reaped before letting go of the lock, so that it cannot
+                    // take the lock between the signal and its death.
                     sigkill(&mut child);
-                    // Reap it before letting go of the lock, so that it
-                    // cannot take the lock between the signal and its death.
-                    let _ = child.child.wait();
                     release(&mut locker);
                 } else {
                     release(&mut locker);
@@ -727,16 +593,8 @@ fn at_version_two(dir: &Path) -> PathBuf {
 /// Limits `conn`'s database to its current size plus `extra` pages. The
 /// limit belongs to this connection only.
 fn limit_pages(conn: &Connection, extra: i64) {
-    let pages: i64 = conn
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .unwrap();
-    let set: i64 = conn
-        .query_row(
-            &format!("PRAGMA max_page_count = {}", pages + extra),
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let pages: i64 = pragma(conn, "page_count");
+    let set: i64 = pragma(conn, &format!("max_page_count = {}", pages + extra));
     assert_eq!(set, pages + extra);
 }
 
@@ -827,28 +685,12 @@ fn a_full_disk_under_shared_db_is_not_remembered_and_the_next_open_migrates() {
 // 3. Files that are not databases
 // ---------------------------------------------------------------------------
 
-/// 8 KiB from a fixed xorshift sequence: not a SQLite header.
-fn random_bytes() -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..8192)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[3]
-        })
-        .collect()
-}
-
 /// A migrated database truncated to one and a half pages.
 fn truncated_database(dir: &Path) -> Vec<u8> {
     let path = dir.join("whole.db");
     let mut conn = Connection::open(&path).unwrap();
     migrate(&mut conn, &small_then_big().1).unwrap();
-    let page: i64 = conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .unwrap();
-    let page = usize::try_from(page).unwrap();
+    let page = usize::try_from(pragma::<i64>(&conn, "page_size")).unwrap();
     drop(conn);
     let mut bytes = fs::read(&path).unwrap();
     assert!(bytes.len() > 2 * page);
@@ -914,7 +756,8 @@ fn assert_refused_untouched(dir: &Path, path: &Path, code: ErrorCode, message: &
 fn random_bytes_are_not_a_database_and_stay_as_they_were() {
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("random.db");
-    fs::write(&path, random_bytes()).unwrap();
+    // 8 KiB from a fixed xorshift sequence: not a SQLite header.
+    fs::write(&path, noise(8192)).unwrap();
     assert_refused_untouched(
         tmp.path(),
         &path,
@@ -1107,7 +950,6 @@ fn a_fully_migrated_read_only_database_needs_no_write_and_passes() {
 
 const RACE_PROCESSES: usize = 32;
 const RACE_THREADS: usize = 16;
-const RACE_TEST: &str = "child_threads_race";
 const RACE_DB: &str = "MIGRATE_ONCE_FAULTS_RACE_DB";
 const RACE_READY: &str = "MIGRATE_ONCE_FAULTS_RACE_READY";
 const RACE_GO: &str = "MIGRATE_ONCE_FAULTS_RACE_GO";
@@ -1162,9 +1004,7 @@ fn child_threads_race() {
                 })
             })
             .collect();
-        fs::write(ready.join(format!("ready-{}", std::process::id())), b"")
-            .expect("write the ready file");
-        poll_until("the start file", || go.exists());
+        child::ready_then_wait(&ready, &go);
         barrier.wait();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -1204,19 +1044,14 @@ fn race_round(set: &Migrations, round: usize) -> RaceRound {
     let started = Instant::now();
     let mut children: Vec<Running> = (0..RACE_PROCESSES)
         .map(|_| {
-            Running::spawn(
-                RACE_TEST,
-                &[(RACE_DB, &db), (RACE_READY, &ready), (RACE_GO, &go)],
-            )
+            child_test!(child_threads_race)
+                .env(RACE_DB, &db)
+                .env(RACE_READY, &ready)
+                .env(RACE_GO, &go)
+                .spawn()
         })
         .collect();
-    poll_until("every child to be ready", || {
-        assert!(
-            children.iter_mut().all(|c| !c.exited()),
-            "{what}: a child exited before it was ready"
-        );
-        fs::read_dir(&ready).unwrap().count() == RACE_PROCESSES
-    });
+    child::wait_until_ready(&mut children, &ready, &what);
     let spawned = started.elapsed();
     fs::write(&go, b"").unwrap();
     let go_at = Instant::now();
@@ -1427,11 +1262,7 @@ fn rebuilding_a_parent_table_keeps_every_child_and_grandchild_row() {
         // The references still work: deleting an author cascades now.
         conn.execute("DELETE FROM authors WHERE id = 1", [])
             .unwrap();
-        let left: i64 = conn
-            .query_row("SELECT count(*) FROM books WHERE author_id = 1", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let left: i64 = query_one(&conn, "SELECT count(*) FROM books WHERE author_id = 1");
         assert_eq!(
             left, 0,
             "{what}: ON DELETE CASCADE still applies after the rebuild"

@@ -1,36 +1,18 @@
 //! The ready rstest fixtures over the crate's own `migrations/`: `test_db`
 //! and `memory_db` hand each test a seeded database of its own, `shared_db`
-//! one database migrated to every version of the set.
-#![cfg(feature = "rstest")]
+//! one database migrated to every version of the set. (Compiled with the
+//! `rstest` feature only.)
 
 use migrate_once::fixtures::*;
 use migrate_once::{LEDGER_TABLE, SharedDb, TestDb, ledger};
 use rstest::rstest;
-use rusqlite::Connection;
 
-fn count(conn: &Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("count {table}: {e}"))
-}
-
-fn assert_seeded(conn: &Connection) {
-    assert_eq!(count(conn, "users"), 2);
-    assert_eq!(count(conn, "posts"), 2);
-    assert_eq!(count(conn, "comments"), 1);
-    let names: Vec<String> = conn
-        .prepare("SELECT display_name FROM users ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert_eq!(names, ["Ada", "Grace"]);
-}
+use crate::support::{assert_seeded, count, pragma, query_one};
 
 /// Deletes every user; with foreign keys on, posts and comments cascade.
 fn wipe(db: &TestDb) {
     let conn = db.connect().unwrap();
-    assert_seeded(&conn);
+    assert_seeded(&conn, "before the wipe");
     conn.execute("DELETE FROM users", []).unwrap();
     assert_eq!(count(&conn, "users"), 0);
     assert_eq!(
@@ -50,7 +32,7 @@ fn test_db_is_a_seeded_file(test_db: TestDb) {
         name.starts_with("migrate-once-") && name.ends_with(".sqlite"),
         "{name}"
     );
-    assert_seeded(&test_db.connect().unwrap());
+    assert_seeded(&test_db.connect().unwrap(), "test_db");
     drop(test_db);
     assert!(!path.exists(), "the fixture's file goes when the test ends");
 }
@@ -59,7 +41,7 @@ fn test_db_is_a_seeded_file(test_db: TestDb) {
 fn memory_db_is_seeded_and_in_memory(memory_db: TestDb) {
     assert!(memory_db.path().is_none());
     assert!(memory_db.uri().contains("vfs=memdb"), "{}", memory_db.uri());
-    assert_seeded(&memory_db.connect().unwrap());
+    assert_seeded(&memory_db.connect().unwrap(), "memory_db");
 }
 
 // Two tests wipe their database while a third, possibly at the same time,
@@ -77,8 +59,8 @@ fn wiping_memory_db_two(memory_db: TestDb) {
 
 #[rstest]
 fn a_third_test_still_sees_the_seed(test_db: TestDb, memory_db: TestDb) {
-    assert_seeded(&test_db.connect().unwrap());
-    assert_seeded(&memory_db.connect().unwrap());
+    assert_seeded(&test_db.connect().unwrap(), "test_db");
+    assert_seeded(&memory_db.connect().unwrap(), "memory_db");
 }
 
 #[rstest]
@@ -92,8 +74,8 @@ fn two_fixtures_in_one_test_are_two_databases(
     assert_ne!(memory_db.uri(), other_memory.uri());
     wipe(&test_db);
     wipe(&memory_db);
-    assert_seeded(&other_file.connect().unwrap());
-    assert_seeded(&other_memory.connect().unwrap());
+    assert_seeded(&other_file.connect().unwrap(), "the other test_db");
+    assert_seeded(&other_memory.connect().unwrap(), "the other memory_db");
     assert_eq!(count(&test_db.connect().unwrap(), "users"), 0);
     assert_eq!(count(&memory_db.connect().unwrap(), "users"), 0);
 }
@@ -145,19 +127,13 @@ fn shared_db_has_the_whole_ledger(shared_db: SharedDb) {
     assert_eq!(ledger_rows, 4);
 
     let pooled = shared_db.pool().unwrap().get().unwrap();
-    let fk: i64 = pooled
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(fk, 1);
+    assert_eq!(pragma::<i64>(&pooled, "foreign_keys"), 1);
     // Other tests may add rows to the shared database, never remove the seed.
     assert!(count(&pooled, "posts") >= 2);
-    let ada: i64 = pooled
-        .query_row(
-            "SELECT count(*) FROM users WHERE email = 'ada@example.com'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let ada: i64 = query_one(
+        &pooled,
+        "SELECT count(*) FROM users WHERE email = 'ada@example.com'",
+    );
     assert_eq!(ada, 1);
 }
 

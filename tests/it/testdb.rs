@@ -12,56 +12,18 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use migrate_once::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, Migrations, TestDb};
-use once_cell::sync::Lazy;
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-/// The crate's own `migrations/`: users (2 seed rows), posts (2), comments (1).
-static SET: Lazy<Migrations> = Lazy::new(|| {
-    Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .expect("load migrations/")
-});
-
-fn set() -> &'static Migrations {
-    &SET
-}
-
-fn count(conn: &Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("count {table}: {e}"))
-}
-
-/// Seed rows of `migrations/0004_seed.sql`, and the comment counter the
-/// trigger of 0003 maintained while seeding.
-fn assert_seeded(conn: &Connection, what: &str) {
-    assert_eq!(count(conn, "users"), 2, "{what}: users");
-    assert_eq!(count(conn, "posts"), 2, "{what}: posts");
-    assert_eq!(count(conn, "comments"), 1, "{what}: comments");
-    let emails: Vec<String> = conn
-        .prepare("SELECT email FROM users ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert_eq!(
-        emails,
-        ["ada@example.com", "grace@example.com"],
-        "{what}: seed users"
-    );
-    let comment_count: i64 = conn
-        .query_row("SELECT comment_count FROM posts WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(comment_count, 1, "{what}: comment_count of post 1");
-}
+use crate::support::child::child_test;
+use crate::support::{
+    assert_seeded, count, crate_migrations as set, entries, poll_for, pragma, query_one,
+};
 
 fn insert_user(conn: &Connection, email: &str) {
     conn.execute(
@@ -83,21 +45,7 @@ fn has_user(conn: &Connection, email: &str) -> bool {
 
 /// A connection's `PRAGMA foreign_keys` and `PRAGMA busy_timeout` (ms).
 fn fk_and_busy(conn: &Connection) -> (i64, i64) {
-    let read = |pragma: &str| -> i64 {
-        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("PRAGMA {pragma}: {e}"))
-    };
-    (read("foreign_keys"), read("busy_timeout"))
-}
-
-/// The names of the entries of `dir`, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    (pragma(conn, "foreign_keys"), pragma(conn, "busy_timeout"))
 }
 
 /// `migrate-once-<uuid v4>.sqlite`, the uuid in its hyphenated lower-case form.
@@ -254,9 +202,7 @@ fn drop_removes_the_file_and_its_wal_and_shm() {
     // A connection the TestDb does not own, kept open across the drop, so
     // that SQLite itself cannot clean up the -wal and -shm files first.
     let conn = db.connect().unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .unwrap();
+    let mode: String = pragma(&conn, "journal_mode = WAL");
     assert_eq!(mode, "wal");
     insert_user(&conn, "wal@example.com");
     // Pooled connections too (the TestDb closes them before deleting).
@@ -300,9 +246,7 @@ fn drop_removes_a_persisted_journal() {
         // PERSIST leaves the -journal file behind after every transaction,
         // even after the connection is closed.
         let conn = db.connect().unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = PERSIST", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = pragma(&conn, "journal_mode = PERSIST");
         assert_eq!(mode, "persist");
         insert_user(&conn, "journal@example.com");
     }
@@ -324,9 +268,7 @@ fn drop_of_an_in_memory_db_writes_no_file() {
     assert!(entries(dir.path()).is_empty());
     // The memory is freed: the name now opens an empty database.
     let conn = Connection::open(&uri).unwrap();
-    let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .unwrap();
+    let tables = count(&conn, "sqlite_master");
     assert_eq!(tables, 0, "{uri} still held the dropped database");
 }
 
@@ -375,9 +317,7 @@ fn close_removes_the_files_and_spares_another_db() {
     insert_user(&a.pool().unwrap().get().unwrap(), "a2@example.com");
     {
         let conn = a.connect().unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = PERSIST", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = pragma(&conn, "journal_mode = PERSIST");
         assert_eq!(mode, "persist");
         insert_user(&conn, "a@example.com");
     }
@@ -484,7 +424,6 @@ fn a_thousand_test_dbs_from_eight_threads() {
 const CHILD_DIR: &str = "MIGRATE_ONCE_TESTDB_CHILD_DIR";
 /// `file` or `memory`.
 const CHILD_KIND: &str = "MIGRATE_ONCE_TESTDB_CHILD_KIND";
-const CHILD_TEST: &str = "child_panics_holding_a_test_db";
 const CHILD_EMAIL: &str = "written-before-the-panic@example.com";
 
 /// Runs only in a child process (see the module docs): writes a row into a
@@ -507,23 +446,14 @@ fn child_panics_holding_a_test_db() {
     panic!("the child test fails on purpose");
 }
 
-fn run_child(kind: &str, dir: &Path) -> Output {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    Command::new(exe)
-        .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_KIND, kind)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the child test process")
-}
-
 fn panicking_test_keeps(kind: &str) {
     let dir = TempDir::new().unwrap();
-    let out = run_child(kind, dir.path());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let what = format!("{kind} child\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    let out = child_test!(child_panics_holding_a_test_db)
+        .env(CHILD_DIR, dir.path())
+        .env(CHILD_KIND, kind)
+        .run();
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    let what = format!("{kind} child: {out:?}");
     assert!(!out.status.success(), "the child test must fail: {what}");
     assert!(
         stdout.contains("CHILD wrote its row"),
@@ -584,13 +514,10 @@ fn a_hook_that_turns_on_wal_still_gives_working_clones() {
     let memory = TestDb::builder(&set).on_connect(wal).in_memory().unwrap();
     for db in [&file, &memory] {
         let conn = db.connect().unwrap();
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'wal_%'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let tables: i64 = query_one(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'wal_%'",
+        );
         assert_eq!(tables, 1, "{db:?}");
     }
 }
@@ -606,9 +533,7 @@ fn an_in_memory_clone_holds_the_template_byte_for_byte() {
         *bytes == *template.bytes(),
         "clone differs from the template"
     );
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let check: String = pragma(&conn, "integrity_check");
     assert_eq!(check, "ok");
 }
 
@@ -635,10 +560,7 @@ fn in_memory_clones_of_a_large_page_template_grow_and_stay_whole() {
     );
 
     let writer = db.connect().unwrap();
-    let page_size: i64 = writer
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(page_size, 8192);
+    assert_eq!(pragma::<i64>(&writer, "page_size"), 8192);
     // ~4 MB of rows: the store is reallocated several times past its first size.
     writer
         .execute_batch(&format!(
@@ -647,36 +569,26 @@ fn in_memory_clones_of_a_large_page_template_grow_and_stay_whole() {
         ))
         .unwrap();
     let reader = db.connect().unwrap();
-    let rows: i64 = reader
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 4001);
-    let check: String = reader
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    assert_eq!(count(&reader, &table), 4001);
+    let check: String = pragma(&reader, "integrity_check");
     assert_eq!(check, "ok");
 
     // Another clone of the same template starts from the template, not from
     // the rows written above.
     let other = builder().in_memory().unwrap().connect().unwrap();
-    let rows: i64 = other
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 1);
+    assert_eq!(count(&other, &table), 1);
 }
 
 /// Waits up to 5 s for `dir` to be empty: the last handle of a pool can be
 /// released on r2d2's maintenance thread if it is looking at the pool at
 /// that instant.
 fn eventually_empty(dir: &Path) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = entries(dir);
-        if left.is_empty() || Instant::now() > deadline {
-            return left;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let mut left = entries(dir);
+    poll_for(Duration::from_secs(5), || {
+        left = entries(dir);
+        left.is_empty()
+    });
+    left
 }
 
 #[test]

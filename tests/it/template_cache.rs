@@ -16,18 +16,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use migrate_once::{CACHE_DIR_ENV, Migration, Migrations, Template, TestDb};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use tempfile::TempDir;
 
-const CHILD_TEST: &str = "child_builds_or_loads_the_template";
+use crate::support::child::{self, ChildTest, Outcome, Running, child_test};
+use crate::support::{column, count, entries, noise, query_one};
+
 /// `a` or `a_edited`: which migration set the child uses. Unset: no-op.
 const CHILD_VARIANT: &str = "MIGRATE_ONCE_TC_VARIANT";
 /// Directory `mark_build()` writes one file per call into.
@@ -39,8 +40,6 @@ const CHILD_SLEEP_MS: &str = "MIGRATE_ONCE_TC_SLEEP_MS";
 /// Barrier: the child writes `ready-<pid>` here, then waits for [`CHILD_GO`].
 const CHILD_READY: &str = "MIGRATE_ONCE_TC_READY";
 const CHILD_GO: &str = "MIGRATE_ONCE_TC_GO";
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The set the children use. The edited variant changes one statement of
 /// migration 2: `notes` gets an `author` column.
@@ -89,12 +88,7 @@ fn child_builds_or_loads_the_template() {
         "the parent sets the cache dir"
     );
     if let (Some(ready), Some(go)) = (var(CHILD_READY), var(CHILD_GO)) {
-        fs::write(ready.join(format!("ready-{}", std::process::id())), b"").unwrap();
-        let start = Instant::now();
-        while !go.exists() {
-            assert!(start.elapsed() < DEADLINE, "no start file");
-            thread::sleep(Duration::from_millis(1));
-        }
+        child::ready_then_wait(&ready, &go);
     }
 
     let set = child_set(&variant);
@@ -123,21 +117,14 @@ fn child_builds_or_loads_the_template() {
     );
 
     let conn = db.connect().unwrap();
-    let items: i64 = conn
-        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
-        .unwrap();
+    let items = count(&conn, "items");
     conn.execute("INSERT INTO notes(body) VALUES ('mine')", [])
         .unwrap();
-    let notes: i64 = conn
-        .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
-        .unwrap();
-    let cols: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('notes') ORDER BY cid")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let notes = count(&conn, "notes");
+    let cols: Vec<String> = column(
+        &conn,
+        "SELECT name FROM pragma_table_info('notes') ORDER BY cid",
+    );
     println!(
         "\nRESULT built={} items={items} notes={notes} cols={} path={}",
         template.built_by_this_process(),
@@ -175,35 +162,23 @@ impl Dirs {
         fs::read_dir(&self.log).unwrap().count()
     }
 
-    fn command(&self, variant: &str) -> Command {
-        let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
-        cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+    fn child(&self, variant: &str) -> ChildTest {
+        child_test!(child_builds_or_loads_the_template)
             .env(CACHE_DIR_ENV, &self.cache)
             .env(CHILD_VARIANT, variant)
             .env(CHILD_LOG, &self.log)
             .env(CHILD_DB_DIR, &self.db)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
     }
 
     /// Runs one child to completion.
     fn run(&self, variant: &str) -> Report {
-        let out = self.command(variant).output().expect("run a child");
-        Report::parse(
-            out.status,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        Report::parse(self.child(variant).run())
     }
 }
 
 /// What a child printed.
 struct Report {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+    outcome: Outcome,
     built: bool,
     items: i64,
     notes: i64,
@@ -213,31 +188,24 @@ struct Report {
 
 impl std::fmt::Debug for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
+        self.outcome.fmt(f)
     }
 }
 
 impl Report {
-    fn parse(status: ExitStatus, stdout: String, stderr: String) -> Report {
+    fn parse(outcome: Outcome) -> Report {
         let mut r = Report {
-            status,
-            stdout,
-            stderr,
+            outcome,
             built: false,
             items: -1,
             notes: -1,
             cols: String::new(),
             path: PathBuf::new(),
         };
-        assert!(r.status.success(), "a child failed: {r:?}");
+        assert!(r.outcome.status.success(), "a child failed: {r:?}");
         let line = r
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("RESULT "))
+            .outcome
+            .result()
             .unwrap_or_else(|| panic!("no RESULT line: {r:?}"))
             .to_owned();
         let (fields, path) = line.split_once(" path=").expect("a path field");
@@ -348,13 +316,10 @@ fn editing_a_migration_yields_a_new_template() {
 
     // Each template holds its own schema.
     let cols = |p: &Path| -> String {
-        let conn = Connection::open(p).unwrap();
-        conn.query_row(
+        query_one(
+            &Connection::open(p).unwrap(),
             "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('notes') ORDER BY cid)",
-            [],
-            |r| r.get(0),
         )
-        .unwrap()
     };
     assert_eq!(cols(&a.path), "id,body");
     assert_eq!(cols(&edited.path), "id,body,author");
@@ -375,15 +340,7 @@ fn a_corrupt_or_truncated_cache_file_is_rebuilt() {
     let good = fs::read(&first.path).unwrap();
 
     // Garbage of the same length: only the content says it is wrong.
-    let mut x: u32 = 0x9e37_79b9;
-    let garbage: Vec<u8> = (0..good.len())
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let garbage = noise(good.len());
     fs::write(&first.path, &garbage).unwrap();
     let rebuilt = d.run("a");
     assert!(rebuilt.built, "garbage is rebuilt: {rebuilt:?}");
@@ -423,15 +380,6 @@ fn a_corrupt_or_truncated_cache_file_is_rebuilt() {
 const PROCESSES: usize = 6;
 const ROUNDS: usize = 3;
 
-fn kill_all(children: &mut [Child]) {
-    for c in children {
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[test]
 fn processes_starting_together_build_the_template_once() {
     for round in 0..ROUNDS {
@@ -439,47 +387,24 @@ fn processes_starting_together_build_the_template_once() {
         let ready = d.log.parent().unwrap().join("ready");
         fs::create_dir(&ready).unwrap();
         let go = d.log.parent().unwrap().join("go");
-        let mut children: Vec<Child> = (0..PROCESSES)
+        let mut children: Vec<Running> = (0..PROCESSES)
             .map(|_| {
-                d.command("a")
+                d.child("a")
                     .env(CHILD_READY, &ready)
                     .env(CHILD_GO, &go)
                     // The build holds the lock long enough that every other
                     // process arrives while it is in progress.
                     .env(CHILD_SLEEP_MS, "300")
                     .spawn()
-                    .expect("spawn a child")
             })
             .collect();
-        let start = Instant::now();
-        while fs::read_dir(&ready).unwrap().count() < PROCESSES {
-            let exited = children
-                .iter_mut()
-                .any(|c| !matches!(c.try_wait(), Ok(None)));
-            if exited || start.elapsed() > DEADLINE {
-                kill_all(&mut children);
-                panic!("round {round}: a child exited or hung before it was ready");
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
+        child::wait_until_ready(&mut children, &ready, &format!("round {round}"));
         assert_eq!(d.builds(), 0);
         fs::write(&go, b"").unwrap();
 
-        // Pipes are read on threads so that no child blocks on a full one.
-        let handles: Vec<_> = children
+        let reports: Vec<Report> = children
             .into_iter()
-            .map(|child| thread::spawn(move || child.wait_with_output()))
-            .collect();
-        let reports: Vec<Report> = handles
-            .into_iter()
-            .map(|h| {
-                let out = h.join().unwrap().expect("wait for a child");
-                Report::parse(
-                    out.status,
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
-                    String::from_utf8_lossy(&out.stderr).into_owned(),
-                )
-            })
+            .map(|c| Report::parse(c.finish()))
             .collect();
         let built = reports.iter().filter(|r| r.built).count();
         assert_eq!(
@@ -498,12 +423,10 @@ fn processes_starting_together_build_the_template_once() {
         }
         // Nothing but the template, its sidecar and the lock is left behind.
         let key_dir = reports[0].path.parent().unwrap();
-        let mut left: Vec<String> = fs::read_dir(key_dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["build.lock", "template.ok", "template.sqlite"]);
+        assert_eq!(
+            entries(key_dir),
+            ["build.lock", "template.ok", "template.sqlite"]
+        );
     }
 }
 
@@ -595,10 +518,7 @@ fn threads_of_one_process_migrate_a_fresh_set_once() {
                     let conn = db.connect().unwrap();
                     conn.execute("INSERT INTO u VALUES (?1)", [i as i64])
                         .unwrap();
-                    let n: i64 = conn
-                        .query_row("SELECT count(*) FROM u", [], |r| r.get(0))
-                        .unwrap();
-                    assert_eq!(n, 1, "thread {i} sees only its own row");
+                    assert_eq!(count(&conn, "u"), 1, "thread {i} sees only its own row");
                     db.uri()
                 })
             })

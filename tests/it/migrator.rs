@@ -4,35 +4,14 @@
 //! (or refuses to wait for) another connection's write lock, and that the
 //! connection's own settings are given back.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use migrate_once::{Error, LedgerRow, Migration, Migrations, Migrator, Origin, ledger, migrate};
 use rusqlite::Connection;
-use tempfile::TempDir;
 
-use common::{rows_of, snapshot};
-
-/// A new database file in its own temporary directory.
-struct Db {
-    _dir: TempDir,
-    path: PathBuf,
-}
-
-impl Db {
-    fn new() -> Self {
-        let dir = TempDir::new().expect("create a temporary directory");
-        let path = dir.path().join("test.db");
-        Db { _dir: dir, path }
-    }
-
-    fn open(&self) -> Connection {
-        Connection::open(&self.path).expect("open the database file")
-    }
-}
+use crate::support::{TempDb, count, crate_migrations, pragma, query_one, rows_of, snapshot};
 
 fn versions(rows: &[LedgerRow]) -> Vec<i64> {
     rows.iter().map(|r| r.version).collect()
@@ -51,13 +30,8 @@ fn set(migrations: Vec<Migration>) -> Migrations {
     Migrations::new(migrations).expect("a valid migration set")
 }
 
-fn pragma_i64(conn: &Connection, pragma: &str) -> i64 {
-    conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
-        .unwrap()
-}
-
 /// A user table that exists before any migration runs, with rows in it.
-fn with_user_table(db: &Db) {
+fn with_user_table(db: &TempDb) {
     db.open()
         .execute_batch(
             "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
@@ -72,14 +46,14 @@ fn with_user_table(db: &Db) {
 
 #[test]
 fn the_crates_own_migrations_apply_once_and_are_recorded_in_the_ledger() {
-    let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap();
+    let set = crate_migrations();
     let all: Vec<i64> = set.iter().map(Migration::version).collect();
     assert!(all.len() >= 4, "{all:?}");
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     conn.execute_batch("PRAGMA user_version = 42").unwrap();
 
-    let report = migrate(&mut conn, &set).unwrap();
+    let report = migrate(&mut conn, set).unwrap();
     assert_eq!(report.applied_versions(), all);
     assert_eq!(report.already_applied, 0);
     assert_eq!(
@@ -94,7 +68,7 @@ fn the_crates_own_migrations_apply_once_and_are_recorded_in_the_ledger() {
 
     let rows = ledger(&conn).unwrap();
     assert_eq!(rows.len(), set.len());
-    for (row, m) in rows.iter().zip(&set) {
+    for (row, m) in rows.iter().zip(set) {
         assert_eq!(row.version, m.version());
         assert_eq!(row.name, m.name());
         assert_eq!(row.checksum, m.checksum());
@@ -108,7 +82,7 @@ fn the_crates_own_migrations_apply_once_and_are_recorded_in_the_ledger() {
         assert!(row.execution_time < Duration::from_secs(10));
     }
     // `user_version` belongs to the application: neither reset nor bumped.
-    assert_eq!(pragma_i64(&conn, "user_version"), 42);
+    assert_eq!(pragma::<i64>(&conn, "user_version"), 42);
 
     let tables = table_names(&db.path);
     for t in ["_migrate_once_ledger", "comments", "posts", "users"] {
@@ -116,7 +90,7 @@ fn the_crates_own_migrations_apply_once_and_are_recorded_in_the_ledger() {
     }
 
     let before = snapshot(&db.path);
-    let again = migrate(&mut conn, &set).unwrap();
+    let again = migrate(&mut conn, set).unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(again.already_applied, set.len());
     assert_eq!(again.lock_wait, Duration::ZERO);
@@ -126,15 +100,14 @@ fn the_crates_own_migrations_apply_once_and_are_recorded_in_the_ledger() {
 
 #[test]
 fn user_version_stays_zero_on_a_fresh_database() {
-    let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap();
-    let db = Db::new();
-    migrate(&mut db.open(), &set).unwrap();
+    let db = TempDb::new();
+    migrate(&mut db.open(), crate_migrations()).unwrap();
     assert_eq!(snapshot(&db.path).user_version, 0);
 }
 
 #[test]
 fn a_set_grown_by_new_migrations_applies_only_the_new_ones() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let all = ten_good();
     let first_three = set(all.iter().take(3).cloned().collect());
@@ -148,9 +121,7 @@ fn a_set_grown_by_new_migrations_applies_only_the_new_ones() {
         (1..=10).collect::<Vec<_>>()
     );
     for v in 1..=10 {
-        let n: i64 = conn
-            .query_row(&format!("SELECT v FROM t{v}"), [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = query_one(&conn, &format!("SELECT v FROM t{v}"));
         assert_eq!(n, v);
     }
 }
@@ -231,7 +202,7 @@ fn assert_fifth_failed(err: &Error) {
 
 #[test]
 fn a_failing_fifth_migration_leaves_a_fresh_database_exactly_as_it_was() {
-    let db = Db::new();
+    let db = TempDb::new();
     with_user_table(&db);
     let before = snapshot(&db.path);
     assert_eq!(table_names(&db.path), ["notes"]);
@@ -253,7 +224,7 @@ fn a_failing_fifth_migration_leaves_a_fresh_database_exactly_as_it_was() {
 
 #[test]
 fn a_failing_fifth_migration_leaves_a_database_at_version_three_at_version_three() {
-    let db = Db::new();
+    let db = TempDb::new();
     with_user_table(&db);
     let mut conn = db.open();
     let first_three = set((1..=3).map(good).collect());
@@ -277,7 +248,7 @@ fn a_failing_fifth_migration_leaves_a_database_at_version_three_at_version_three
 
 #[test]
 fn a_foreign_key_violation_left_by_the_migrations_is_refused_and_rolled_back() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
     let bad = set(vec![
@@ -302,7 +273,7 @@ fn a_foreign_key_violation_left_by_the_migrations_is_refused_and_rolled_back() {
         "{err:?}"
     );
     assert_eq!(snapshot(&db.path), before);
-    assert_eq!(pragma_i64(&conn, "foreign_keys"), 1);
+    assert_eq!(pragma::<i64>(&conn, "foreign_keys"), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -349,7 +320,7 @@ fn users_and_posts() -> Migrations {
 
 #[test]
 fn every_user_row_survives_migrating_to_the_full_set() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
     let full = users_and_posts();
@@ -387,14 +358,10 @@ fn every_user_row_survives_migrating_to_the_full_set() {
         rows_of(&conn, "SELECT * FROM posts ORDER BY id"),
         posts_before
     );
-    let empty_emails: i64 = conn
-        .query_row("SELECT count(*) FROM users WHERE email = ''", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let empty_emails: i64 = query_one(&conn, "SELECT count(*) FROM users WHERE email = ''");
     assert_eq!(empty_emails, 1000);
     assert!(rows_of(&conn, "PRAGMA foreign_key_check").is_empty());
-    assert_eq!(pragma_i64(&conn, "foreign_keys"), 1);
+    assert_eq!(pragma::<i64>(&conn, "foreign_keys"), 1);
     assert_eq!(versions(&ledger(&conn).unwrap()), [1, 2, 3, 4]);
 }
 
@@ -413,7 +380,7 @@ fn two(first_sql: &str) -> Vec<Migration> {
 
 #[test]
 fn an_edited_applied_migration_is_a_checksum_mismatch_and_nothing_changes() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let applied = set(two(USERS_V1));
     migrate(&mut conn, &applied).unwrap();
@@ -449,7 +416,7 @@ fn an_edited_applied_migration_is_a_checksum_mismatch_and_nothing_changes() {
 
 #[test]
 fn an_edited_migration_is_refused_even_when_nothing_is_pending() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     migrate(&mut conn, &set(two(USERS_V1))).unwrap();
     let before = snapshot(&db.path);
@@ -464,7 +431,7 @@ fn an_edited_migration_is_refused_even_when_nothing_is_pending() {
 
 #[test]
 fn a_line_ending_only_change_is_not_an_edit() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     migrate(&mut conn, &set(two(USERS_V1))).unwrap();
 
@@ -483,7 +450,7 @@ fn a_line_ending_only_change_is_not_an_edit() {
 
 #[test]
 fn a_database_ahead_of_the_set_is_an_unknown_version() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let mut three = two(USERS_V1);
     three.push(Migration::new(3, "three", "CREATE TABLE t3 (x);"));
@@ -502,7 +469,7 @@ fn a_database_ahead_of_the_set_is_an_unknown_version() {
 
 #[test]
 fn a_pending_migration_older_than_the_newest_applied_is_out_of_order() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let one = || Migration::new(1, "one", "CREATE TABLE t1 (x);");
     let two = || Migration::new(2, "two", "CREATE TABLE t2 (x);");
@@ -534,7 +501,7 @@ fn a_pending_migration_older_than_the_newest_applied_is_out_of_order() {
 
 #[test]
 fn a_connection_inside_a_transaction_is_refused_and_its_transaction_left_alone() {
-    let db = Db::new();
+    let db = TempDb::new();
     with_user_table(&db);
     let before = snapshot(&db.path);
     let mut conn = db.open();
@@ -545,10 +512,7 @@ fn a_connection_inside_a_transaction_is_refused_and_its_transaction_left_alone()
     assert!(matches!(err, Error::TransactionOpen), "{err:?}");
     assert!(!err.is_transient());
     assert!(!conn.is_autocommit(), "the caller's transaction was ended");
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(count, 4);
+    assert_eq!(count(&conn, "notes"), 4);
 
     conn.execute_batch("ROLLBACK").unwrap();
     assert_eq!(snapshot(&db.path), before);
@@ -560,7 +524,7 @@ fn a_connection_inside_a_transaction_is_refused_and_its_transaction_left_alone()
 
 #[test]
 fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_the_write_lock() {
-    let db = Db::new();
+    let db = TempDb::new();
     let holder = db.open();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut conn = db.open();
@@ -590,7 +554,7 @@ fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_the_wri
 #[test]
 
 fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_an_exclusive_lock() {
-    let db = Db::new();
+    let db = TempDb::new();
     let holder = db.open();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let mut conn = db.open();
@@ -610,7 +574,7 @@ fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_an_excl
 
 #[test]
 fn a_lock_held_past_the_lock_timeout_is_a_lock_timeout_and_a_later_call_succeeds() {
-    let db = Db::new();
+    let db = TempDb::new();
     with_user_table(&db);
     let before = snapshot(&db.path);
     let holder = db.open();
@@ -643,7 +607,7 @@ fn a_lock_held_past_the_lock_timeout_is_a_lock_timeout_and_a_later_call_succeeds
 
 #[test]
 fn the_report_counts_the_time_spent_waiting_for_the_lock() {
-    let db = Db::new();
+    let db = TempDb::new();
     let holder = db.open();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut conn = db.open();
@@ -675,16 +639,13 @@ fn the_report_counts_the_time_spent_waiting_for_the_lock() {
 // ---------------------------------------------------------------------------
 
 fn settings(conn: &Connection) -> (i64, i64) {
-    (
-        pragma_i64(conn, "busy_timeout"),
-        pragma_i64(conn, "foreign_keys"),
-    )
+    (pragma(conn, "busy_timeout"), pragma(conn, "foreign_keys"))
 }
 
 #[test]
 fn busy_timeout_and_foreign_keys_are_restored_after_a_successful_migrate() {
     for (timeout_ms, fk) in [(1234_u64, true), (0, false), (7, true)] {
-        let db = Db::new();
+        let db = TempDb::new();
         let mut conn = db.open();
         conn.busy_timeout(Duration::from_millis(timeout_ms))
             .unwrap();
@@ -705,7 +666,7 @@ fn busy_timeout_and_foreign_keys_are_restored_after_a_successful_migrate() {
 
 #[test]
 fn busy_timeout_and_foreign_keys_are_restored_after_a_failed_migrate() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     conn.busy_timeout(Duration::from_millis(1234)).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
@@ -737,7 +698,7 @@ fn busy_timeout_and_foreign_keys_are_restored_after_a_failed_migrate() {
 /// `SELECT f(x) FROM t` calls `f` for every row, not just the first.
 #[test]
 fn a_statement_that_returns_rows_runs_over_every_row() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = calls.clone();
@@ -767,14 +728,12 @@ fn a_statement_that_returns_rows_runs_over_every_row() {
 /// of a migration checked out with CRLF endings is stored as written.
 #[test]
 fn line_endings_inside_string_literals_are_stored_as_written() {
-    let db = Db::new();
+    let db = TempDb::new();
     let mut conn = db.open();
     let crlf = "CREATE TABLE notes(body TEXT);\r\nINSERT INTO notes VALUES ('a\r\nb');\r\n";
     let s = set(vec![Migration::new(1, "notes", crlf)]);
     migrate(&mut conn, &s).unwrap();
-    let body: String = conn
-        .query_row("SELECT body FROM notes", [], |r| r.get(0))
-        .unwrap();
+    let body: String = query_one(&conn, "SELECT body FROM notes");
     assert_eq!(body, "a\r\nb");
     let lf = set(vec![Migration::new(1, "notes", crlf.replace("\r\n", "\n"))]);
     assert!(

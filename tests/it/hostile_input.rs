@@ -7,8 +7,6 @@
 //! `core.autocrlf`, a 10 MB file, non-ASCII file names, symbolic links) are
 //! written into a temporary directory at run time, from the folder's files.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,19 +14,17 @@ use std::time::Instant;
 use migrate_once::{Error, Migrations, Origin, SharedDb, ledger, migrate};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode};
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use common::{Snapshot, rows_of, snapshot};
+use crate::support::{TempDb, load_err, rows_of, sha256_hex, snapshot, sqlite_code};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
+/// `tests/fixtures/hostile/<rel>`.
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hostile")
-        .join(rel)
+    crate::support::fixture("hostile").join(rel)
 }
 
 fn load(rel: &str) -> Migrations {
@@ -41,93 +37,42 @@ fn text_of(path: &Path) -> String {
     fs::read_to_string(path).unwrap().replace("\r\n", "\n")
 }
 
-/// SHA-256 computed here, independently of the crate.
-fn sha256_hex(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
+/// A fresh (zero-length) database file in its own directory.
+fn fresh() -> TempDb {
+    let db = TempDb::named("app.db");
+    fs::File::create(&db.path).unwrap();
+    db
 }
 
-fn sqlite_code(source: &rusqlite::Error) -> Option<ErrorCode> {
-    match source {
-        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
-        rusqlite::Error::SqlInputError { error, .. } => Some(error.code),
-        _ => None,
+/// A database migrated with `applied`, holding three users.
+fn migrated(applied: &Migrations) -> TempDb {
+    let db = fresh();
+    let mut conn = db.open();
+    migrate(&mut conn, applied).unwrap();
+    conn.execute_batch("INSERT INTO users (name) VALUES ('ada'), ('grace'), ('edsger');")
+        .unwrap();
+    db
+}
+
+/// Migrates `db` with `set` and returns the error it must give.
+fn migrate_err(db: &TempDb, set: &Migrations) -> Error {
+    match migrate(&mut db.open(), set) {
+        Ok(r) => panic!("migrating succeeded, an error was expected: {r:?}"),
+        Err(e) => e,
     }
 }
 
-/// Names and bytes of every file in `dir`.
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// A database file in its own directory, and what it held before the test
-/// did anything hostile to it.
-struct Db {
-    dir: TempDir,
-    path: PathBuf,
-}
-
-impl Db {
-    /// A fresh (zero-length) database file.
-    fn fresh() -> Db {
-        let dir = TempDir::new().unwrap();
-        let path = dir.path().join("app.db");
-        fs::File::create(&path).unwrap();
-        Db { dir, path }
-    }
-
-    /// A database migrated with `applied`, holding three users.
-    fn migrated(applied: &Migrations) -> Db {
-        let db = Db::fresh();
-        let mut conn = Connection::open(&db.path).unwrap();
-        migrate(&mut conn, applied).unwrap();
-        conn.execute_batch("INSERT INTO users (name) VALUES ('ada'), ('grace'), ('edsger');")
-            .unwrap();
-        db
-    }
-
-    fn state(&self) -> (Snapshot, Vec<(String, Vec<u8>)>) {
-        (snapshot(&self.path), files_in(self.dir.path()))
-    }
-
-    /// Migrates with `set` and returns the error it must give.
-    fn migrate_err(&self, set: &Migrations) -> Error {
-        let mut conn = Connection::open(&self.path).unwrap();
-        match migrate(&mut conn, set) {
-            Ok(r) => panic!("migrating succeeded, an error was expected: {r:?}"),
-            Err(e) => e,
-        }
-    }
-
-    /// `SharedDb::open` with `set`, which must fail.
-    fn shared_err(&self, set: &Migrations) -> Error {
-        match SharedDb::open(&self.path, set) {
-            Ok(_) => panic!("SharedDb::open succeeded, an error was expected"),
-            Err(e) => e,
-        }
+/// `SharedDb::open` of `db` with `set`, which must fail.
+fn shared_err(db: &TempDb, set: &Migrations) -> Error {
+    match SharedDb::open(&db.path, set) {
+        Ok(_) => panic!("SharedDb::open succeeded, an error was expected"),
+        Err(e) => e,
     }
 }
 
 /// The set made of the first `n` migrations of `set`, same files.
 fn first(set: &Migrations, n: usize) -> Migrations {
     Migrations::new(set.iter().take(n).cloned().collect()).unwrap()
-}
-
-fn load_err(dir: &Path) -> Error {
-    match Migrations::from_dir(dir) {
-        Ok(set) => panic!("{} loaded, an error was expected: {set:?}", dir.display()),
-        Err(e) => e,
-    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -146,7 +91,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn an_applied_migration_edited_afterwards_is_a_checksum_mismatch_naming_both_checksums() {
     let applied = load("edited_after_apply/applied");
     let edited = load("edited_after_apply/edited");
-    let db = Db::migrated(&applied);
+    let db = migrated(&applied);
     let before = db.state();
 
     let file = fixture("edited_after_apply/edited/0001_create_users.sql");
@@ -156,7 +101,7 @@ fn an_applied_migration_edited_afterwards_is_a_checksum_mismatch_naming_both_che
     let current_sum = sha256_hex(&text_of(&file));
     assert_ne!(applied_sum, current_sum);
 
-    for err in [db.migrate_err(&edited), db.shared_err(&edited)] {
+    for err in [migrate_err(&db, &edited), shared_err(&db, &edited)] {
         eprintln!("edited: {err}");
         match &err {
             Error::ChecksumMismatch {
@@ -212,9 +157,9 @@ fn a_change_of_line_endings_only_is_not_an_edit() {
     assert_eq!(lf.hash(), crlf.hash());
 
     for (applied, now) in [(&lf, &crlf), (&crlf, &lf)] {
-        let db = Db::migrated(applied);
+        let db = migrated(applied);
         let before = db.state();
-        let mut conn = Connection::open(&db.path).unwrap();
+        let mut conn = db.open();
         let report = migrate(&mut conn, now).expect("line endings are not an edit");
         assert!(report.applied.is_empty());
         assert_eq!(report.already_applied, 2);
@@ -226,10 +171,10 @@ fn a_change_of_line_endings_only_is_not_an_edit() {
 
 #[test]
 fn a_database_ahead_of_the_set_is_an_unknown_version() {
-    let db = Db::migrated(&load("database_ahead/applied"));
+    let db = migrated(&load("database_ahead/applied"));
     let set = load("database_ahead/set");
     let before = db.state();
-    for err in [db.migrate_err(&set), db.shared_err(&set)] {
+    for err in [migrate_err(&db, &set), shared_err(&db, &set)] {
         eprintln!("ahead: {err}");
         assert!(
             matches!(&err, Error::UnknownVersion { version: 3, name } if name == "create_comments"),
@@ -247,11 +192,11 @@ fn a_database_ahead_of_the_set_is_an_unknown_version() {
 
 #[test]
 fn a_new_migration_older_than_the_newest_applied_is_out_of_order() {
-    let db = Db::migrated(&load("older_than_newest/applied"));
+    let db = migrated(&load("older_than_newest/applied"));
     let set = load("older_than_newest/set");
     let file = fixture("older_than_newest/set/0002_create_posts.sql");
     let before = db.state();
-    for err in [db.migrate_err(&set), db.shared_err(&set)] {
+    for err in [migrate_err(&db, &set), shared_err(&db, &set)] {
         eprintln!("out of order: {err}");
         match &err {
             Error::OutOfOrder {
@@ -289,9 +234,9 @@ fn a_syntax_error_at_statement_3_of_5_names_the_statement_and_applies_nothing() 
     let bad_line = text.lines().position(|l| l == bad).unwrap() + 1;
 
     // Fresh: migration 1 is rolled back with 2. At version 1: nothing changes.
-    for db in [Db::fresh(), Db::migrated(&first(&set, 1))] {
+    for db in [fresh(), migrated(&first(&set, 1))] {
         let before = db.state();
-        let err = db.migrate_err(&set);
+        let err = migrate_err(&db, &set);
         eprintln!("syntax error: {err}");
         match &err {
             Error::Sql {
@@ -329,9 +274,9 @@ fn a_syntax_error_at_statement_3_of_5_names_the_statement_and_applies_nothing() 
 fn a_migration_creating_a_table_the_previous_one_created_fails_naming_the_second() {
     let set = load("table_created_twice");
     let file = fixture("table_created_twice/0002_create_users_again.sql");
-    for db in [Db::fresh(), Db::migrated(&first(&set, 1))] {
+    for db in [fresh(), migrated(&first(&set, 1))] {
         let before = db.state();
-        for err in [db.migrate_err(&set), db.shared_err(&set)] {
+        for err in [migrate_err(&db, &set), shared_err(&db, &set)] {
             eprintln!("created twice: {err}");
             match &err {
                 Error::Sql {
@@ -364,7 +309,7 @@ fn a_migration_creating_a_table_the_previous_one_created_fails_naming_the_second
 /// Loading `rel` fails with `ForbiddenStatement` for migration 2 at
 /// `index`, and a database next to it is not touched.
 fn assert_forbidden(rel: &str, index: usize, statement: &str, reason_has: &str) {
-    let db = Db::migrated(&load("crlf_line_endings"));
+    let db = migrated(&load("crlf_line_endings"));
     let before = db.state();
     let dir = fixture(rel);
     let err = load_err(&dir);
@@ -467,8 +412,8 @@ fn an_empty_migration_is_refused_when_the_set_loads() {
     )
     .unwrap();
     let set = Migrations::from_dir(tmp.path()).unwrap();
-    let db = Db::fresh();
-    let mut conn = Connection::open(&db.path).unwrap();
+    let db = fresh();
+    let mut conn = db.open();
     assert_eq!(
         migrate(&mut conn, &set).unwrap().applied_versions(),
         [1, 3, 4]
@@ -493,8 +438,8 @@ fn a_ten_megabyte_migration_loads_and_applies() {
     let started = Instant::now();
     let set = Migrations::from_dir(tmp.path()).unwrap();
     let loaded = started.elapsed();
-    let db = Db::fresh();
-    let mut conn = Connection::open(&db.path).unwrap();
+    let db = fresh();
+    let mut conn = db.open();
     let report = migrate(&mut conn, &set).unwrap();
     let total = started.elapsed();
     eprintln!(
@@ -588,7 +533,7 @@ fn a_symlink_loop_in_the_migrations_directory_is_an_io_error_naming_the_link() {
     let b = tmp.path().join("0003_b.sql");
     std::os::unix::fs::symlink(&b, &a).unwrap();
     std::os::unix::fs::symlink(&a, &b).unwrap();
-    let db = Db::migrated(&load("symlink_loop"));
+    let db = migrated(&load("symlink_loop"));
     let before = db.state();
 
     let err = load_err(tmp.path());

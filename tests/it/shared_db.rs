@@ -21,6 +21,8 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use tempfile::TempDir;
 
+use crate::support::{count, ledger_versions, pragma, query_one, schema_objects, set_versions};
+
 /// Whether `conn` is a connection to a test's database file, rather than to
 /// the template migrate-once builds in its cache directory.
 fn on_the_database(conn: &Connection) -> bool {
@@ -66,7 +68,7 @@ impl Counters {
 /// Four migrations: tables, an index, one row in `executions` per execution
 /// of migration 3 (written with `count_exec()`), seed data. `tag` makes the
 /// set hash unique to the test.
-fn counting_set(tag: &str) -> Migrations {
+fn tagged_set(tag: &str) -> Migrations {
     Migrations::new(vec![
         Migration::new(
             1,
@@ -95,42 +97,25 @@ fn counting_set(tag: &str) -> Migrations {
     .expect("the counting set is valid")
 }
 
-fn versions(set: &Migrations) -> Vec<i64> {
-    set.iter().map(Migration::version).collect()
-}
-
-fn ledger_versions(conn: &Connection) -> Vec<i64> {
-    migrate_once::ledger(conn)
-        .expect("read the ledger")
-        .iter()
-        .map(|r| r.version)
-        .collect()
-}
-
-fn count(conn: &Connection, sql: &str) -> i64 {
-    conn.query_row(sql, [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
+/// `type name` of every schema object except SQLite's own, sorted.
 fn user_objects(conn: &Connection) -> Vec<String> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT type || ' ' || name FROM sqlite_master
-             WHERE name NOT LIKE 'sqlite%' ORDER BY type, name",
-        )
-        .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .and_then(Iterator::collect)
-        .unwrap()
+    schema_objects(conn)
+        .into_iter()
+        .map(|(kind, name)| format!("{kind} {name}"))
+        .collect()
 }
 
 /// Checks, through a plain connection, that the file at `path` was migrated
 /// to `set` by exactly one execution.
-fn assert_migrated_once(path: &Path, set: &Migrations) {
+fn assert_file_migrated_once(path: &Path, set: &Migrations) {
     let conn = Connection::open(path).unwrap();
-    assert_eq!(ledger_versions(&conn), versions(set), "ledger of {path:?}");
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM executions"),
+        ledger_versions(&conn),
+        set_versions(set),
+        "ledger of {path:?}"
+    );
+    assert_eq!(
+        count(&conn, "executions"),
         1,
         "executions of migration 3 in {path:?}"
     );
@@ -145,7 +130,7 @@ fn assert_migrated_once(path: &Path, set: &Migrations) {
         ],
         "schema of {path:?}"
     );
-    assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
+    assert_eq!(count(&conn, "items"), 2);
 }
 
 fn validation_parts(
@@ -255,7 +240,7 @@ fn spellings(dir: &Path) -> Vec<PathBuf> {
 fn sixty_four_threads_four_spellings_one_migration() {
     const THREADS: usize = 64;
     const ROUNDS: usize = 100;
-    let set = counting_set("spellings");
+    let set = tagged_set("spellings");
     let counters = Counters::default();
     let tmp = target_tempdir();
     let started = Instant::now();
@@ -279,14 +264,14 @@ fn sixty_four_threads_four_spellings_one_migration() {
                             .open(set)
                             .map_err(|e| format!("open {path:?}: {e}"))?;
                         let conn = db.connect().map_err(|e| format!("connect {path:?}: {e}"))?;
-                        let items = count(&conn, "SELECT count(*) FROM items");
+                        let items = count(&conn, "items");
                         let ledger = ledger_versions(&conn);
-                        if items != 2 || ledger != versions(set) {
+                        if items != 2 || ledger != set_versions(set) {
                             return Err(format!("{path:?}: items={items} ledger={ledger:?}"));
                         }
                         match db.report() {
                             None => Ok(false),
-                            Some(r) if r.applied_versions() == versions(set) => Ok(true),
+                            Some(r) if r.applied_versions() == set_versions(set) => Ok(true),
                             Some(r) => Err(format!("{path:?}: partial report {r:?}")),
                         }
                     })
@@ -303,7 +288,7 @@ fn sixty_four_threads_four_spellings_one_migration() {
         );
         let migrators = outcomes.iter().filter(|o| o == &&Ok(true)).count();
         assert_eq!(migrators, 1, "round {round}: opens that ran the migrator");
-        assert_migrated_once(absolute, &set);
+        assert_file_migrated_once(absolute, &set);
         assert_eq!(
             counters.file(),
             round + 1,
@@ -432,10 +417,10 @@ fn different_files_migrate_concurrently() {
         assert_eq!(ledger_versions(&conn), [1, 2, 3], "{path:?}");
         // Every migration saw all 16 inside at once.
         assert_eq!(
-            count(&conn, "SELECT min(x) FROM t"),
+            query_one::<i64>(&conn, "SELECT min(x) FROM t"),
             i64::try_from(FILES).unwrap()
         );
-        assert_eq!(count(&conn, "SELECT count(*) FROM t"), 1);
+        assert_eq!(count(&conn, "t"), 1);
     }
     assert_eq!(*rendezvous.arrived.lock().unwrap(), FILES);
 }
@@ -530,7 +515,7 @@ fn a_deterministic_failure_is_stored_and_shared() {
 /// released the next open on the same path migrates.
 #[test]
 fn a_lock_timeout_is_not_stored_and_the_next_open_migrates() {
-    let set = counting_set("lock_timeout");
+    let set = tagged_set("lock_timeout");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("locked.sqlite");
@@ -562,11 +547,11 @@ fn a_lock_timeout_is_not_stored_and_the_next_open_migrates() {
     let db = counters.builder(&path).open(&set).unwrap();
     assert_eq!(
         db.report().map(migrate_once::Report::applied_versions),
-        Some(versions(&set))
+        Some(set_versions(&set))
     );
-    assert_migrated_once(&path, &set);
+    assert_file_migrated_once(&path, &set);
     assert_eq!(counters.file(), 1);
-    assert_eq!(ledger_versions(&db.connect().unwrap()), versions(&set));
+    assert_eq!(ledger_versions(&db.connect().unwrap()), set_versions(&set));
 }
 
 /// Callers waiting on one database share their wait: when the first
@@ -576,7 +561,7 @@ fn a_lock_timeout_is_not_stored_and_the_next_open_migrates() {
 #[test]
 fn callers_waiting_on_one_lock_do_not_wait_in_turn() {
     const CALLERS: usize = 4;
-    let set = counting_set("shared_wait");
+    let set = tagged_set("shared_wait");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("held.sqlite");
@@ -629,7 +614,7 @@ fn remove_database(path: &Path) {
 #[test]
 fn a_deleted_and_recreated_file_is_migrated_again() {
     const CYCLES: usize = 10;
-    let set = counting_set("recreated");
+    let set = tagged_set("recreated");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("again.sqlite");
@@ -641,15 +626,15 @@ fn a_deleted_and_recreated_file_is_migrated_again() {
         });
         assert_eq!(
             db.report().map(migrate_once::Report::applied_versions),
-            Some(versions(&set)),
+            Some(set_versions(&set)),
             "cycle {cycle}: this open migrated the new file"
         );
         {
             let conn = db.connect().unwrap();
-            assert_eq!(ledger_versions(&conn), versions(&set));
-            assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
+            assert_eq!(ledger_versions(&conn), set_versions(&set));
+            assert_eq!(count(&conn, "items"), 2);
         }
-        assert_migrated_once(&path, &set);
+        assert_file_migrated_once(&path, &set);
         assert_eq!(counters.file(), cycle + 1, "cycle {cycle}: migrations run");
         #[cfg(unix)]
         inodes.push(std::os::unix::fs::MetadataExt::ino(
@@ -666,7 +651,7 @@ fn a_deleted_and_recreated_file_is_migrated_again() {
 /// the next open as a validation error naming it; nothing is migrated again.
 #[test]
 fn a_dropped_table_fails_validation_on_the_next_open() {
-    let set = counting_set("dropped");
+    let set = tagged_set("dropped");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("dropped.sqlite");
@@ -690,9 +675,9 @@ fn a_dropped_table_fails_validation_on_the_next_open() {
     // The ledger is complete, so nothing ran again and nothing was recreated.
     assert_eq!(counters.file(), 1);
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(ledger_versions(&conn), versions(&set));
+    assert_eq!(ledger_versions(&conn), set_versions(&set));
     assert_eq!(
-        count(
+        query_one::<i64>(
             &conn,
             "SELECT count(*) FROM sqlite_master WHERE name = 'tags'"
         ),
@@ -704,7 +689,7 @@ fn a_dropped_table_fails_validation_on_the_next_open() {
 /// exact mode only) an extra table are named; extras are allowed by default.
 #[test]
 fn required_tables_and_exact_schema() {
-    let set = counting_set("exact");
+    let set = tagged_set("exact");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("exact.sqlite");
@@ -757,15 +742,11 @@ fn required_tables_and_exact_schema() {
     assert_eq!(counters.file(), 1);
 }
 
-fn pragma(conn: &Connection, name: &str) -> i64 {
-    conn.pragma_query_value(None, name, |r| r.get(0)).unwrap()
-}
-
 /// Pool connections get the per-connection setup; the pool opens nothing
 /// until asked, holds at most 4 by default, and is shared by clones.
 #[test]
 fn pool_connections_get_the_setup() {
-    let set = counting_set("pool");
+    let set = tagged_set("pool");
     let counters = Counters::default();
     let tmp = TempDir::new().unwrap();
     let path = tmp.path().join("pool.sqlite");
@@ -777,18 +758,18 @@ fn pool_connections_get_the_setup() {
     assert_eq!(pool.max_size(), 4);
     {
         let conn = pool.get().unwrap();
-        assert_eq!(pragma(&conn, "foreign_keys"), 1);
-        assert_eq!(pragma(&conn, "busy_timeout"), 30_000);
+        assert_eq!(pragma::<i64>(&conn, "foreign_keys"), 1);
+        assert_eq!(pragma::<i64>(&conn, "busy_timeout"), 30_000);
         // The on_connect hook ran on it.
-        assert_eq!(count(&conn, "SELECT count_exec()"), 1);
-        assert_eq!(ledger_versions(&conn), versions(&set));
+        assert_eq!(query_one::<i64>(&conn, "SELECT count_exec()"), 1);
+        assert_eq!(ledger_versions(&conn), set_versions(&set));
         assert_eq!(pool.state().connections, 1);
         // Clones of the handle share the pool.
         assert_eq!(db.clone().pool().unwrap().state().connections, 1);
     }
     let direct = db.connect().unwrap();
-    assert_eq!(pragma(&direct, "foreign_keys"), 1);
-    assert_eq!(pragma(&direct, "busy_timeout"), 30_000);
+    assert_eq!(pragma::<i64>(&direct, "foreign_keys"), 1);
+    assert_eq!(pragma::<i64>(&direct, "busy_timeout"), 30_000);
 
     // Options change what pools and connections get.
     let tuned = counters
@@ -802,9 +783,9 @@ fn pool_connections_get_the_setup() {
     assert_eq!(pool.state().connections, 0);
     assert_eq!(pool.max_size(), 2);
     let conn = pool.get().unwrap();
-    assert_eq!(pragma(&conn, "foreign_keys"), 0);
-    assert_eq!(pragma(&conn, "busy_timeout"), 1234);
+    assert_eq!(pragma::<i64>(&conn, "foreign_keys"), 0);
+    assert_eq!(pragma::<i64>(&conn, "busy_timeout"), 1234);
     let direct = tuned.connect().unwrap();
-    assert_eq!(pragma(&direct, "foreign_keys"), 0);
-    assert_eq!(pragma(&direct, "busy_timeout"), 1234);
+    assert_eq!(pragma::<i64>(&direct, "foreign_keys"), 0);
+    assert_eq!(pragma::<i64>(&direct, "busy_timeout"), 1234);
 }

@@ -12,20 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use migrate_once::{Error, Migration, Migrations, Origin};
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
-
-/// SHA-256 of `sql`, computed here rather than by the crate, so that the
-/// checksum a migration reports is checked against an independent value.
-fn sha256_hex(sql: &str) -> String {
-    format!("{:x}", Sha256::digest(sql.as_bytes()))
-}
+use crate::support::{fixture, load_err, sha256_hex};
 
 /// What a loaded migration is: version, name, up SQL, down SQL.
 type Summary = (i64, String, String, Option<String>);
@@ -71,13 +60,6 @@ fn write(dir: &Path, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     }
     fs::write(&path, bytes).expect("write fixture file");
     path
-}
-
-fn load_err(dir: &Path) -> Error {
-    match Migrations::from_dir(dir) {
-        Ok(set) => panic!("{} loaded, expected an error: {set:?}", dir.display()),
-        Err(e) => e,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -12,21 +12,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use migrate_once::{Error, JournalMode, Migrations, SharedDb, TestDb};
-use once_cell::sync::Lazy;
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-static SET: Lazy<Migrations> =
-    Lazy::new(|| Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap());
+use crate::support::{count, crate_migrations, pragma};
 
 const THREADS: usize = 16;
 const ROUNDS: usize = 40;
 
 fn journal_mode_of(path: &Path) -> String {
-    Connection::open(path)
-        .unwrap()
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap()
+    pragma(&Connection::open(path).unwrap(), "journal_mode")
 }
 
 /// One round: a new file; `THREADS` threads released together open it with
@@ -42,7 +37,7 @@ fn round(dir: &Path, round: usize) -> Vec<String> {
                 s.spawn(move || -> Result<(), Error> {
                     let builder = SharedDb::builder(path).journal_mode(JournalMode::Wal);
                     barrier.wait();
-                    let db = builder.open(&SET)?;
+                    let db = builder.open(crate_migrations())?;
                     let conn = db.connect()?;
                     conn.execute(
                         "INSERT INTO users (email, display_name) VALUES (?1, 'W')",
@@ -65,18 +60,15 @@ fn round(dir: &Path, round: usize) -> Vec<String> {
     if errors.is_empty() {
         assert_eq!(journal_mode_of(&path), "wal", "round {round}");
         let conn = Connection::open(&path).unwrap();
-        let users: i64 = conn
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-            .unwrap();
         assert_eq!(
-            users,
+            count(&conn, "users"),
             2 + THREADS as i64,
             "round {round}: seed rows + one per thread"
         );
         let ledger = migrate_once::ledger(&conn).unwrap();
         assert_eq!(
             ledger.len(),
-            SET.len(),
+            crate_migrations().len(),
             "round {round}: migrated once, fully"
         );
     }
@@ -106,7 +98,7 @@ fn wal_from_sixteen_threads_at_once_never_reports_a_locked_database() {
 fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("held.sqlite");
-    SharedDb::open(&path, &SET).unwrap();
+    SharedDb::open(&path, crate_migrations()).unwrap();
     // Another connection holds the write lock and does not let go.
     let holder = Connection::open(&path).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -115,7 +107,7 @@ fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
     let err = SharedDb::builder(&path)
         .busy_timeout(Duration::from_millis(300))
         .journal_mode(JournalMode::Wal)
-        .open(&SET)
+        .open(crate_migrations())
         .unwrap_err();
     let waited = started.elapsed();
     assert!(err.is_transient(), "{err:?}");
@@ -129,7 +121,7 @@ fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
     assert_eq!(journal_mode_of(&path), "delete", "nothing was switched");
     let db = SharedDb::builder(&path)
         .journal_mode(JournalMode::Wal)
-        .open(&SET)
+        .open(crate_migrations())
         .unwrap();
     drop(db.connect().unwrap());
     assert_eq!(journal_mode_of(&path), "wal");
@@ -138,12 +130,12 @@ fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
 #[test]
 fn test_dbs_take_the_journal_mode_files_only() {
     let dir = TempDir::new().unwrap();
-    let file = TestDb::builder(&SET)
+    let file = TestDb::builder(crate_migrations())
         .dir(dir.path())
         .journal_mode(JournalMode::Wal)
         .file()
         .unwrap();
-    let memory = TestDb::builder(&SET)
+    let memory = TestDb::builder(crate_migrations())
         .journal_mode(JournalMode::Wal)
         .in_memory()
         .unwrap();
@@ -151,31 +143,23 @@ fn test_dbs_take_the_journal_mode_files_only() {
     // 2 before any connection opened it; 1 without the setting.
     let header = std::fs::read(file.path().unwrap()).unwrap();
     assert_eq!(header[18..20], [2, 2]);
-    let plain = TestDb::builder(&SET).dir(dir.path()).file().unwrap();
+    let plain = TestDb::builder(crate_migrations())
+        .dir(dir.path())
+        .file()
+        .unwrap();
     assert_eq!(
         std::fs::read(plain.path().unwrap()).unwrap()[18..20],
         [1, 1]
     );
     drop(plain);
-    let mode = |db: &TestDb| -> String {
-        db.connect()
-            .unwrap()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap()
-    };
+    let mode = |db: &TestDb| -> String { pragma(&db.connect().unwrap(), "journal_mode") };
     assert_eq!(mode(&file), "wal");
     assert_eq!(
         mode(&memory),
         "memory",
         "an in-memory database keeps its journal"
     );
-    let pooled: String = file
-        .pool()
-        .unwrap()
-        .get()
-        .unwrap()
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
+    let pooled: String = pragma(&file.pool().unwrap().get().unwrap(), "journal_mode");
     assert_eq!(pooled, "wal");
     drop((file, memory));
     assert!(
@@ -219,14 +203,9 @@ fn database_with_user_data(path: &Path) -> Vec<u8> {
 
 fn assert_untouched(path: &Path, before: &[u8], what: &str) {
     let conn = Connection::open(path).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let check: String = pragma(&conn, "integrity_check");
     assert_eq!(check, "ok", "{what}");
-    let rows: i64 = conn
-        .query_row("SELECT count(*) FROM mine", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 1000, "{what}: the user's rows");
+    assert_eq!(count(&conn, "mine"), 1000, "{what}: the user's rows");
     drop(conn);
     assert!(
         std::fs::read(path).unwrap() == before,
@@ -257,9 +236,7 @@ fn a_failed_migration_with_the_journal_off_leaves_the_database_as_it_was() {
     conn.pragma_update(None, "journal_mode", "off").unwrap();
     let err = migrate_once::migrate(&mut conn, &set).unwrap_err();
     assert!(matches!(err, Error::Sql { version: 2, .. }), "{err}");
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
+    let mode: String = pragma(&conn, "journal_mode");
     assert_eq!(mode, "off", "the caller's journal mode is restored");
     drop(conn);
     assert_untouched(&path, &before, "migrate");

@@ -19,6 +19,8 @@ use std::time::{Duration, SystemTime};
 use migrate_once::{Migration, Migrations, SharedDb};
 use once_cell::sync::Lazy;
 
+use crate::support::{count, crate_migrations, ledger_versions, set_versions};
+
 static RUN_DIR: Lazy<PathBuf> = Lazy::new(|| {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nextest_shared");
     std::fs::create_dir_all(&root).unwrap();
@@ -56,8 +58,7 @@ fn remove_old_runs(root: &Path) {
 /// The crate's own migrations plus one that records each execution of it in
 /// a table without a unique constraint, so a second execution adds a row.
 static SET: Lazy<Migrations> = Lazy::new(|| {
-    let own = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap();
-    let mut list: Vec<Migration> = own.iter().cloned().collect();
+    let mut list: Vec<Migration> = crate_migrations().iter().cloned().collect();
     list.push(Migration::new(
         9999,
         "count_executions",
@@ -104,23 +105,13 @@ fn open_and_check() {
     let db = SharedDb::open(&path, &SET).unwrap_or_else(|e| panic!("open {path:?}: {e}"));
     let conn = db.connect().unwrap();
 
-    let ledger: Vec<i64> = migrate_once::ledger(&conn)
-        .unwrap()
-        .iter()
-        .map(|r| r.version)
-        .collect();
-    let want: Vec<i64> = SET.iter().map(Migration::version).collect();
+    let ledger = ledger_versions(&conn);
     assert_eq!(ledger.len(), SET.len());
-    assert_eq!(ledger, want);
-    let executions: i64 = conn
-        .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
-        .unwrap();
+    assert_eq!(ledger, set_versions(&SET));
+    let executions = count(&conn, "executions");
     assert_eq!(executions, 1, "the extra migration ran {executions} times");
     // The seed migration ran once too.
-    let users: i64 = conn
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(users, 2);
+    assert_eq!(count(&conn, "users"), 2);
 }
 
 macro_rules! shared_tests {

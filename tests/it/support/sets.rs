@@ -1,19 +1,75 @@
-//! Helpers shared by the integration tests: a migration set whose every
-//! execution is observable, and checks of what a migrated database holds.
-//!
-//! Each test file compiles its own copy of this module and uses only part of
-//! it, hence the `dead_code` allowance.
-#![allow(dead_code)]
+//! Migration sets: the crate's own `migrations/` and its seed rows, a set
+//! whose every execution is observable, fixtures on disk, checksums.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use std::path::Path;
-
-use migrate_once::{LEDGER_TABLE, LedgerRow, Migration, Migrations, ledger};
+use migrate_once::{Error, LEDGER_TABLE, Migration, Migrations};
+use once_cell::sync::Lazy;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::types::Value;
+use sha2::{Digest, Sha256};
+
+use super::{column, count, ledger_versions, query_one, schema_objects};
+
+/// The crate's own `migrations/`: users (2 seed rows), posts (2), comments (1).
+pub fn crate_migrations() -> &'static Migrations {
+    static SET: Lazy<Migrations> = Lazy::new(|| {
+        Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .expect("load migrations/")
+    });
+    &SET
+}
+
+/// The seed rows of `migrations/0004_seed.sql`, and the comment counter the
+/// trigger of 0003 maintained while seeding.
+pub fn assert_seeded(conn: &Connection, what: &str) {
+    assert_eq!(count(conn, "users"), 2, "{what}: users");
+    assert_eq!(count(conn, "posts"), 2, "{what}: posts");
+    assert_eq!(count(conn, "comments"), 1, "{what}: comments");
+    assert_eq!(
+        column::<String>(conn, "SELECT email FROM users ORDER BY id"),
+        ["ada@example.com", "grace@example.com"],
+        "{what}: seed users"
+    );
+    assert_eq!(
+        column::<String>(conn, "SELECT display_name FROM users ORDER BY id"),
+        ["Ada", "Grace"],
+        "{what}: seed users' names"
+    );
+    assert_eq!(
+        query_one::<i64>(conn, "SELECT comment_count FROM posts WHERE id = 1"),
+        1,
+        "{what}: comment_count of post 1"
+    );
+}
+
+/// The versions of `set`, in order.
+pub fn set_versions(set: &Migrations) -> Vec<i64> {
+    set.iter().map(Migration::version).collect()
+}
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The error loading the migrations in `dir` must give.
+pub fn load_err(dir: &Path) -> Error {
+    match Migrations::from_dir(dir) {
+        Ok(set) => panic!("{} loaded, an error was expected: {set:?}", dir.display()),
+        Err(e) => e,
+    }
+}
+
+/// SHA-256 of `text`, computed here rather than by the crate, so that the
+/// checksum a migration reports is checked against an independent value.
+pub fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
 
 /// Name of the SQL function [`register_counter`] installs and migration 5 of
 /// [`counting_set`] calls.
@@ -75,7 +131,7 @@ pub fn register_counter(conn: &Connection, counter: Arc<AtomicUsize>) -> rusqlit
 }
 
 /// `(version, rows in executions)` for every version that ran, in order.
-pub fn execution_counts(conn: &Connection) -> Vec<(i64, i64)> {
+fn execution_counts(conn: &Connection) -> Vec<(i64, i64)> {
     let mut stmt = conn
         .prepare("SELECT version, count(*) FROM executions GROUP BY version ORDER BY version")
         .expect("prepare the executions query");
@@ -84,30 +140,12 @@ pub fn execution_counts(conn: &Connection) -> Vec<(i64, i64)> {
         .expect("read executions")
 }
 
-/// `(type, name)` of every schema object except SQLite's own, sorted.
-pub fn schema_objects(conn: &Connection) -> Vec<(String, String)> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT type, name FROM sqlite_master
-             WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
-        )
-        .expect("prepare the sqlite_master query");
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(Iterator::collect)
-        .expect("read sqlite_master")
-}
-
-fn count(conn: &Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("count rows of {table}: {e}"))
-}
-
 /// Asserts that the database behind `conn` holds exactly one complete run of
 /// [`counting_set`]: each migration's body executed once, the ledger lists
 /// each version once with its checksum, and the schema is what the set
 /// defines, nothing more.
 pub fn assert_migrated_once(conn: &Connection, set: &Migrations, what: &str) {
-    let versions: Vec<i64> = set.iter().map(Migration::version).collect();
+    let versions = set_versions(set);
     let once: Vec<(i64, i64)> = versions.iter().map(|&v| (v, 1)).collect();
     assert_eq!(
         execution_counts(conn),
@@ -115,12 +153,12 @@ pub fn assert_migrated_once(conn: &Connection, set: &Migrations, what: &str) {
         "{what}: every migration body must run exactly once ((version, runs))"
     );
 
-    let ledger = migrate_once::ledger(conn).expect("read the ledger");
     assert_eq!(
-        ledger.iter().map(|r| r.version).collect::<Vec<_>>(),
+        ledger_versions(conn),
         versions,
         "{what}: the ledger must list every version once"
     );
+    let ledger = migrate_once::ledger(conn).expect("read the ledger");
     for (row, m) in ledger.iter().zip(set) {
         assert_eq!(
             row.checksum,
@@ -149,13 +187,10 @@ pub fn assert_migrated_once(conn: &Connection, set: &Migrations, what: &str) {
     .collect();
     assert_eq!(schema_objects(conn), expected, "{what}: sqlite_master");
 
-    let email_columns: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'email'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("read users' columns");
+    let email_columns: i64 = query_one(
+        conn,
+        "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'email'",
+    );
     assert_eq!(email_columns, 1, "{what}: users.email added once");
     assert_eq!(
         count(conn, "users"),
@@ -163,90 +198,4 @@ pub fn assert_migrated_once(conn: &Connection, set: &Migrations, what: &str) {
         "{what}: the seed row is inserted once"
     );
     assert_eq!(count(conn, "audit"), 1, "{what}: the trigger fired once");
-}
-
-/// What a child copy of a test binary did: its exit status and output. The
-/// child reports on one line `RESULT key=value key=value ...`.
-pub struct Outcome {
-    pub status: std::process::ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Outcome {
-    /// The fields of the child's `RESULT` line, if it printed one.
-    pub fn result(&self) -> Option<&str> {
-        self.stdout
-            .lines()
-            .find_map(|l| l.find("RESULT ").map(|i| &l[i + "RESULT ".len()..]))
-    }
-
-    /// The value of `key=` in the `RESULT` line.
-    pub fn field(&self, key: &str) -> Option<usize> {
-        self.result()?
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-            .and_then(|v| v.parse().ok())
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Every row `sql` returns, each as its column values.
-pub fn rows_of(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = conn
-        .prepare(sql)
-        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-        .and_then(Iterator::collect)
-        .unwrap_or_else(|e| panic!("run {sql}: {e}"))
-}
-
-/// Everything in a database file, read through a new connection so that
-/// nothing cached by the migrating connection can hide a change: every
-/// `sqlite_master` row, the ledger, `user_version`, and every row of every
-/// table.
-#[derive(Debug, PartialEq)]
-pub struct Snapshot {
-    pub schema: Vec<(String, String, String, Option<String>)>,
-    pub ledger: Vec<LedgerRow>,
-    pub user_version: i64,
-    pub data: Vec<(String, Vec<Vec<Value>>)>,
-}
-
-pub fn snapshot(path: &Path) -> Snapshot {
-    let conn = Connection::open(path).expect("open the database for a snapshot");
-    let schema: Vec<(String, String, String, Option<String>)> = {
-        let mut stmt = conn
-            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(Iterator::collect)
-            .unwrap()
-    };
-    let data = schema
-        .iter()
-        .filter(|(kind, ..)| kind == "table")
-        .map(|(_, t, ..)| {
-            let rows = rows_of(&conn, &format!("SELECT * FROM \"{t}\" ORDER BY rowid"));
-            (t.clone(), rows)
-        })
-        .collect();
-    Snapshot {
-        schema,
-        ledger: ledger(&conn).expect("read the ledger"),
-        user_version: conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap(),
-        data,
-    }
 }

@@ -3,8 +3,6 @@
 //! done (or, with `no_wait`, are told it is in progress), and every
 //! migration body runs exactly once.
 
-mod common;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -15,7 +13,7 @@ use migrate_once::{Error, Migrations, Migrator, Report, Result};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use common::{assert_migrated_once, counting_set, register_counter};
+use crate::support::{assert_migrated_once, counting_set, register_counter, set_versions};
 
 const THREADS: usize = 16;
 const ROUNDS: usize = 200;
@@ -84,7 +82,7 @@ fn check_round(
     db: &Connection,
 ) -> usize {
     let what = format!("round {round}");
-    let all: Vec<i64> = set.iter().map(|m| m.version()).collect();
+    let all = set_versions(set);
     let appliers: Vec<&&Report> = reports.iter().filter(|r| !r.applied.is_empty()).collect();
     assert_eq!(
         appliers.len(),
