@@ -4,18 +4,17 @@
 //! exactly once.
 //!
 //! The parent test spawns copies of this test binary that run only
-//! [`child_process_migrates`]; without the environment variables below that
-//! test does nothing, so it is a no-op in ordinary runs.
+//! [`child_process_migrates`], an ignored test that fails when it is run
+//! without the environment variables below.
 
 use std::fs;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::support::child::{self, Outcome, Running, child_test};
+use crate::support::child::{self, ChildEnv, Outcome, Running, child_test};
 use crate::support::{TempDb, assert_migrated_once, counting_set, register_counter};
 
 const PROCESSES: usize = 8;
@@ -32,13 +31,15 @@ const CHILD_GO: &str = "MIGRATE_ONCE_CHILD_GO";
 /// connection, signals it is ready, waits for the start file, migrates and
 /// prints one `RESULT` line for the parent.
 #[test]
+#[ignore = "run as a child process by concurrent_processes::processes_racing_on_one_file_migrate_it_exactly_once"]
 fn child_process_migrates() {
-    let Some(db) = std::env::var_os(CHILD_DB) else {
-        return;
-    };
-    let var =
-        |name| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set")));
-    let (ready, go) = (var(CHILD_READY), var(CHILD_GO));
+    let env =
+        ChildEnv::of("concurrent_processes::processes_racing_on_one_file_migrate_it_exactly_once");
+    let (db, ready, go) = (
+        env.path(CHILD_DB),
+        env.path(CHILD_READY),
+        env.path(CHILD_GO),
+    );
 
     let set = counting_set();
     let counter = Arc::new(AtomicUsize::new(0));

@@ -5,9 +5,8 @@
 //! cascade into its children.
 //!
 //! The tests that need other processes spawn copies of this test binary that
-//! run only one of the `child_*` tests below; without the environment
-//! variables those tests read, they return at once, so they are no-ops in
-//! ordinary runs (under `cargo test` and `cargo nextest run` alike).
+//! run only one of the `child_*` tests below: ignored tests, which fail when
+//! they are run without the environment variables their parent sets.
 
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
@@ -24,20 +23,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tempfile::TempDir;
 
-use crate::support::child::{self, Outcome, Running, child_test};
+use crate::support::child::{self, ChildEnv, Outcome, Running, child_test};
 use crate::support::{
     COUNT_EXEC, DEADLINE, assert_migrated_once, column, count, counting_set, files_in, noise,
     poll_until, pragma, query_one, register_counter, rows_of, schema_objects, snapshot,
     sqlite_code,
 };
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-fn env_path(name: &str) -> PathBuf {
-    PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set")))
-}
 
 // ---------------------------------------------------------------------------
 // 1. SIGKILL at any instant
@@ -105,12 +96,14 @@ impl Mode {
 /// Runs only in a child process: opens its connection, says it is ready,
 /// waits for the start file, migrates, says it has migrated, and lingers.
 #[test]
+#[ignore = "run as a child process by faults::sigkill_at_any_instant_leaves_nothing_or_everything_and_the_next_run_completes"]
 fn child_migrates_until_killed() {
-    let Some(db) = std::env::var_os(KILL_DB) else {
-        return;
-    };
-    let signals = env_path(KILL_SIGNALS);
-    let mode = std::env::var(KILL_MODE).expect("mode");
+    let env = ChildEnv::of(
+        "faults::sigkill_at_any_instant_leaves_nothing_or_everything_and_the_next_run_completes",
+    );
+    let db = env.path(KILL_DB);
+    let signals = env.path(KILL_SIGNALS);
+    let mode = env.var(KILL_MODE);
     let set = heavy_set();
     let mut conn = Connection::open(&db).expect("open the database");
     if mode == Mode::Rollback.name() {
@@ -959,11 +952,12 @@ const RACE_GO: &str = "MIGRATE_ONCE_FAULTS_RACE_GO";
 /// together once the parent creates the start file. Prints one `RESULT`
 /// line; any error is printed and fails the child.
 #[test]
+#[ignore = "run as a child process by faults::thirty_two_processes_of_sixteen_threads_migrate_one_file_exactly_once"]
 fn child_threads_race() {
-    let Some(db) = std::env::var_os(RACE_DB).map(PathBuf::from) else {
-        return;
-    };
-    let (ready, go) = (env_path(RACE_READY), env_path(RACE_GO));
+    let env = ChildEnv::of(
+        "faults::thirty_two_processes_of_sixteen_threads_migrate_one_file_exactly_once",
+    );
+    let (db, ready, go) = (env.path(RACE_DB), env.path(RACE_READY), env.path(RACE_GO));
     let set = counting_set();
     let counter = Arc::new(AtomicUsize::new(0));
     let barrier = Barrier::new(RACE_THREADS + 1);

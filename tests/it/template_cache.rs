@@ -6,8 +6,8 @@
 //! The parent tests spawn copies of this test binary that run only
 //! [`child_builds_or_loads_the_template`] with `MIGRATE_ONCE_CACHE_DIR` set
 //! to a fresh directory (through `Command::env`: the parent never changes its
-//! own environment, which other tests' threads read). Without
-//! [`CHILD_VARIANT`] set the child test does nothing.
+//! own environment, which other tests' threads read). The child test is
+//! ignored, and fails when it is run without those variables.
 //!
 //! The child's set calls `mark_build()`, an SQL function its `on_connect`
 //! hook registers, which creates one file in [`CHILD_LOG`] per call: the
@@ -26,10 +26,10 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use tempfile::TempDir;
 
-use crate::support::child::{self, ChildTest, Outcome, Running, child_test};
+use crate::support::child::{self, ChildEnv, ChildTest, Outcome, Running, child_test};
 use crate::support::{column, count, entries, noise, query_one};
 
-/// `a` or `a_edited`: which migration set the child uses. Unset: no-op.
+/// `a` or `a_edited`: which migration set the child uses.
 const CHILD_VARIANT: &str = "MIGRATE_ONCE_TC_VARIANT";
 /// Directory `mark_build()` writes one file per call into.
 const CHILD_LOG: &str = "MIGRATE_ONCE_TC_LOG";
@@ -67,28 +67,23 @@ fn child_set(variant: &str) -> Migrations {
     .expect("a valid set")
 }
 
-fn var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).map(PathBuf::from)
-}
-
 /// Runs only in a child process (see the module docs). Prints one line:
 /// `RESULT built=<bool> items=<n> notes=<n> cols=<c,..> path=<template path>`.
 #[test]
+#[ignore = "run as a child process by the other tests of template_cache"]
 fn child_builds_or_loads_the_template() {
-    let Ok(variant) = std::env::var(CHILD_VARIANT) else {
-        return;
-    };
-    let log = var(CHILD_LOG).expect("log dir");
-    let db_dir = var(CHILD_DB_DIR).expect("db dir");
+    let env = ChildEnv::of("the other tests of template_cache");
+    let variant = env.var(CHILD_VARIANT);
+    let log = env.path(CHILD_LOG);
+    let db_dir = env.path(CHILD_DB_DIR);
+    // The parent sets the cache dir.
+    env.path(CACHE_DIR_ENV);
+    // Optional: how long the build is held open, and a start barrier.
     let sleep_ms: u64 = std::env::var(CHILD_SLEEP_MS)
         .ok()
         .map_or(0, |v| v.parse().unwrap());
-    assert!(
-        std::env::var_os(CACHE_DIR_ENV).is_some(),
-        "the parent sets the cache dir"
-    );
-    if let (Some(ready), Some(go)) = (var(CHILD_READY), var(CHILD_GO)) {
-        child::ready_then_wait(&ready, &go);
+    if let (Some(ready), Some(go)) = (std::env::var_os(CHILD_READY), std::env::var_os(CHILD_GO)) {
+        child::ready_then_wait(Path::new(&ready), Path::new(&go));
     }
 
     let set = child_set(&variant);

@@ -4,10 +4,8 @@
 //! test panicked.
 //!
 //! The panic tests spawn copies of this test binary that run only
-//! [`child_panics_holding_a_test_db`]; without [`CHILD_DIR`] set that test
-//! does nothing, so it is a no-op in ordinary runs. The same arguments work
-//! under `cargo test` and `cargo nextest run`, since both run the test binary
-//! itself.
+//! [`child_panics_holding_a_test_db`], an ignored test that fails without
+//! [`CHILD_DIR`] set (it fails with it set too, on purpose, and differently).
 
 use std::collections::HashSet;
 use std::fs;
@@ -20,7 +18,7 @@ use migrate_once::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, Migrations, TestDb};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use crate::support::child::child_test;
+use crate::support::child::{ChildEnv, child_test};
 use crate::support::{
     assert_seeded, count, crate_migrations as set, entries, poll_for, pragma, query_one,
 };
@@ -419,8 +417,7 @@ fn a_thousand_test_dbs_from_eight_threads() {
 
 // ---- a panicking test keeps its database ----
 
-/// The directory the child creates its database in; unset: the child test
-/// does nothing.
+/// The directory the child creates its database in.
 const CHILD_DIR: &str = "MIGRATE_ONCE_TESTDB_CHILD_DIR";
 /// `file` or `memory`.
 const CHILD_KIND: &str = "MIGRATE_ONCE_TESTDB_CHILD_KIND";
@@ -429,12 +426,15 @@ const CHILD_EMAIL: &str = "written-before-the-panic@example.com";
 /// Runs only in a child process (see the module docs): writes a row into a
 /// fresh TestDb, then fails.
 #[test]
+#[ignore = "run as a child process by testdb::a_panicking_test_keeps_its_file_and_prints_the_path and testdb::a_panicking_test_keeps_its_in_memory_db_in_a_file"]
 fn child_panics_holding_a_test_db() {
-    let Some(dir) = std::env::var_os(CHILD_DIR) else {
-        return;
-    };
-    let kind = std::env::var(CHILD_KIND).expect("the child's kind");
-    let builder = TestDb::builder(set()).dir(PathBuf::from(dir));
+    let env = ChildEnv::of(
+        "testdb::a_panicking_test_keeps_its_file_and_prints_the_path and \
+         testdb::a_panicking_test_keeps_its_in_memory_db_in_a_file",
+    );
+    let dir = env.path(CHILD_DIR);
+    let kind = env.var(CHILD_KIND);
+    let builder = TestDb::builder(set()).dir(dir);
     let db = match kind.as_str() {
         "file" => builder.file().unwrap(),
         "memory" => builder.in_memory().unwrap(),

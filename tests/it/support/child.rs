@@ -2,18 +2,23 @@
 //!
 //! Tests that need other processes (to race on one file, to be killed, to
 //! start with an empty template cache, to panic) spawn copies of this test
-//! binary that run exactly one test, selected with `--exact` and its full
-//! name (module path included). The parent passes what the child needs in
-//! environment variables, through `Command::env`: it never changes its own
-//! environment, which other tests' threads read. The child reports on one
-//! line of its standard output, `RESULT key=value key=value ...`. The same
-//! arguments work under `cargo test` and `cargo nextest run`, since both run
-//! this binary itself.
+//! binary that run exactly one child-mode test, selected with
+//! `--ignored --exact` and its full name (module path included). The parent
+//! passes what the child needs in environment variables, through
+//! `Command::env`: it never changes its own environment, which other tests'
+//! threads read. The child reports on one line of its standard output,
+//! `RESULT key=value key=value ...`. The same arguments work under
+//! `cargo test` and `cargo nextest run`, since both run this binary itself.
+//!
+//! A child-mode test is `#[ignore = "run as a child process by <parent>"]`,
+//! so that an ordinary run skips it instead of passing it for doing nothing,
+//! and reads its variables through [`ChildEnv`], so that running it on its
+//! own (`--ignored`) fails and names the test to run instead.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::Instant;
@@ -44,10 +49,16 @@ impl ChildTest {
         let name = path.split_once("::").map_or(path, |(_, name)| name);
         let exe = std::env::current_exe().expect("the test binary's path");
         let mut cmd = Command::new(exe);
-        cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "--ignored",
+            "--exact",
+            name,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         ChildTest {
             name: name.to_owned(),
             cmd,
@@ -134,10 +145,10 @@ impl Running {
             stdout: take(&mut self.stdout),
             stderr: take(&mut self.stderr),
         };
-        // libtest runs nothing, and succeeds, when no test has the name.
+        // libtest runs nothing, and succeeds, when no ignored test has the name.
         assert!(
             !outcome.stdout.contains("running 0 tests"),
-            "the child process ran no test: {} is not a test of this binary: {outcome:?}",
+            "the child process ran no test: {} is not an ignored test of this binary: {outcome:?}",
             outcome.test
         );
         outcome
@@ -153,6 +164,42 @@ fn take(pipe: &mut Option<thread::JoinHandle<String>>) -> String {
 impl Drop for Running {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// What a child-mode test was given by its parent.
+pub struct ChildEnv {
+    parent: &'static str,
+}
+
+impl ChildEnv {
+    /// The environment of a child-mode test that `parent` (the test, or
+    /// tests, that spawn it) runs.
+    pub fn of(parent: &'static str) -> ChildEnv {
+        ChildEnv { parent }
+    }
+
+    /// The variable `name` as a path; panics if it is not set, as when the
+    /// test is run on its own rather than by its parent.
+    pub fn path(&self, name: &str) -> PathBuf {
+        std::env::var_os(name).map_or_else(
+            || {
+                panic!(
+                    "{name} is not set: this test only runs as a child process of {}; \
+                     run that instead",
+                    self.parent
+                )
+            },
+            PathBuf::from,
+        )
+    }
+
+    /// The variable `name`; panics as [`ChildEnv::path`] does.
+    pub fn var(&self, name: &str) -> String {
+        self.path(name)
+            .into_os_string()
+            .into_string()
+            .unwrap_or_else(|v| panic!("{name} is not UTF-8: {v:?}"))
     }
 }
 
