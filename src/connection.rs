@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use scheduled_thread_pool::ScheduledThreadPool;
 
@@ -14,12 +13,66 @@ use crate::error::{Error, Result, is_busy, sqlite_error};
 
 /// A pool of connections to one database, each set up like
 /// [`SharedDb::connect`](crate::SharedDb::connect)'s.
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+///
+/// ```
+/// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let db = migrate_once::TestDb::in_memory(&set)?;
+/// let pool: migrate_once::Pool = db.pool()?;
+/// let conn = pool.get()?; // derefs to a rusqlite::Connection
+/// let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+/// assert_eq!(users, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The r2d2 connection manager behind [`Pool`]: opens the database with the
+/// crate's flags and gives each new connection its setup.
+///
+/// The crate's own rather than `r2d2_sqlite`'s, whose newest release
+/// requires one rusqlite minor: this one works with every rusqlite the crate
+/// does.
+pub struct ConnectionManager {
+    target: PathBuf,
+    flags: OpenFlags,
+    init: OnConnect,
+}
+
+impl fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        crate::sqlite_config::before_first_connection();
+        let conn = Connection::open_with_flags(&self.target, self.flags)?;
+        (self.init)(&conn)?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("")
+    }
+
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
+}
 
 /// A function run on every connection the crate opens to a database (the
 /// migrating one included), for example to register SQL functions the
 /// migrations call.
-pub type OnConnect = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+pub(crate) type OnConnect = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+
+/// Holds a database alive while held, and says whether it may still be
+/// connected to (see `TestDb::owner`).
+pub(crate) type Owner = Arc<dyn Fn() -> rusqlite::Result<()> + Send + Sync>;
 
 /// How long a connection waits for another's lock by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,37 +193,40 @@ impl Setup {
 
     /// Opens `target` (a path, or a `file:` URI) with this setup, creating
     /// the database if it does not exist.
-    pub fn open(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+    pub fn open(&self, target: &Path, display: Option<&Path>) -> Result<Connection> {
         self.open_with(target, display, flags())
     }
 
     /// Opens `target`, which must exist: a database that was deleted is
     /// reported instead of silently created empty.
-    pub fn open_existing(&self, target: &Path, display: Option<PathBuf>) -> Result<Connection> {
+    pub fn open_existing(&self, target: &Path, display: Option<&Path>) -> Result<Connection> {
         self.open_with(target, display, existing_flags())
     }
 
     fn open_with(
         &self,
         target: &Path,
-        display: Option<PathBuf>,
+        display: Option<&Path>,
         flags: OpenFlags,
     ) -> Result<Connection> {
         crate::sqlite_config::before_first_connection();
         let conn = Connection::open_with_flags(target, flags)
-            .map_err(Error::db("open the database", display.clone()))?;
+            .map_err(Error::db("open the database", display))?;
         self.apply(&conn)
             .map_err(Error::db("set up the connection", display))?;
         Ok(conn)
     }
 
-    /// A lean pool over `target`: at most `pool_size` connections, none
-    /// opened before the first `get`, and no threads of its own.
-    pub fn pool(&self, target: &Path, display: Option<PathBuf>) -> Result<Pool> {
+    /// A lean pool over `target`, which must exist: at most `pool_size`
+    /// connections, none opened before the first `get`, and no threads of
+    /// its own.
+    pub fn pool(&self, target: &Path, display: Option<&Path>) -> Result<Pool> {
         let setup = self.clone();
-        let manager = SqliteConnectionManager::file(target)
-            .with_flags(flags())
-            .with_init(move |c| setup.apply(c));
+        let manager = ConnectionManager {
+            target: target.to_path_buf(),
+            flags: existing_flags(),
+            init: Arc::new(move |c| setup.apply(c)),
+        };
         self.build_pool(manager, display, true)
     }
 
@@ -179,26 +235,23 @@ impl Setup {
     /// database lives while the pool does, and runs it before setting up
     /// each new connection, so an owner that is gone can refuse. Idle
     /// connections are never reaped, so no periodic job holds the pool.
-    pub fn owned_pool(
-        &self,
-        target: &Path,
-        display: Option<PathBuf>,
-        owner: Arc<dyn Fn() -> rusqlite::Result<()> + Send + Sync>,
-    ) -> Result<Pool> {
+    pub fn owned_pool(&self, target: &Path, display: Option<&Path>, owner: Owner) -> Result<Pool> {
         let setup = self.clone();
-        let manager = SqliteConnectionManager::file(target)
-            .with_flags(existing_flags())
-            .with_init(move |c| {
+        let manager = ConnectionManager {
+            target: target.to_path_buf(),
+            flags: existing_flags(),
+            init: Arc::new(move |c| {
                 owner()?;
                 setup.apply(c)
-            });
+            }),
+        };
         self.build_pool(manager, display, false)
     }
 
     fn build_pool(
         &self,
-        manager: SqliteConnectionManager,
-        display: Option<PathBuf>,
+        manager: ConnectionManager,
+        display: Option<&Path>,
         reap: bool,
     ) -> Result<Pool> {
         let mut builder = r2d2::Pool::builder()
@@ -209,7 +262,7 @@ impl Setup {
             builder = builder.idle_timeout(None).max_lifetime(None);
         }
         builder.build(manager).map_err(|source| Error::Pool {
-            path: display,
+            database: display.map(Path::to_path_buf),
             source: Arc::new(source),
         })
     }
@@ -284,55 +337,113 @@ fn existing_flags() -> OpenFlags {
 }
 
 /// The connection-setup methods every builder with a `setup: Setup` field
-/// offers, written once: `busy_timeout`, `foreign_keys`, `pool_size`,
-/// `on_connect`. The arguments name the builder's pool and say which
-/// connections the hook runs on.
+/// offers, written once: `busy_timeout`, `foreign_keys`, `journal_mode`,
+/// `pool_size`, `on_connect`. The arguments name the builder's pool, say
+/// which connections the hook runs on, and give the code that makes a
+/// builder (`$make`) and finishes it (`$finish`) in the examples; `$set_up`
+/// is the example's hidden first lines.
 macro_rules! setup_methods {
-    ($pool:literal, $hooked:literal) => {
-        /// Busy timeout of every connection handed out. Default 30 s.
+    ($pool:literal, $hooked:literal, $set_up:literal, $make:literal, $finish:literal) => {
+        /// Busy timeout of every connection handed out: how long a
+        /// statement waits for another connection's lock before failing
+        /// with "database is locked". Default 30 s. (The wait for the write
+        /// lock while migrating is the `lock_timeout`.)
+        ///
+        /// ```
+        #[doc = $set_up]
+        #[doc = concat!("let db = ", $make, ".busy_timeout(std::time::Duration::from_secs(5))", $finish, "?;")]
+        /// let ms: i64 = db.connect()?.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+        /// assert_eq!(ms, 5000);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
         pub fn busy_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.setup.busy_timeout = timeout;
+            self.setup.busy_timeout = $crate::migrator::clamp_wait(timeout);
             self
         }
 
         /// Whether connections handed out enforce foreign keys. Default `true`.
+        /// (The migrating connection turns enforcement off while it migrates
+        /// either way, and checks the foreign keys before it commits.)
+        ///
+        /// ```
+        #[doc = $set_up]
+        #[doc = concat!("let db = ", $make, ".foreign_keys(false)", $finish, "?;")]
+        /// let on: bool = db.connect()?.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        /// assert!(!on);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
         pub fn foreign_keys(mut self, on: bool) -> Self {
             self.setup.foreign_keys = on;
             self
         }
 
-        /// Journal mode every connection handed out sets (`PRAGMA journal_mode`),
-        /// for example [`JournalMode::Wal`](crate::JournalMode::Wal). Set
-        /// without spurious "database is locked" errors when many connections
-        /// open the file at once (SQLite does not wait for this pragma; the
-        /// crate retries it within the busy timeout). An in-memory database
-        /// keeps its in-memory journal. Default: SQLite's (DELETE for files).
+        /// Journal mode every connection handed out sets (`PRAGMA
+        /// journal_mode`). Default: SQLite's (DELETE for files).
+        ///
+        /// Set without spurious "database is locked" errors when many
+        /// connections open the file at once: SQLite does not wait for this
+        /// pragma, so the crate retries it within the busy timeout. An
+        /// in-memory database keeps its in-memory journal.
+        ///
+        /// ```
+        #[doc = $set_up]
+        #[doc = concat!("let db = ", $make, ".journal_mode(migrate_once::JournalMode::Truncate)", $finish, "?;")]
+        /// let mode: String = db.connect()?.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        /// assert!(mode == "truncate" || mode == "memory");
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
         pub fn journal_mode(mut self, mode: $crate::JournalMode) -> Self {
             self.setup.journal_mode = Some(mode);
             self
         }
 
-        #[doc = concat!("The most connections ", $pool, " opens. Default 4.")]
+        #[doc = concat!("The most connections ", $pool, " opens at once. Default 4.")]
+        ///
+        /// # Panics
+        ///
+        /// If `size` is 0: a pool that can never hand out a connection is a
+        /// mistake, and r2d2 would panic later, far from it.
+        ///
+        /// ```
+        #[doc = $set_up]
+        #[doc = concat!("let db = ", $make, ".pool_size(2)", $finish, "?;")]
+        /// assert_eq!(db.pool()?.max_size(), 2);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
         pub fn pool_size(mut self, size: u32) -> Self {
-            self.setup.pool_size = size.max(1);
+            assert!(size > 0, "pool_size(0): a pool needs room for one connection at least");
+            self.setup.pool_size = size;
             self
         }
 
         #[doc = concat!(
             "Runs `hook` on every connection opened to the database (",
             $hooked,
-            "), for example to register SQL functions or collations the migrations or tests need. ",
-            "The template a migration set is cloned from (and whose schema is the expected one) ",
-            "is built once, with the hook of the caller that builds it: give every caller of one ",
-            "migration set the same hook. For WAL, prefer `journal_mode`: SQLite does not wait ",
-            "for `PRAGMA journal_mode = WAL` while other connections open the file (\"database is ",
-            "locked\" at once, whatever the busy timeout); `journal_mode` retries it, a hook is ",
-            "run once."
+            "), for example to register SQL functions or collations the migrations or tests need."
         )]
+        ///
+        /// The template a migration set is cloned from (and whose schema is
+        /// the expected one) is built once, with the hook of the caller that
+        /// builds it: give every caller of one migration set the same hook.
+        ///
+        /// For WAL, prefer `journal_mode`: SQLite does not wait for `PRAGMA
+        /// journal_mode = WAL` while other connections open the file
+        /// ("database is locked" at once, whatever the busy timeout);
+        /// `journal_mode` retries it, a hook is run once.
+        ///
+        /// ```
+        #[doc = $set_up]
+        #[doc = concat!("let db = ", $make, ".on_connect(|conn| {")]
+        ///     conn.execute_batch("PRAGMA cache_size = -4000")
+        #[doc = concat!("})", $finish, "?;")]
+        /// let kib: i64 = db.connect()?.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        /// assert_eq!(kib, -4000);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[must_use]
         pub fn on_connect<F>(mut self, hook: F) -> Self
         where

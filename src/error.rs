@@ -47,8 +47,8 @@ impl fmt::Display for SchemaObject {
 }
 
 /// Everything that can go wrong, each variant carrying what a user needs to
-/// find the cause: the file, the version, the migration's name and, for SQL,
-/// the statement.
+/// find the cause: the file, the version, the migration's name, the
+/// database and, for SQL, the statement.
 ///
 /// Errors are `Clone` (their sources are shared), so a failure stored by the
 /// registry is handed to every later caller as the same value.
@@ -56,13 +56,35 @@ impl fmt::Display for SchemaObject {
 /// Use [`Error::is_transient`] to tell failures that may pass on a retry
 /// (another process held the lock too long, I/O) from those that will not
 /// (bad SQL, an edited migration, a failed validation).
-#[derive(Debug, Clone)]
+///
+/// # Printing
+///
+/// `Display` says what the crate was doing and on what; the underlying
+/// error (SQLite's, the file system's) is the [`source`](std::error::Error::source),
+/// and is not repeated in `Display`, so error reporters (anyhow, eyre, a
+/// test returning `Result`) print each cause once. `Debug` (what `unwrap()`
+/// and a failing test print) is the message followed by its causes:
+///
+/// ```
+/// use migrate_once::{Migration, Migrations};
+///
+/// let set = Migrations::new(vec![Migration::new(1, "bad", "CREATE TABLE t(x;")])?;
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let err = migrate_once::migrate(&mut conn, &set).unwrap_err();
+/// assert!(format!("{err:?}").starts_with(
+///     "migration 1 (bad) in <built in code> failed at statement 1 (line 1) of an in-memory database; \
+///      nothing was applied\n  statement: CREATE TABLE t(x;\n\nCaused by:\n    \
+///      near \";\": syntax error (at byte 16 of the statement)"
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a file failed (a migrations directory, the template
     /// cache, a test database).
     Io {
-        /// The file or directory being read.
+        /// The file or directory being read or written.
         path: PathBuf,
         /// The underlying error.
         source: Arc<std::io::Error>,
@@ -98,6 +120,37 @@ pub enum Error {
         /// The second migration with that version.
         second: Origin,
     },
+    /// A file in the migrations directory looks like a migration but cannot
+    /// be one: it is not a regular file, its name is not UTF-8, or its name
+    /// does not end in `.sql` (`0002_b.sql~`). Refused rather than skipped,
+    /// so that no migration is silently left out.
+    UnusableFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// The up and down files of one version have different names
+    /// (`0001_users.up.sql`, `0001_user.down.sql`): most likely a typo.
+    UpDownMismatch {
+        /// The version.
+        version: i64,
+        /// The up migration.
+        up: Origin,
+        /// The down migration.
+        down: Origin,
+    },
+    /// A migration's SQL holds a NUL byte. SQLite stops reading a statement
+    /// at NUL, so the rest of it would silently not run (`DELETE FROM t<NUL>
+    /// WHERE ...` deletes every row). A file saved as UTF-16 looks like this.
+    NulByte {
+        /// The migration's version.
+        version: i64,
+        /// Where it came from.
+        origin: Origin,
+        /// Byte offset of the first NUL in the SQL.
+        offset: usize,
+    },
     /// A migration file is not valid UTF-8.
     NotUtf8 {
         /// The file.
@@ -116,9 +169,10 @@ pub enum Error {
         path: PathBuf,
     },
     /// A migration has no statement: the file is empty or holds only
-    /// comments. Almost always an accident (a file created and never
-    /// filled); once recorded as applied, the SQL written into it later
-    /// would never run.
+    /// comments.
+    ///
+    /// Almost always an accident (a file created and never filled); once
+    /// recorded as applied, the SQL written into it later would never run.
     EmptyMigration {
         /// The migration's version.
         version: i64,
@@ -151,6 +205,8 @@ pub enum Error {
         name: String,
         /// Where it came from.
         origin: Origin,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
         /// Checksum recorded in the database when it was applied.
         applied: String,
         /// Checksum of the migration as it is now.
@@ -163,6 +219,21 @@ pub enum Error {
         version: i64,
         /// The name recorded in the database.
         name: String,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
+    },
+    /// The ledger another migration tool keeps in the database (see
+    /// [`AppLedger`](crate::AppLedger)) disagrees with the set, so what that
+    /// tool applied cannot be adopted. Nothing was applied.
+    AppLedgerMismatch {
+        /// The tool.
+        tool: crate::AppLedger,
+        /// The version its ledger records.
+        version: i64,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
+        /// What disagrees.
+        problem: AppLedgerProblem,
     },
     /// A pending migration is older than the newest applied one, and
     /// out-of-order migration was not allowed.
@@ -173,6 +244,8 @@ pub enum Error {
         name: String,
         /// Where it came from.
         origin: Origin,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
         /// The newest version the database has applied.
         newest_applied: i64,
     },
@@ -184,17 +257,22 @@ pub enum Error {
         name: String,
         /// Where it came from.
         origin: Origin,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
         /// 1-based number of the failing statement within the migration.
         index: usize,
         /// 1-based line in the migration where the statement starts.
         line: usize,
-        /// The failing statement.
+        /// The failing statement, whole (`Display` shortens a long one).
         statement: String,
-        /// SQLite's error.
+        /// SQLite's error. For a syntax error its message ends with the
+        /// byte offset in the statement.
         source: Arc<rusqlite::Error>,
     },
     /// The migrations left rows that violate a foreign key. Nothing of the run was kept.
     ForeignKeyViolation {
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
         /// The table holding the violating row.
         table: String,
         /// The violating row's rowid (`None` for a `WITHOUT ROWID` table).
@@ -213,10 +291,18 @@ pub enum Error {
     InProgress,
     /// The connection passed in is inside a transaction; migrating needs one of its own.
     TransactionOpen,
+    /// [`SharedDb`](crate::SharedDb) was given something other than a file
+    /// path (`""`, `":memory:"`, a `file:` URI).
+    NotAFilePath {
+        /// What was given.
+        given: PathBuf,
+        /// What to use instead.
+        instead: &'static str,
+    },
     /// The database does not have the schema the migrations define (or that the caller requires).
     Validation {
-        /// The database, if it is a file.
-        path: Option<PathBuf>,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
         /// Objects that should exist and do not.
         missing: Vec<SchemaObject>,
         /// Objects that exist with a different definition.
@@ -230,17 +316,49 @@ pub enum Error {
         /// What the crate was doing.
         context: &'static str,
         /// The database file, if known.
-        path: Option<PathBuf>,
+        database: Option<PathBuf>,
         /// SQLite's error.
         source: Arc<rusqlite::Error>,
+    },
+    /// Another driver (sqlx, diesel) could not open the database or run
+    /// the connection's setup.
+    Driver {
+        /// The driver: `"sqlx"` or `"diesel"`.
+        driver: &'static str,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
+        /// The driver's error.
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// Building a connection pool failed.
     Pool {
         /// The database file, if any.
-        path: Option<PathBuf>,
+        database: Option<PathBuf>,
         /// r2d2's error.
         source: Arc<r2d2::Error>,
     },
+}
+
+/// How an app ledger disagrees with the migration set; see
+/// [`Error::AppLedgerMismatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppLedgerProblem {
+    /// The tool applied a version the set does not have.
+    UnknownVersion,
+    /// The tool applied the version with other SQL than the set's: the
+    /// checksum it recorded (lower-case hex) is not that of the migration now.
+    ChecksumMismatch {
+        /// Where the set's migration came from.
+        origin: Origin,
+        /// The checksum the tool recorded.
+        recorded: String,
+        /// The checksum the tool would record for the migration now.
+        current: String,
+    },
+    /// The tool recorded the version as failed (sqlx's `success = false`):
+    /// the tool itself refuses such a database until it is fixed by hand.
+    Failed,
 }
 
 /// Whether SQLite answered SQLITE_BUSY ("database is locked").
@@ -254,6 +372,21 @@ pub(crate) fn sqlite_error(code: std::ffi::c_int, message: impl Into<String>) ->
     rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
 }
 
+/// SQLite's error for a failed statement, without the copy of the whole
+/// statement that rusqlite's syntax errors carry: the `Sql` variant has the
+/// statement already, and a multi-megabyte one must not be printed twice.
+pub(crate) fn statement_error(e: rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqlInputError {
+            error, msg, offset, ..
+        } => rusqlite::Error::SqliteFailure(
+            error,
+            Some(format!("{msg} (at byte {offset} of the statement)")),
+        ),
+        other => other,
+    }
+}
+
 fn code_of(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
@@ -262,12 +395,22 @@ fn code_of(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
 }
 
 impl Error {
-    /// Whether the failure may pass if the same call is made again: a lock
-    /// that was held too long, a migration in progress elsewhere, SQLite I/O
-    /// trouble, a full disk, an interrupted or timed-out read. (A missing
-    /// file, a permission problem or a symlink loop are not transient.) Deterministic failures (bad SQL, an edited
-    /// migration, a failed validation, a malformed database) are not
-    /// transient: retrying gives the same error.
+    /// Whether the failure may pass if the same call is made again.
+    ///
+    /// Transient: a lock that was held too long, a migration in progress
+    /// elsewhere, SQLite I/O trouble, a full disk, an interrupted or
+    /// timed-out read, a pool that timed out with no connection error.
+    /// Deterministic (not transient): bad SQL, an edited migration, a failed
+    /// validation, a malformed database, a missing file, a permission
+    /// problem, a symlink loop — retrying gives the same error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use migrate_once::Error;
+    ///
+    /// assert!(Error::LockTimeout { waited: Duration::from_secs(30) }.is_transient());
+    /// assert!(!Error::NoMigrations { path: None }.is_transient());
+    /// ```
     pub fn is_transient(&self) -> bool {
         use rusqlite::ErrorCode as C;
         match self {
@@ -281,7 +424,10 @@ impl Error {
                     | std::io::ErrorKind::ResourceBusy
                     | std::io::ErrorKind::OutOfMemory
             ),
-            Error::Pool { .. } => true,
+            // r2d2 reports "timed out waiting for connection", followed by
+            // the last connection error if there was one: a pool that was
+            // only busy may have room later, one that cannot connect will not.
+            Error::Pool { source, .. } => !source.to_string().contains(": "),
             Error::Database { source, .. } | Error::Sql { source, .. } => matches!(
                 code_of(source),
                 Some(
@@ -297,6 +443,7 @@ impl Error {
         }
     }
 
+    /// An [`Error::Io`] on `path`, built only when an error happens.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |source| Error::Io {
             path: path.to_path_buf(),
@@ -304,13 +451,15 @@ impl Error {
         }
     }
 
-    pub(crate) fn db(
+    /// An [`Error::Database`] for `context` on `database`, built only when an
+    /// error happens.
+    pub(crate) fn db<'a>(
         context: &'static str,
-        path: Option<PathBuf>,
-    ) -> impl FnOnce(rusqlite::Error) -> Error {
+        database: Option<&'a std::path::Path>,
+    ) -> impl FnOnce(rusqlite::Error) -> Error + 'a {
         move |source| Error::Database {
             context,
-            path,
+            database: database.map(std::path::Path::to_path_buf),
             source: Arc::new(source),
         }
     }
@@ -324,10 +473,43 @@ fn list(objects: &[SchemaObject]) -> String {
         .join(", ")
 }
 
+/// "database /path" for a file, "an in-memory database" otherwise.
+struct Db<'a>(&'a Option<PathBuf>);
+
+impl fmt::Display for Db<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "database {}", p.display()),
+            None => f.write_str("an in-memory database"),
+        }
+    }
+}
+
+/// A statement as an error message shows it: whole up to a few lines, else
+/// its start and how long it is (the `statement` field keeps all of it).
+struct Shortened<'a>(&'a str);
+
+/// The most of a statement an error message shows.
+const SHOWN: usize = 600;
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s.len() <= SHOWN {
+            return f.write_str(s);
+        }
+        let mut cut = SHOWN;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        write!(f, "{} … ({} bytes in all)", &s[..cut], s.len())
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path, source } => write!(f, "I/O error on {}: {source}", path.display()),
+            Error::Io { path, .. } => write!(f, "I/O error on {}", path.display()),
             Error::DirNotFound { path } => {
                 write!(f, "migrations directory {} does not exist", path.display())
             }
@@ -348,6 +530,23 @@ impl fmt::Display for Error {
                 first,
                 second,
             } => write!(f, "version {version} is used twice: {first} and {second}"),
+            Error::UnusableFile { path, reason } => {
+                write!(f, "{} cannot be a migration: {reason}", path.display())
+            }
+            Error::UpDownMismatch { version, up, down } => write!(
+                f,
+                "the up and down migrations of version {version} have different names: {up} and {down}; \
+                 name them alike"
+            ),
+            Error::NulByte {
+                version,
+                origin,
+                offset,
+            } => write!(
+                f,
+                "migration {version} in {origin} holds a NUL byte at offset {offset}: SQLite would stop \
+                 reading the statement there and silently skip the rest (is the file UTF-16? save it as UTF-8)"
+            ),
             Error::NotUtf8 { path, valid_up_to } => write!(
                 f,
                 "{} is not valid UTF-8 (first invalid byte at offset {valid_up_to})",
@@ -378,58 +577,104 @@ impl fmt::Display for Error {
                 reason,
             } => write!(
                 f,
-                "migration {version} ({name}) in {origin}, statement {index}: `{statement}` is not allowed: {reason}"
+                "migration {version} ({name}) in {origin}, statement {index}: `{}` is not allowed: {reason}",
+                Shortened(statement)
             ),
             Error::ChecksumMismatch {
                 version,
                 name,
                 origin,
+                database,
                 applied,
                 current,
+            } => {
+                write!(
+                    f,
+                    "migration {version} ({name}) in {origin} was changed after {} applied it: \
+                     applied checksum {applied}, current checksum {current}; \
+                     add a new migration instead of editing an applied one",
+                    Db(database)
+                )?;
+                if let Some(p) = database {
+                    write!(
+                        f,
+                        " (a database made only for tests can be deleted instead: {})",
+                        p.display()
+                    )?;
+                }
+                Ok(())
+            }
+            Error::UnknownVersion {
+                version,
+                name,
+                database,
             } => write!(
                 f,
-                "migration {version} ({name}) in {origin} was changed after it was applied: \
-                 applied checksum {applied}, current checksum {current}; \
-                 add a new migration instead of editing an applied one"
+                "{} has applied migration {version} ({name}), which the migration set does not have \
+                 (a newer set migrated it, or that migration was removed or renumbered)",
+                Db(database)
             ),
-            Error::UnknownVersion { version, name } => write!(
-                f,
-                "the database has applied migration {version} ({name}), which the migration set does not have; \
-                 the database is ahead of this set"
-            ),
+            Error::AppLedgerMismatch {
+                tool,
+                version,
+                database,
+                problem,
+            } => {
+                write!(
+                    f,
+                    "{tool}'s ledger ({}) in {} records migration {version}",
+                    tool.table(),
+                    Db(database)
+                )?;
+                match problem {
+                    AppLedgerProblem::UnknownVersion => {
+                        f.write_str(", which the migration set does not have")?
+                    }
+                    AppLedgerProblem::ChecksumMismatch {
+                        origin,
+                        recorded,
+                        current,
+                    } => write!(
+                        f,
+                        " with checksum {recorded}, but by {tool}'s rule {origin} now has checksum {current}"
+                    )?,
+                    AppLedgerProblem::Failed => write!(
+                        f,
+                        " as failed; {tool} itself refuses the database until that is fixed by hand"
+                    )?,
+                }
+                f.write_str("; nothing was applied")
+            }
             Error::OutOfOrder {
                 version,
                 name,
                 origin,
+                database,
                 newest_applied,
             } => write!(
                 f,
-                "migration {version} ({name}) in {origin} is pending but older than the newest applied \
-                 version {newest_applied}; give it a newer version or allow out-of-order migrations"
+                "migration {version} ({name}) in {origin} is pending in {} but older than its newest \
+                 applied version {newest_applied}; give it a newer version or allow out-of-order migrations",
+                Db(database)
             ),
             Error::Sql {
                 version,
                 name,
                 origin,
+                database,
                 index,
                 line,
                 statement,
-                source,
-            } => {
-                write!(
-                    f,
-                    "migration {version} ({name}) in {origin} failed at statement {index} (line {line}): "
-                )?;
-                match &**source {
-                    // Its own Display repeats the whole statement.
-                    rusqlite::Error::SqlInputError { msg, offset, .. } => {
-                        write!(f, "{msg} (at byte {offset} of the statement)")?;
-                    }
-                    other => write!(f, "{other}")?,
-                }
-                write!(f, "\n  statement: {statement}\nnothing was applied")
-            }
+                ..
+            } => write!(
+                f,
+                "migration {version} ({name}) in {origin} failed at statement {index} (line {line}) of {}; \
+                 nothing was applied\n  statement: {}",
+                Db(database),
+                Shortened(statement)
+            ),
             Error::ForeignKeyViolation {
+                database,
                 table,
                 rowid,
                 parent,
@@ -438,8 +683,9 @@ impl fmt::Display for Error {
                 let row = rowid.map_or_else(|| "a row".to_string(), |r| format!("row {r}"));
                 write!(
                     f,
-                    "after migrating, {row} of table {table} refers to a missing row of {parent} \
-                     ({count} foreign-key violation(s) in all); nothing was applied"
+                    "after migrating {}, {row} of table {table} refers to a missing row of {parent} \
+                     ({count} foreign-key violation(s) in all); nothing was applied",
+                    Db(database)
                 )
             }
             Error::LockTimeout { waited } => write!(
@@ -453,18 +699,18 @@ impl fmt::Display for Error {
             Error::TransactionOpen => f.write_str(
                 "the connection is inside a transaction; migrate needs a connection with none open",
             ),
+            Error::NotAFilePath { given, instead } => write!(
+                f,
+                "`{}` is not a database file path; {instead}",
+                given.display()
+            ),
             Error::Validation {
-                path,
+                database,
                 missing,
                 differing,
                 unexpected,
             } => {
-                match path {
-                    Some(p) => {
-                        write!(f, "database {} does not match its migrations:", p.display())?
-                    }
-                    None => f.write_str("database does not match its migrations:")?,
-                }
+                write!(f, "{} does not match its migrations:", Db(database))?;
                 if !missing.is_empty() {
                     write!(f, " missing: {};", list(missing))?;
                 }
@@ -478,23 +724,45 @@ impl fmt::Display for Error {
             }
             Error::Database {
                 context,
-                path: Some(p),
-                source,
-            } => write!(f, "{context} ({}): {source}", p.display()),
+                database: Some(p),
+                ..
+            } => write!(f, "could not {context} ({})", p.display()),
             Error::Database {
                 context,
-                path: None,
-                source,
-            } => write!(f, "{context}: {source}"),
-            Error::Pool { path, source } => match path {
-                Some(p) => write!(
-                    f,
-                    "cannot build a connection pool for {}: {source}",
-                    p.display()
-                ),
-                None => write!(f, "cannot build a connection pool: {source}"),
+                database: None,
+                ..
+            } => write!(f, "could not {context}"),
+            Error::Driver {
+                driver, database, ..
+            } => write!(f, "{driver} could not open {}", Db(database)),
+            Error::Pool { database, .. } => match database {
+                Some(p) => write!(f, "cannot build a connection pool for {}", p.display()),
+                None => f.write_str("cannot build a connection pool"),
             },
         }
+    }
+}
+
+/// The message, then each cause on a line of its own, as anyhow prints an
+/// error: what `unwrap()`, `expect()` and a test returning `Result` show.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut cause = std::error::Error::source(self);
+        if cause.is_some() {
+            f.write_str("\n\nCaused by:")?;
+        }
+        while let Some(c) = cause {
+            // rusqlite gives SQLite's result code as the cause of its own
+            // error; its text ("Error code 11: The database disk image is
+            // malformed") says again what the message said.
+            if c.is::<rusqlite::ffi::Error>() {
+                break;
+            }
+            write!(f, "\n    {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 
@@ -504,6 +772,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(&**source),
             Error::Sql { source, .. } | Error::Database { source, .. } => Some(&**source),
             Error::Pool { source, .. } => Some(&**source),
+            Error::Driver { source, .. } => Some(&**source),
             _ => None,
         }
     }

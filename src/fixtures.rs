@@ -69,9 +69,7 @@ pub fn memory_db() -> TestDb {
 #[fixture]
 pub fn shared_db() -> SharedDb {
     let set = set();
-    let dir = std::env::var_os(crate::DIR_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(std::env::temp_dir, PathBuf::from);
-    let path = dir.join(format!("migrate-once-shared-{}.sqlite", &set.hash()[..16]));
+    let path = crate::testdb::default_dir()
+        .join(format!("migrate-once-shared-{}.sqlite", &set.hash()[..16]));
     SharedDb::open(path, set).unwrap_or_else(|e| panic!("migrate-once: {e}"))
 }

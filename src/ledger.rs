@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::migrations::Migration;
+use crate::migrations::{Migration, Migrations};
 
 /// Name of the ledger table.
 pub const LEDGER_TABLE: &str = "_migrate_once_ledger";
@@ -110,5 +110,16 @@ pub fn ledger(conn: &Connection) -> Result<Vec<LedgerRow>> {
             Ok(Vec::new())
         }
     };
-    read().map_err(Error::db("read the ledger", crate::migrator::file_of(conn)))
+    read().map_err(|e| Error::db("read the ledger", crate::identity::file_of(conn).as_deref())(e))
+}
+
+/// Whether `rows` (a ledger, oldest first) record exactly the migrations of
+/// `set`, each with its current checksum: the database is fully migrated to
+/// it and nothing is pending.
+pub(crate) fn covers(rows: &[LedgerRow], set: &Migrations) -> bool {
+    rows.len() == set.len()
+        && rows
+            .iter()
+            .zip(set)
+            .all(|(r, m)| r.version == m.version() && r.checksum == m.checksum())
 }

@@ -71,7 +71,12 @@
 //!   troubleshooting for the build flag that fixes it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod app_ledger;
 mod connection;
+#[cfg(feature = "diesel-2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
+#[path = "diesel.rs"]
+pub mod diesel_2;
 mod error;
 #[cfg(feature = "rstest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
@@ -85,26 +90,47 @@ mod registry;
 mod shared;
 mod sql;
 mod sqlite_config;
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+mod sqlx;
 mod template;
 mod testdb;
 mod validate;
 
-pub use connection::{DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, OnConnect, Pool};
-pub use error::{Error, Origin, Result, SchemaObject};
-pub use identity::DbIdentity;
+pub use app_ledger::AppLedger;
+pub use connection::{
+    ConnectionManager, DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, Pool,
+};
+pub use error::{AppLedgerProblem, Error, Origin, Result, SchemaObject};
 pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
-pub use migrator::{Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
+pub use migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
 pub use shared::{SharedDb, SharedDbBuilder};
-pub use sqlite_config::{KEEP_MEMSTATUS_ENV, memstatus_disabled};
+pub use sqlite_config::memstatus_disabled;
+#[cfg(feature = "sqlx-0_8")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_8")))]
+pub use sqlx::sqlx_0_8;
+#[cfg(feature = "sqlx-0_9")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_9")))]
+pub use sqlx::sqlx_0_9;
 pub use template::{CACHE_DIR_ENV, Template, cache_dir};
-pub use testdb::{DIR_ENV, TestDb, TestDbBuilder};
-pub use validate::Schema;
+pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "rstest"))]
+/// The README's examples, compiled and run as doctests (they use every
+/// feature).
+#[cfg(all(
+    doctest,
+    feature = "rstest",
+    feature = "sqlx-0_9",
+    feature = "diesel-2"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The rusqlite this crate was built with: the `Connection` type
+/// `connect()` returns. Name it as `migrate_once::rusqlite` where your own
+/// rusqlite dependency might be another minor version (see the README's
+/// "Which rusqlite").
+pub use rusqlite;
 
 #[doc(hidden)]
 pub mod __private {

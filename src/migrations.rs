@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::app_ledger::AppLedger;
 use crate::error::{Error, Origin, Result};
 use crate::sql;
 
@@ -22,8 +23,14 @@ use crate::sql;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     version: i64,
+    /// The version as the file name spells it (`0001`; dashes of a diesel
+    /// date removed): diesel records this text.
+    version_text: String,
     name: String,
     up: String,
+    /// Whether the up SQL started with a byte-order mark: sqlx's checksum
+    /// covers it.
+    bom: bool,
     down: Option<String>,
     checksum: String,
     origin: Origin,
@@ -40,7 +47,8 @@ fn normalize(sql: &str) -> String {
     without_bom(sql).replace("\r\n", "\n").replace('\r', "\n")
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as checksums and cache keys are written.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()
@@ -58,11 +66,24 @@ impl Migration {
     /// assert_eq!(m.version(), 1);
     /// ```
     pub fn new(version: i64, name: impl Into<String>, up: impl AsRef<str>) -> Self {
-        Self::with_origin(version, name.into(), up.as_ref(), None, Origin::Code)
+        Self::with_origin(
+            version,
+            version.to_string(),
+            name.into(),
+            up.as_ref(),
+            None,
+            Origin::Code,
+        )
     }
 
     /// Adds the SQL that reverts this migration. It is kept for callers that
     /// want it; the migrator never runs it.
+    ///
+    /// ```
+    /// let m = migrate_once::Migration::new(1, "create_users", "CREATE TABLE users(id INTEGER PRIMARY KEY);")
+    ///     .with_down("DROP TABLE users;");
+    /// assert_eq!(m.down_sql(), Some("DROP TABLE users;"));
+    /// ```
     #[must_use]
     pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
         self.down = Some(without_bom(down.as_ref()).to_string());
@@ -71,17 +92,21 @@ impl Migration {
 
     fn with_origin(
         version: i64,
+        version_text: String,
         name: String,
         up: &str,
         down: Option<&str>,
         origin: Origin,
     ) -> Self {
         let checksum = hex(&Sha256::digest(normalize(up).as_bytes()));
+        let bom = up.starts_with('\u{feff}');
         let up = without_bom(up).to_string();
         let statements = sql::split(&up);
         Migration {
             version,
+            version_text,
             name,
+            bom,
             down: down.map(|d| without_bom(d).to_string()),
             checksum,
             origin,
@@ -122,6 +147,28 @@ impl Migration {
         &self.origin
     }
 
+    /// sqlx's checksum of this migration: the SHA-384 of its SQL exactly as
+    /// sqlx reads the file (byte-order mark and line endings included).
+    pub(crate) fn sqlx_checksum(&self) -> Vec<u8> {
+        let mut h = sha2::Sha384::new();
+        if self.bom {
+            h.update("\u{feff}".as_bytes());
+        }
+        h.update(self.up.as_bytes());
+        h.finalize().to_vec()
+    }
+
+    /// sqlx's description: the name with `_` read as spaces.
+    pub(crate) fn sqlx_description(&self) -> String {
+        self.name.replace('_', " ")
+    }
+
+    /// The version as diesel records it: the file name's prefix, dashes
+    /// removed (`0001`, `20240101120000`).
+    pub(crate) fn diesel_version(&self) -> &str {
+        &self.version_text
+    }
+
     /// The statements of the up SQL, with their 1-based index and the byte
     /// offset at which each starts.
     pub(crate) fn statements(&self) -> impl Iterator<Item = (usize, usize, &str)> {
@@ -132,6 +179,15 @@ impl Migration {
     }
 
     fn check_statements(&self) -> Result<()> {
+        for sql in std::iter::once(&self.up).chain(&self.down) {
+            if let Some(offset) = sql.bytes().position(|b| b == 0) {
+                return Err(Error::NulByte {
+                    version: self.version,
+                    origin: self.origin.clone(),
+                    offset,
+                });
+            }
+        }
         if self.statements.is_empty() {
             return Err(Error::EmptyMigration {
                 version: self.version,
@@ -162,12 +218,12 @@ impl Migration {
 /// [`new`](Self::new) (a list built in code). Directory layouts that load as
 /// they are:
 ///
-/// | layout | example |
-/// |---|---|
-/// | one file per migration | `0001_create_users.sql` |
-/// | timestamp versions | `20240101120000_create_users.sql` |
-/// | sqlx-style up/down files | `0001_create_users.up.sql`, `0001_create_users.down.sql` |
-/// | diesel-style directories | `0001_create_users/up.sql`, `0001_create_users/down.sql` |
+/// | layout | example | [app ledger](Self::with_app_ledgers) kept by default |
+/// |---|---|---|
+/// | one file per migration (also sqlx's plain layout) | `0001_create_users.sql` | none |
+/// | timestamp versions | `20240101120000_create_users.sql` | none |
+/// | sqlx-style up/down files | `0001_create_users.up.sql`, `0001_create_users.down.sql` | sqlx's |
+/// | diesel-style directories | `0001_create_users/up.sql`, `0001_create_users/down.sql` | diesel's |
 ///
 /// The version is the integer before the first `_` (or `-`); the name is the
 /// rest, without extensions. Files that do not end in `.sql` and names that
@@ -187,6 +243,7 @@ pub struct Migrations {
     list: Vec<Migration>,
     hash: String,
     dir: Option<PathBuf>,
+    app_ledgers: Vec<AppLedger>,
 }
 
 impl fmt::Debug for Migrations {
@@ -197,6 +254,7 @@ impl fmt::Debug for Migrations {
                 "versions",
                 &self.list.iter().map(|m| m.version).collect::<Vec<_>>(),
             )
+            .field("app_ledgers", &self.app_ledgers)
             .field("hash", &self.hash)
             .finish()
     }
@@ -205,6 +263,7 @@ impl fmt::Debug for Migrations {
 /// One file found while reading a directory, before pairing.
 struct Found {
     version: i64,
+    version_text: String,
     name: String,
     kind: Kind,
     path: PathBuf,
@@ -218,9 +277,9 @@ enum Kind {
     Down,
 }
 
-/// Splits `0001_name` into (1, "name"). diesel-cli's dated prefix
+/// Splits `0001_name` into (1, "0001", "name"). diesel-cli's dated prefix
 /// `2024-01-01-120000_name` reads as the version 20240101120000.
-fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
+fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String, String)> {
     let b = stem.as_bytes();
     let dated = b.len() >= 17
         && [4, 7, 10].iter().all(|&i| b[i] == b'-')
@@ -243,6 +302,24 @@ fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
         path: path.to_path_buf(),
         reason: format!("{digits} does not fit in a 64-bit integer"),
     })?;
+    let b = rest.as_bytes();
+    let date_like = b.len() >= 6
+        && b[0] == b'-'
+        && b[3] == b'-'
+        && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit());
+    if date_like {
+        return Err(Error::InvalidVersion {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{digits}{} looks like a date, which would read as version {digits}; \
+                 write the version as {digits}{}{} (or diesel's {digits}{}-000000)",
+                &rest[..6],
+                &rest[1..3],
+                &rest[4..6],
+                &rest[..6]
+            ),
+        });
+    }
     let name = match rest.chars().next() {
         None => "",
         Some('_' | '-') => &rest[1..],
@@ -253,7 +330,59 @@ fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String)> {
             });
         }
     };
-    Ok((version, name.to_string()))
+    Ok((version, digits, name.to_string()))
+}
+
+/// What a directory entry's name says it is, before anything is read.
+enum ByName {
+    /// Not a migration: a dot file, a file that is not SQL, a directory
+    /// without a version.
+    Skip,
+    /// A `.sql` file, whatever the case of the extension.
+    SqlFile,
+    /// Starts with a version: a migration directory if it is one.
+    Versioned,
+    /// Looks like a migration but is not one: refused, never skipped.
+    Suspicious(&'static str),
+}
+
+fn classify(name: &str) -> ByName {
+    if name.starts_with('.') {
+        return ByName::Skip;
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".sql") {
+        return ByName::SqlFile;
+    }
+    if !name.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return ByName::Skip;
+    }
+    if lower.contains(".sql") {
+        return ByName::Suspicious(
+            "it looks like a migration but its name does not end in .sql \
+             (an editor's backup?); rename or remove it",
+        );
+    }
+    ByName::Versioned
+}
+
+/// Whether `dir` holds an `up.sql`; a directory that cannot be read does not.
+fn has_up_sql(dir: &Path) -> bool {
+    fs::metadata(dir.join("up.sql")).is_ok_and(|m| m.is_file())
+}
+
+fn not_a_file(path: PathBuf) -> Error {
+    Error::UnusableFile {
+        path,
+        reason: "it is not a regular file (a directory, FIFO, socket or device); \
+                 a migration must be a file",
+    }
+}
+
+/// `s` without `suffix`, compared without regard to ASCII case.
+fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    (s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case(suffix)).then(|| &s[..cut])
 }
 
 /// What a directory entry is, independent of where the bytes live.
@@ -290,10 +419,14 @@ impl Migrations {
     /// # Ok::<(), migrate_once::Error>(())
     /// ```
     pub fn new(migrations: Vec<Migration>) -> Result<Self> {
-        Self::assemble(migrations, None)
+        Self::assemble(migrations, None, Vec::new())
     }
 
-    fn assemble(mut list: Vec<Migration>, dir: Option<PathBuf>) -> Result<Self> {
+    fn assemble(
+        mut list: Vec<Migration>,
+        dir: Option<PathBuf>,
+        app_ledgers: Vec<AppLedger>,
+    ) -> Result<Self> {
         if list.is_empty() {
             return Err(Error::NoMigrations { path: dir });
         }
@@ -310,15 +443,79 @@ impl Migrations {
         for m in &list {
             m.check_statements()?;
         }
+        let mut set = Migrations {
+            list,
+            hash: String::new(),
+            dir,
+            app_ledgers: Vec::new(),
+        };
+        set.set_app_ledgers(app_ledgers);
+        Ok(set)
+    }
+
+    /// Sets the app ledgers and computes the hash, which covers everything
+    /// that shapes a migrated database: each migration's version, name and
+    /// checksum, which app ledgers are kept and what they record (diesel the
+    /// version as written, sqlx a checksum that covers a byte-order mark).
+    fn set_app_ledgers(&mut self, mut app_ledgers: Vec<AppLedger>) {
+        app_ledgers.sort();
+        app_ledgers.dedup();
         let mut hasher = Sha256::new();
-        for m in &list {
+        let diesel = app_ledgers.contains(&AppLedger::Diesel);
+        let sqlx = app_ledgers.contains(&AppLedger::Sqlx);
+        for m in &self.list {
             hasher.update(m.version.to_le_bytes());
-            hasher.update((m.name.len() as u64).to_le_bytes());
-            hasher.update(m.name.as_bytes());
-            hasher.update(m.checksum.as_bytes());
+            for text in [&m.name, &m.checksum] {
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+            if diesel {
+                hasher.update((m.version_text.len() as u64).to_le_bytes());
+                hasher.update(m.version_text.as_bytes());
+            }
+            if sqlx {
+                hasher.update([u8::from(m.bom)]);
+            }
         }
-        let hash = hex(&hasher.finalize());
-        Ok(Migrations { list, hash, dir })
+        for tool in &app_ledgers {
+            hasher.update(tool.table().as_bytes());
+        }
+        self.hash = hex(&hasher.finalize());
+        self.app_ledgers = app_ledgers;
+    }
+
+    /// Keep the ledgers of these migration tools too, in every database
+    /// this set migrates (templates and their clones included), so that the
+    /// application's own migrator, run on such a database, finds every
+    /// migration applied and runs nothing. Replaces the ledgers chosen
+    /// before (by [`from_dir`](Self::from_dir)'s inference, say); an empty
+    /// list keeps none. See [`AppLedger`].
+    ///
+    /// ```
+    /// use migrate_once::{AppLedger, Migrations};
+    ///
+    /// // sqlx's plain layout (`<version>_<name>.sql`) reads like this crate's
+    /// // own, so sqlx's ledger is asked for by name.
+    /// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?
+    ///     .with_app_ledgers([AppLedger::Sqlx]);
+    /// assert_eq!(set.app_ledgers(), [AppLedger::Sqlx]);
+    ///
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// migrate_once::migrate(&mut conn, &set)?;
+    /// let recorded: i64 = conn.query_row("SELECT count(*) FROM _sqlx_migrations", [], |r| r.get(0))?;
+    /// assert_eq!(recorded, set.len() as i64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_app_ledgers(mut self, tools: impl IntoIterator<Item = AppLedger>) -> Self {
+        self.set_app_ledgers(tools.into_iter().collect());
+        self
+    }
+
+    /// The ledgers of other migration tools this set keeps besides its own
+    /// (see [`with_app_ledgers`](Self::with_app_ledgers)).
+    pub fn app_ledgers(&self) -> &[AppLedger] {
+        &self.app_ledgers
     }
 
     /// Reads every migration in `dir` now, in any of the layouts listed on
@@ -353,26 +550,57 @@ impl Migrations {
         for entry in fs::read_dir(dir).map_err(Error::io(dir))? {
             let entry = entry.map_err(Error::io(dir))?;
             let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+            // Decided by name first: nothing that cannot be a migration
+            // (a README, `lost+found`, a dangling link called `notes`) is
+            // touched, so it cannot make loading fail.
+            let os_name = entry.file_name();
+            let lossy = os_name.to_string_lossy();
+            let by_name = classify(&lossy);
+            if matches!(by_name, ByName::Skip) {
+                if !lossy.starts_with('.')
+                    && entry.file_type().is_ok_and(|t| t.is_dir())
+                    && has_up_sql(&path)
+                {
+                    return Err(Error::MissingVersion { path });
+                }
                 continue;
             }
-            // `metadata` follows symbolic links; a link loop is an I/O error naming the link.
+            let Some(name) = os_name.to_str().map(str::to_string) else {
+                return Err(Error::UnusableFile {
+                    path,
+                    reason: "its name is not valid UTF-8 (shown here with a replacement character); \
+                             rename it",
+                });
+            };
+            if let ByName::Suspicious(reason) = by_name {
+                return Err(Error::UnusableFile { path, reason });
+            }
+            // `metadata` follows symbolic links; a dangling one or a loop is
+            // an I/O error naming the link.
             let meta = fs::metadata(&path).map_err(Error::io(&path))?;
-            if meta.is_dir() {
-                let mut files = Vec::new();
-                for f in ["up.sql", "down.sql"] {
-                    let p = path.join(f);
-                    match fs::read(&p) {
-                        Ok(bytes) => files.push((f.to_string(), bytes)),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(Error::io(&p)(e)),
-                    }
+            match by_name {
+                ByName::SqlFile if meta.is_file() => {
+                    let bytes = fs::read(&path).map_err(Error::io(&path))?;
+                    entries.push(Entry::File { name, bytes });
                 }
-                entries.push(Entry::Dir { name, files });
-            } else if name.ends_with(".sql") {
-                let bytes = fs::read(&path).map_err(Error::io(&path))?;
-                entries.push(Entry::File { name, bytes });
+                ByName::SqlFile => return Err(not_a_file(path)),
+                ByName::Versioned if meta.is_dir() => {
+                    let mut files = Vec::new();
+                    for f in ["up.sql", "down.sql"] {
+                        let p = path.join(f);
+                        match fs::metadata(&p) {
+                            Ok(m) if m.is_file() => {
+                                files.push((f.to_string(), fs::read(&p).map_err(Error::io(&p))?));
+                            }
+                            Ok(_) => return Err(not_a_file(p)),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(Error::io(&p)(e)),
+                        }
+                    }
+                    entries.push(Entry::Dir { name, files });
+                }
+                // A versioned file that is not SQL (`0001_notes.txt`).
+                _ => {}
             }
         }
         Self::from_entries(entries, dir, |p| Origin::File(dir.join(p)))
@@ -397,7 +625,7 @@ impl Migrations {
             match entry {
                 include_dir::DirEntry::File(f) => {
                     let name = file_name(f.path());
-                    if !name.starts_with('.') && name.ends_with(".sql") {
+                    if matches!(classify(&name), ByName::SqlFile) {
                         entries.push(Entry::File {
                             name,
                             bytes: f.contents().to_vec(),
@@ -433,22 +661,29 @@ impl Migrations {
         };
         entries.sort_by_key(entry_name);
         let mut found = Vec::new();
+        // The layout says which tool's ledger the set keeps by default:
+        // `.up.sql` / `.down.sql` files are sqlx's reversible layout,
+        // directories with `up.sql` diesel's.
+        let mut app_ledgers = Vec::new();
         for entry in entries {
             match entry {
                 Entry::File { name, bytes } => {
                     let rel = PathBuf::from(&name);
                     let path = dir.join(&rel);
-                    let stem = name.strip_suffix(".sql").unwrap_or(&name);
-                    let (stem, kind) = if let Some(s) = stem.strip_suffix(".up") {
+                    let stem = strip_suffix_ci(&name, ".sql").unwrap_or(&name);
+                    let (stem, kind) = if let Some(s) = strip_suffix_ci(stem, ".up") {
+                        app_ledgers.push(AppLedger::Sqlx);
                         (s, Kind::Up)
-                    } else if let Some(s) = stem.strip_suffix(".down") {
+                    } else if let Some(s) = strip_suffix_ci(stem, ".down") {
+                        app_ledgers.push(AppLedger::Sqlx);
                         (s, Kind::Down)
                     } else {
                         (stem, Kind::Up)
                     };
-                    let (version, name) = parse_stem(stem, &path)?;
+                    let (version, version_text, name) = parse_stem(stem, &path)?;
                     found.push(Found {
                         version,
+                        version_text,
                         name,
                         kind,
                         origin: origin(&rel),
@@ -461,12 +696,13 @@ impl Migrations {
                     if !has_version && files.is_empty() {
                         continue;
                     }
-                    let (version, mig_name) = parse_stem(&name, &dir.join(&name))?;
+                    let (version, version_text, mig_name) = parse_stem(&name, &dir.join(&name))?;
                     if files.is_empty() {
                         return Err(Error::MissingUp {
                             path: dir.join(&name),
                         });
                     }
+                    app_ledgers.push(AppLedger::Diesel);
                     for (file, bytes) in files {
                         let rel = Path::new(&name).join(&file);
                         let kind = if file == "up.sql" {
@@ -476,6 +712,7 @@ impl Migrations {
                         };
                         found.push(Found {
                             version,
+                            version_text: version_text.clone(),
                             name: mig_name.clone(),
                             kind,
                             origin: origin(&rel),
@@ -486,11 +723,11 @@ impl Migrations {
                 }
             }
         }
-        Self::pair(found, dir)
+        Self::pair(found, dir, app_ledgers)
     }
 
     /// Pairs up and down files by version and builds the set.
-    fn pair(found: Vec<Found>, dir: &Path) -> Result<Self> {
+    fn pair(found: Vec<Found>, dir: &Path, app_ledgers: Vec<AppLedger>) -> Result<Self> {
         let text = |f: &Found| -> Result<String> {
             String::from_utf8(f.bytes.clone()).map_err(|e| Error::NotUtf8 {
                 path: f.path.clone(),
@@ -523,10 +760,10 @@ impl Migrations {
                     });
                 }
                 Some(up) if up.name != down.name => {
-                    return Err(Error::DuplicateVersion {
+                    return Err(Error::UpDownMismatch {
                         version: *version,
-                        first: up.origin.clone(),
-                        second: down.origin.clone(),
+                        up: up.origin.clone(),
+                        down: down.origin.clone(),
                     });
                 }
                 Some(_) => {}
@@ -536,13 +773,14 @@ impl Migrations {
             let down = downs.get(&version).map(|d| text(d)).transpose()?;
             list.push(Migration::with_origin(
                 version,
+                up.version_text.clone(),
                 up.name.clone(),
                 &text(up)?,
                 down.as_deref(),
                 up.origin.clone(),
             ));
         }
-        Self::assemble(list, Some(dir.to_path_buf()))
+        Self::assemble(list, Some(dir.to_path_buf()), app_ledgers)
     }
 
     /// The migrations in version order.
@@ -615,8 +853,11 @@ impl<'a> IntoIterator for &'a Migrations {
 #[macro_export]
 macro_rules! embed_migrations {
     ($dir:tt) => {{
-        static DIR: $crate::__private::include_dir::Dir<'static> =
-            $crate::__private::include_dir::include_dir!($dir);
+        // include_dir's own expansion names `include_dir::Dir` and friends:
+        // this makes that name resolve to the crate's copy, so a user needs
+        // no include_dir dependency of their own.
+        use $crate::__private::include_dir;
+        static DIR: include_dir::Dir<'static> = include_dir::include_dir!($dir);
         $crate::Migrations::from_embedded(&DIR)
     }};
 }
@@ -665,13 +906,13 @@ mod tests {
         let p = Path::new("x");
         assert_eq!(
             parse_stem("0001_create_users", p).unwrap(),
-            (1, "create_users".into())
+            (1, "0001".into(), "create_users".into())
         );
         assert_eq!(
             parse_stem("20240101120000_init", p).unwrap(),
-            (20_240_101_120_000, "init".into())
+            (20_240_101_120_000, "20240101120000".into(), "init".into())
         );
-        assert_eq!(parse_stem("7", p).unwrap(), (7, String::new()));
+        assert_eq!(parse_stem("7", p).unwrap(), (7, "7".into(), String::new()));
         assert!(matches!(
             parse_stem("init", p),
             Err(Error::MissingVersion { .. })

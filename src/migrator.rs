@@ -1,13 +1,15 @@
 //! Bringing one connection's database to the latest version of a set.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result, is_busy, sqlite_error};
+use crate::app_ledger::{self, AppLedger};
+use crate::error::{AppLedgerProblem, Error, Result, is_busy, sqlite_error, statement_error};
+use crate::identity::file_of;
 use crate::ledger::{self, LedgerRow};
-use crate::migrations::{Migration, Migrations};
+use crate::migrations::{Migration, Migrations, hex};
 
 /// How long [`migrate`] waits for another connection's write lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,6 +22,10 @@ pub struct Report {
     /// already at the latest version (for example because another thread or
     /// process migrated it first).
     pub applied: Vec<Applied>,
+    /// The migrations this call recorded as applied without running them,
+    /// because another tool's migrator had applied them (see
+    /// [`AppLedger`](crate::AppLedger)), in order.
+    pub adopted: Vec<Adopted>,
     /// How many of the set's migrations the database had already applied.
     pub already_applied: usize,
     /// How long this call waited for the database's write lock. Zero when the
@@ -48,6 +54,19 @@ pub struct Applied {
     pub duration: Duration,
 }
 
+/// One migration a call to [`migrate`] adopted: another tool had applied it,
+/// so it was recorded in the crate's ledger without running it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Adopted {
+    /// The migration's version.
+    pub version: i64,
+    /// The migration's name.
+    pub name: String,
+    /// The tool whose ledger recorded it.
+    pub from: AppLedger,
+}
+
 /// Options for migrating; [`migrate`] uses the defaults.
 ///
 /// ```
@@ -65,51 +84,99 @@ pub struct Applied {
 #[derive(Debug, Clone)]
 pub struct Migrator<'a> {
     set: &'a Migrations,
+    /// How long to wait for another connection's write lock; zero: not at all.
     lock_timeout: Duration,
-    wait: bool,
     out_of_order: bool,
 }
 
-/// The database file behind a connection, `None` for in-memory databases.
-pub(crate) fn file_of(conn: &Connection) -> Option<PathBuf> {
-    conn.path().filter(|p| !p.is_empty()).map(PathBuf::from)
+/// The longest wait SQLite can be asked for: its busy timeout is an `int` of
+/// milliseconds (about 24.8 days). Longer waits are clamped to it, so that
+/// "wait as long as it takes" can be written as `Duration::MAX`.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// `d`, or [`LONGEST_WAIT`] if it is longer.
+pub(crate) fn clamp_wait(d: Duration) -> Duration {
+    d.min(LONGEST_WAIT)
 }
 
 impl<'a> Migrator<'a> {
     /// A migrator for `set` with the defaults: wait up to
     /// [`DEFAULT_LOCK_TIMEOUT`] (30 s) for the write lock, refuse
     /// out-of-order migrations.
+    ///
+    /// ```
+    /// use migrate_once::{Migration, Migrations, Migrator};
+    ///
+    /// let set = Migrations::new(vec![Migration::new(1, "t", "CREATE TABLE t(x);")])?;
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// assert_eq!(Migrator::new(&set).migrate(&mut conn)?.applied_versions(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(set: &'a Migrations) -> Self {
         Migrator {
             set,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            wait: true,
             out_of_order: false,
         }
     }
 
-    /// How long to wait for another connection's write lock before giving up
-    /// with [`Error::LockTimeout`]. Defaults to 30 seconds. The same bound
-    /// applies to waiting for readers when committing.
+    /// How long to wait for another connection's write lock (most likely
+    /// held by another thread or process that is migrating) before giving up
+    /// with [`Error::LockTimeout`]. Default: 30 seconds.
+    ///
+    /// `Duration::ZERO` means do not wait: if the lock is held, fail at once
+    /// with [`Error::InProgress`]. Waits longer than about 24.8 days (what
+    /// SQLite's busy timeout can express) are clamped to that, so
+    /// `Duration::MAX` means "as long as it takes".
+    ///
+    /// Once the lock is held, committing may still wait for readers to
+    /// finish: that wait is bounded by this timeout too, or by 30 seconds
+    /// when it is zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use migrate_once::{Error, Migration, Migrations, Migrator};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("db.sqlite");
+    /// let set = Migrations::new(vec![Migration::new(1, "t", "CREATE TABLE t(x);")])?;
+    ///
+    /// // Another connection holds the write lock...
+    /// let holder = rusqlite::Connection::open(&path)?;
+    /// holder.execute_batch("BEGIN IMMEDIATE")?;
+    ///
+    /// // ...so a migrator that does not wait is told at once.
+    /// let mut conn = rusqlite::Connection::open(&path)?;
+    /// let err = Migrator::new(&set).lock_timeout(Duration::ZERO).migrate(&mut conn).unwrap_err();
+    /// assert!(matches!(err, Error::InProgress));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
-        self.wait = true;
+        self.lock_timeout = clamp_wait(timeout);
         self
     }
 
-    /// Do not wait for the write lock: if another connection holds it (most
-    /// likely because it is migrating), fail at once with
-    /// [`Error::InProgress`]. Off by default.
-    #[must_use]
-    pub fn no_wait(mut self) -> Self {
-        self.wait = false;
-        self
-    }
-
-    /// Apply a pending migration even when the database has applied a newer
-    /// one (as happens when branches merge). Off by default: such a
+    /// Whether to apply a pending migration when the database has applied a
+    /// newer one (as happens when branches merge). Default `false`: such a
     /// migration is an [`Error::OutOfOrder`].
+    ///
+    /// ```
+    /// use migrate_once::{Migration, Migrations, Migrator};
+    ///
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// let main = Migrations::new(vec![Migration::new(3, "c", "CREATE TABLE c(x);")])?;
+    /// Migrator::new(&main).migrate(&mut conn)?;
+    ///
+    /// // A branch merged migration 2 after 3 was applied.
+    /// let merged = Migrations::new(vec![
+    ///     Migration::new(2, "b", "CREATE TABLE b(x);"),
+    ///     Migration::new(3, "c", "CREATE TABLE c(x);"),
+    /// ])?;
+    /// let report = Migrator::new(&merged).allow_out_of_order(true).migrate(&mut conn)?;
+    /// assert_eq!(report.applied_versions(), [2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn allow_out_of_order(mut self, allow: bool) -> Self {
         self.out_of_order = allow;
@@ -123,18 +190,34 @@ impl<'a> Migrator<'a> {
     /// `BEGIN IMMEDIATE` transaction, so another thread or process migrating
     /// the same database at the same moment waits for it and then finds
     /// nothing pending: each migration's SQL runs exactly once, and on any
-    /// error the database is exactly as it was. Foreign-key enforcement is
-    /// switched off on `conn` while it migrates (so rebuilding a parent table
-    /// does not cascade) and `PRAGMA foreign_key_check` runs before commit if
-    /// it was on. The connection's busy timeout and foreign-key setting are
-    /// restored afterwards (a custom handler set with
-    /// `Connection::busy_handler` cannot be read back: it is replaced by the
-    /// busy timeout it reported, usually 0; set it again after migrating).
+    /// error the database is exactly as it was.
+    ///
+    /// Foreign-key enforcement is switched off on `conn` while it migrates
+    /// (so rebuilding a parent table does not cascade), and `PRAGMA
+    /// foreign_key_check` runs before commit if it was on.
+    ///
+    /// The connection's busy timeout and foreign-key setting are restored
+    /// afterwards. (A custom handler set with `Connection::busy_handler`
+    /// cannot be read back: it is replaced by the busy timeout it reported,
+    /// usually 0; set it again after migrating.)
+    ///
+    /// ```
+    /// use migrate_once::{Migration, Migrations, Migrator};
+    ///
+    /// let set = Migrations::new(vec![Migration::new(1, "t", "CREATE TABLE t(x);")])?;
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// let report = Migrator::new(&set).migrate(&mut conn)?;
+    /// assert_eq!((report.applied_versions(), report.already_applied), (vec![1], 0));
+    /// let again = Migrator::new(&set).migrate(&mut conn)?;
+    /// assert_eq!((again.applied_versions(), again.already_applied), (vec![], 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// - [`Error::LockTimeout`] / [`Error::InProgress`] if another connection
-    ///   kept the write lock (transient: try again).
+    /// - [`Error::LockTimeout`] if another connection kept the write lock
+    ///   past the [`lock_timeout`](Self::lock_timeout), [`Error::InProgress`]
+    ///   if it held it and the timeout is zero (both transient: try again).
     /// - [`Error::ChecksumMismatch`] if an applied migration was edited,
     ///   [`Error::UnknownVersion`] if the database has a version the set does
     ///   not know, [`Error::OutOfOrder`] for a pending version older than the
@@ -149,37 +232,32 @@ impl<'a> Migrator<'a> {
             return Err(Error::TransactionOpen);
         }
         let path = file_of(conn);
-        let db = |context| Error::db(context, path.clone());
+        let path = path.as_deref();
 
         let saved_timeout: i64 = conn
             .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-            .map_err(db("open the database"))?;
-        let timeout = if self.wait {
-            self.lock_timeout
-        } else {
-            Duration::ZERO
-        };
+            .map_err(Error::db("open the database", path))?;
         // One budget for all waiting: the lock-free ledger read (which waits
         // only if a writer is committing) and BEGIN IMMEDIATE share it.
         let started = Instant::now();
         let result = conn
-            .busy_timeout(timeout)
-            .map_err(db("set the busy timeout"))
-            .and_then(|()| self.up_to_date(conn, started))
+            .busy_timeout(self.lock_timeout)
+            .map_err(Error::db("set the busy timeout", path))
+            .and_then(|()| self.up_to_date(conn, path, started))
             .and_then(|done| match done {
                 Some(report) => Ok(report),
                 None => {
-                    let left = timeout.saturating_sub(started.elapsed());
+                    let left = self.lock_timeout.saturating_sub(started.elapsed());
                     conn.busy_timeout(left)
-                        .map_err(db("set the busy timeout"))?;
-                    self.migrate_with_journal(conn, &path, started)
+                        .map_err(Error::db("set the busy timeout", path))?;
+                    self.migrate_with_journal(conn, path, started)
                 }
             });
 
         let restore = Duration::from_millis(saved_timeout.max(0).unsigned_abs());
         let restored = conn
             .busy_timeout(restore)
-            .map_err(db("restore the busy timeout"));
+            .map_err(Error::db("restore the busy timeout", path));
         let report = result?;
         restored?;
         Ok(report)
@@ -189,7 +267,12 @@ impl<'a> Migrator<'a> {
     /// current checksum, nothing is pending and no write lock is needed. The
     /// ledger only ever grows by whole committed runs, so this cannot be
     /// wrong; anything else goes through the locked path, which decides.
-    fn up_to_date(&self, conn: &Connection, started: Instant) -> Result<Option<Report>> {
+    fn up_to_date(
+        &self,
+        conn: &Connection,
+        path: Option<&Path>,
+        started: Instant,
+    ) -> Result<Option<Report>> {
         let read = || -> rusqlite::Result<Option<Vec<LedgerRow>>> {
             if ledger::exists(conn)? {
                 Ok(Some(ledger::rows(conn)?))
@@ -197,33 +280,59 @@ impl<'a> Migrator<'a> {
                 Ok(None)
             }
         };
-        let rows = match read() {
+        let rows = match read().and_then(|rows| match rows {
+            Some(rows) if ledger::covers(&rows, self.set) => {
+                Ok(self.app_ledgers_complete(conn)?.then_some(rows))
+            }
+            _ => Ok(None),
+        }) {
             Ok(Some(rows)) => rows,
             Ok(None) => return Ok(None),
             Err(e) if is_busy(&e) => return Err(self.busy(started)),
-            Err(e) => return Err(Error::db("read the ledger", file_of(conn))(e)),
+            Err(e) => return Err(Error::db("read the ledger", path)(e)),
         };
-        let complete = rows.len() == self.set.len()
-            && rows
-                .iter()
-                .zip(self.set.iter())
-                .all(|(r, m)| r.version == m.version() && r.checksum == m.checksum());
-        Ok(complete.then(|| Report {
+        Ok(Some(Report {
             applied: Vec::new(),
+            adopted: Vec::new(),
             already_applied: rows.len(),
             lock_wait: Duration::ZERO,
             apply_time: Duration::ZERO,
         }))
     }
 
+    /// Whether every app ledger the set keeps, and every one the database
+    /// has, records exactly the set's versions, none of them failed.
+    /// Anything else goes through the locked path, which adopts, fills in
+    /// or refuses.
+    fn app_ledgers_complete(&self, conn: &Connection) -> rusqlite::Result<bool> {
+        for tool in AppLedger::ALL {
+            if !app_ledger::exists(conn, tool)? {
+                if self.set.app_ledgers().contains(&tool) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let theirs = app_ledger::rows(conn, tool)?;
+            let exact = theirs.len() == self.set.len()
+                && theirs
+                    .iter()
+                    .zip(self.set)
+                    .all(|(r, m)| r.version == m.version() && r.success);
+            if !exact {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The error for "another connection kept the lock".
     fn busy(&self, started: Instant) -> Error {
-        if self.wait {
+        if self.lock_timeout.is_zero() {
+            Error::InProgress
+        } else {
             Error::LockTimeout {
                 waited: started.elapsed(),
             }
-        } else {
-            Error::InProgress
         }
     }
 
@@ -235,12 +344,12 @@ impl<'a> Migrator<'a> {
     fn migrate_with_journal(
         &self,
         conn: &mut Connection,
-        path: &Option<PathBuf>,
+        path: Option<&Path>,
         started: Instant,
     ) -> Result<Report> {
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(Error::db("read PRAGMA journal_mode", path.clone()))?;
+            .map_err(Error::db("read PRAGMA journal_mode", path))?;
         let switch = Switch {
             to: "PRAGMA journal_mode = DELETE",
             back: "PRAGMA journal_mode = OFF",
@@ -255,7 +364,7 @@ impl<'a> Migrator<'a> {
     fn migrate_with_fk_off(
         &self,
         conn: &mut Connection,
-        path: &Option<PathBuf>,
+        path: Option<&Path>,
         started: Instant,
     ) -> Result<Report> {
         // `PRAGMA foreign_keys` is a no-op inside a transaction, so it has to
@@ -264,7 +373,7 @@ impl<'a> Migrator<'a> {
         // DROP cascade into every child table.
         let fk_on: bool = conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .map_err(Error::db("read PRAGMA foreign_keys", path.clone()))?;
+            .map_err(Error::db("read PRAGMA foreign_keys", path))?;
         let switch = Switch {
             to: "PRAGMA foreign_keys = OFF",
             back: "PRAGMA foreign_keys = ON",
@@ -279,42 +388,49 @@ impl<'a> Migrator<'a> {
     fn locked(
         &self,
         conn: &mut Connection,
-        path: &Option<PathBuf>,
+        path: Option<&Path>,
         fk_check: bool,
         started: Instant,
     ) -> Result<Report> {
-        let db = |context| Error::db(context, path.clone());
         // On a read-only connection BEGIN IMMEDIATE quietly starts a read
         // transaction, and the first write of a pending migration would be
         // blamed on that migration's SQL. (A fully migrated read-only
         // database never gets here: the lock-free check let it through.)
         if conn
             .is_readonly(rusqlite::MAIN_DB)
-            .map_err(db("check whether the database is read-only"))?
+            .map_err(Error::db("check whether the database is read-only", path))?
         {
-            return Err(db("migrate a read-only database")(sqlite_error(
-                rusqlite::ffi::SQLITE_READONLY,
-                "attempt to write a readonly database",
-            )));
+            return Err(Error::db("migrate a read-only database", path)(
+                sqlite_error(
+                    rusqlite::ffi::SQLITE_READONLY,
+                    "attempt to write a readonly database",
+                ),
+            ));
         }
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             return Err(if is_busy(&e) {
                 self.busy(started)
             } else {
-                db("take the write lock")(e)
+                Error::db("take the write lock", path)(e)
             });
         }
         let lock_wait = asked.elapsed();
-        // The lock is held; waiting for readers at commit gets the full bound
-        // even in no-wait mode, which is only about getting the lock.
+        // The lock is held; waiting for readers at commit gets the full
+        // bound, or the default one when the caller asked not to wait for
+        // the lock (which is about other migrators, not readers).
+        let commit_wait = if self.lock_timeout.is_zero() {
+            DEFAULT_LOCK_TIMEOUT
+        } else {
+            self.lock_timeout
+        };
         let result = conn
-            .busy_timeout(self.lock_timeout)
-            .map_err(db("set the busy timeout"))
+            .busy_timeout(commit_wait)
+            .map_err(Error::db("set the busy timeout", path))
             .and_then(|()| self.apply_pending(conn, path, fk_check))
             .and_then(|report| {
                 conn.execute_batch("COMMIT")
-                    .map_err(db("commit the migrations"))?;
+                    .map_err(Error::db("commit the migrations", path))?;
                 Ok(report)
             });
         match result {
@@ -337,12 +453,12 @@ impl<'a> Migrator<'a> {
     fn apply_pending(
         &self,
         conn: &Connection,
-        path: &Option<PathBuf>,
+        path: Option<&Path>,
         fk_check: bool,
     ) -> Result<Report> {
-        let db = |context| Error::db(context, path.clone());
-        ledger::ensure(conn).map_err(db("create the ledger table"))?;
-        let rows = ledger::rows(conn).map_err(db("read the ledger"))?;
+        let database = || path.map(Path::to_path_buf);
+        ledger::ensure(conn).map_err(Error::db("create the ledger table", path))?;
+        let rows = ledger::rows(conn).map_err(Error::db("read the ledger", path))?;
 
         for row in &rows {
             match self.set.get(row.version) {
@@ -350,6 +466,7 @@ impl<'a> Migrator<'a> {
                     return Err(Error::UnknownVersion {
                         version: row.version,
                         name: row.name.clone(),
+                        database: database(),
                     });
                 }
                 Some(m) if m.checksum() != row.checksum => {
@@ -357,6 +474,7 @@ impl<'a> Migrator<'a> {
                         version: m.version(),
                         name: m.name().to_string(),
                         origin: m.origin().clone(),
+                        database: database(),
                         applied: row.checksum.clone(),
                         current: m.checksum().to_string(),
                     });
@@ -364,7 +482,6 @@ impl<'a> Migrator<'a> {
                 Some(_) => {}
             }
         }
-        let newest_applied = rows.last().map(|r| r.version);
         let pending: Vec<&Migration> = self
             .set
             .iter()
@@ -373,54 +490,176 @@ impl<'a> Migrator<'a> {
                     .is_err()
             })
             .collect();
+
+        // What other tools' migrators applied: checked, then adopted.
+        let apps = self.read_app_ledgers(conn, path, &pending)?;
+        let (adopt, run): (Vec<&Migration>, Vec<&Migration>) = pending
+            .into_iter()
+            .partition(|m| apps.recorded_by(m.version()).is_some());
+
+        let newest_applied = rows
+            .last()
+            .map(|r| r.version)
+            .max(adopt.last().map(|m| m.version()));
         if let (Some(newest), false) = (newest_applied, self.out_of_order)
-            && let Some(m) = pending.iter().find(|m| m.version() < newest)
+            && let Some(m) = run.iter().find(|m| m.version() < newest)
         {
             return Err(Error::OutOfOrder {
                 version: m.version(),
                 name: m.name().to_string(),
                 origin: m.origin().clone(),
+                database: database(),
                 newest_applied: newest,
             });
         }
 
-        let mut applied = Vec::with_capacity(pending.len());
-        for m in pending {
+        let mut adopted = Vec::with_capacity(adopt.len());
+        for m in adopt {
+            ledger::record(conn, m, Duration::ZERO).map_err(Error::db("write the ledger", path))?;
+            adopted.push(Adopted {
+                version: m.version(),
+                name: m.name().to_string(),
+                from: apps
+                    .recorded_by(m.version())
+                    .expect("adopted migrations were recorded by a tool"),
+            });
+        }
+        let mut applied = Vec::with_capacity(run.len());
+        for m in run {
             let started = Instant::now();
-            apply_one(conn, m)?;
+            apply_one(conn, m, path)?;
             let duration = started.elapsed();
-            ledger::record(conn, m, duration).map_err(db("write the ledger"))?;
+            ledger::record(conn, m, duration).map_err(Error::db("write the ledger", path))?;
             applied.push(Applied {
                 version: m.version(),
                 name: m.name().to_string(),
                 duration,
             });
         }
+        // Every app ledger the set keeps or the database has now records
+        // every migration, as its tool would have: its migrator finds
+        // nothing to do.
+        let took = |version| {
+            applied
+                .iter()
+                .find(|a| a.version == version)
+                .map_or(Duration::ZERO, |a| a.duration)
+        };
+        for (tool, has) in &apps.kept {
+            if has.is_none() {
+                app_ledger::ensure(conn, *tool)
+                    .map_err(Error::db("create an app's ledger table", path))?;
+            }
+            for m in self.set {
+                let recorded = has
+                    .as_ref()
+                    .is_some_and(|v| v.binary_search(&m.version()).is_ok());
+                if !recorded {
+                    app_ledger::record(conn, *tool, m, took(m.version()))
+                        .map_err(Error::db("write an app's ledger", path))?;
+                }
+            }
+        }
         if fk_check && !applied.is_empty() {
-            check_foreign_keys(conn).map_err(|e| match e {
-                CheckError::Sqlite(e) => db("run PRAGMA foreign_key_check")(e),
-                CheckError::Violation(v) => v,
-            })?;
+            check_foreign_keys(conn, path)?;
         }
         Ok(Report {
             applied,
+            adopted,
             already_applied: rows.len(),
             lock_wait: Duration::ZERO,
             apply_time: Duration::ZERO,
         })
     }
+
+    /// Reads the app ledgers the database has, refusing one that records a
+    /// version the set lacks or one that failed, and, for the `pending`
+    /// migrations it records, one whose checksum differs (by that tool's
+    /// rule). Versions the crate's own ledger already has are its to judge.
+    fn read_app_ledgers(
+        &self,
+        conn: &Connection,
+        path: Option<&Path>,
+        pending: &[&Migration],
+    ) -> Result<AppLedgers> {
+        let mut apps = AppLedgers::default();
+        for tool in AppLedger::ALL {
+            let exists = app_ledger::exists(conn, tool)
+                .map_err(Error::db("look for an app's ledger", path))?;
+            if !exists {
+                if self.set.app_ledgers().contains(&tool) {
+                    apps.kept.push((tool, None));
+                }
+                continue;
+            }
+            let theirs =
+                app_ledger::rows(conn, tool).map_err(Error::db("read an app's ledger", path))?;
+            let mismatch = |version, problem| Error::AppLedgerMismatch {
+                tool,
+                version,
+                database: path.map(Path::to_path_buf),
+                problem,
+            };
+            for r in &theirs {
+                let Some(m) = self.set.get(r.version) else {
+                    return Err(mismatch(r.version, AppLedgerProblem::UnknownVersion));
+                };
+                if !r.success {
+                    return Err(mismatch(r.version, AppLedgerProblem::Failed));
+                }
+                let is_pending = pending.iter().any(|p| p.version() == r.version);
+                if let Some(recorded) = &r.checksum
+                    && is_pending
+                {
+                    let current = m.sqlx_checksum();
+                    if *recorded != current {
+                        return Err(mismatch(
+                            r.version,
+                            AppLedgerProblem::ChecksumMismatch {
+                                origin: m.origin().clone(),
+                                recorded: hex(recorded),
+                                current: hex(&current),
+                            },
+                        ));
+                    }
+                }
+            }
+            apps.kept
+                .push((tool, Some(theirs.iter().map(|r| r.version).collect())));
+        }
+        Ok(apps)
+    }
 }
 
-fn apply_one(conn: &Connection, m: &Migration) -> Result<()> {
+/// The app ledgers a migration keeps: each tool with the versions its
+/// ledger records (sorted), `None` when the table is still to be created.
+#[derive(Default)]
+struct AppLedgers {
+    kept: Vec<(AppLedger, Option<Vec<i64>>)>,
+}
+
+impl AppLedgers {
+    /// The first tool whose ledger records `version`.
+    fn recorded_by(&self, version: i64) -> Option<AppLedger> {
+        self.kept.iter().find_map(|(tool, has)| {
+            has.as_ref()
+                .is_some_and(|v| v.binary_search(&version).is_ok())
+                .then_some(*tool)
+        })
+    }
+}
+
+fn apply_one(conn: &Connection, m: &Migration, path: Option<&Path>) -> Result<()> {
     for (index, offset, statement) in m.statements() {
         let fail = |source| Error::Sql {
             version: m.version(),
             name: m.name().to_string(),
             origin: m.origin().clone(),
+            database: path.map(Path::to_path_buf),
             index,
             line: crate::sql::line_of(m.up_sql(), offset),
             statement: statement.to_string(),
-            source: std::sync::Arc::new(source),
+            source: std::sync::Arc::new(statement_error(source)),
         };
         // Stepped to the end: `execute_batch` would stop a statement that
         // returns rows (a backfill `SELECT f(x) FROM t`) at its first row.
@@ -448,27 +687,24 @@ fn apply_one(conn: &Connection, m: &Migration) -> Result<()> {
     Ok(())
 }
 
-enum CheckError {
-    Sqlite(rusqlite::Error),
-    Violation(Error),
-}
-
-fn check_foreign_keys(conn: &Connection) -> std::result::Result<(), CheckError> {
-    let mut stmt = conn
-        .prepare("PRAGMA foreign_key_check")
-        .map_err(CheckError::Sqlite)?;
-    let violations: Vec<(String, Option<i64>, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(Iterator::collect)
-        .map_err(CheckError::Sqlite)?;
+/// `PRAGMA foreign_key_check` over the whole database; the first violation
+/// (and how many there are) as an error.
+fn check_foreign_keys(conn: &Connection, path: Option<&Path>) -> Result<()> {
+    let read = || -> rusqlite::Result<Vec<(String, Option<i64>, String)>> {
+        let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    };
+    let violations = read().map_err(Error::db("run PRAGMA foreign_key_check", path))?;
     match violations.first() {
         None => Ok(()),
-        Some((table, rowid, parent)) => Err(CheckError::Violation(Error::ForeignKeyViolation {
+        Some((table, rowid, parent)) => Err(Error::ForeignKeyViolation {
+            database: path.map(Path::to_path_buf),
             table: table.clone(),
             rowid: *rowid,
             parent: parent.clone(),
             count: violations.len(),
-        })),
+        }),
     }
 }
 
@@ -513,18 +749,18 @@ impl Switch {
         &self,
         conn: &mut Connection,
         needed: bool,
-        path: &Option<PathBuf>,
+        path: Option<&Path>,
         body: impl FnOnce(&mut Connection) -> Result<T>,
     ) -> Result<T> {
         if !needed {
             return body(conn);
         }
         conn.execute_batch(self.to)
-            .map_err(Error::db(self.doing, path.clone()))?;
+            .map_err(Error::db(self.doing, path))?;
         let result = body(conn);
         let restored = conn
             .execute_batch(self.back)
-            .map_err(Error::db(self.undoing, path.clone()));
+            .map_err(Error::db(self.undoing, path));
         let value = result?;
         restored?;
         Ok(value)

@@ -1,5 +1,5 @@
-//! The per-process registry of migrated databases, and the once-map that
-//! every process-wide cache of the crate (templates too) is built on.
+//! The crate's process-wide state: which databases this process has
+//! migrated, and which templates it has loaded.
 //!
 //! A map from (database identity, migration-set hash) to an entry holding a
 //! once-cell. The map's lock is held only to get or insert an entry; the
@@ -22,19 +22,23 @@
 //!   next caller tries again.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use once_cell::sync::{Lazy, OnceCell};
 use parking_lot::Mutex;
 
+use crate::connection::Setup;
 use crate::error::{Error, Result};
 use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
+use crate::template::{self, Template};
+use crate::validate::Schema;
 
 /// A map from keys to once-cells whose lock is held only to get or insert
 /// a cell; `init` runs inside the cell. See the module docs for what a
 /// failure inside means.
-pub(crate) struct OnceMap<K, T> {
+struct OnceMap<K, T> {
     cells: Lazy<Mutex<HashMap<K, Cell<T>>>>,
 }
 
@@ -42,21 +46,16 @@ pub(crate) struct OnceMap<K, T> {
 type Cell<T> = Arc<OnceCell<Result<T>>>;
 
 impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
-    pub(crate) const fn new() -> Self {
+    const fn new() -> Self {
         OnceMap {
             cells: Lazy::new(Default::default),
         }
     }
 
     /// Runs `init` for `key` at most once per process, unless it fails
-    /// transiently; callers for the same key wait for the one running it.
-    pub(crate) fn get_or_init(&self, key: K, init: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.get_or_init_unless(key, init, |_| false)
-    }
-
-    /// As [`get_or_init`](Self::get_or_init), also leaving the failures
-    /// `retry` picks out unstored.
-    pub(crate) fn get_or_init_unless(
+    /// transiently or `retry` picks the failure out; callers for the same
+    /// key wait for the one running it.
+    fn get_or_init(
         &self,
         key: K,
         init: impl FnOnce() -> Result<T>,
@@ -71,16 +70,97 @@ impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
     }
 }
 
+/// Databases migrated (and validated) in this process, by identity and set.
 static MIGRATED: OnceMap<(DbIdentity, String), ()> = OnceMap::new();
 
-/// Migrates (with `migrate`) the database `id` to `set` at most once per
-/// process. Callers for the same database and set wait for the first.
-pub(crate) fn migrate_once(
+/// Templates loaded into this process, by their cache directory.
+static TEMPLATES: OnceMap<PathBuf, Arc<Template>> = OnceMap::new();
+
+/// The schema each set defines, by set hash.
+static SCHEMAS: OnceMap<String, Arc<Schema>> = OnceMap::new();
+
+/// Runs `migrate_and_validate` for the database `id` and `set` at most once
+/// per process; callers for the same database and set wait for the first,
+/// and get its outcome.
+pub(crate) fn once_per_database(
     id: &DbIdentity,
     set: &Migrations,
-    migrate: impl FnOnce() -> Result<()>,
+    migrate_and_validate: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    MIGRATED.get_or_init((id.clone(), set.hash().to_string()), migrate)
+    MIGRATED.get_or_init(
+        (id.clone(), set.hash().to_string()),
+        migrate_and_validate,
+        |_| false,
+    )
+}
+
+/// The template of `set`, loaded from the on-disk cache (or built) at most
+/// once per process, with the connection setup `setup`. I/O trouble with
+/// the cache directory is not remembered: the next call tries again (a
+/// directory created meanwhile, space freed).
+pub(crate) fn template(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
+    let dir = template::dir_for(set);
+    TEMPLATES.get_or_init(
+        dir.clone(),
+        || template::load_or_build(&dir, set, setup).map(Arc::new),
+        |e| matches!(e, Error::Io { .. }),
+    )
+}
+
+/// The schema `set` defines, which a shared database is validated against:
+/// the template's, or, when there is no usable template (a cache directory
+/// that cannot be written, a template built with other settings that
+/// failed), learned by migrating a private in-memory database with the
+/// caller's own settings, once per process. So a shared database does not
+/// need the cache, and once the caller's own file migrated with those
+/// settings, this does not fail.
+pub(crate) fn expected_schema(set: &Migrations, setup: &Setup) -> Result<Arc<Schema>> {
+    SCHEMAS.get_or_init(
+        set.hash().to_string(),
+        || {
+            template(set, setup).and_then(|t| t.schema()).or_else(|_| {
+                let uri = format!(
+                    "file:/migrate-once-schema-{}?vfs=memdb",
+                    uuid::Uuid::new_v4()
+                );
+                let mut conn = setup.open(std::path::Path::new(&uri), None)?;
+                crate::migrator::migrate(&mut conn, set)?;
+                Schema::read(&conn).map(Arc::new)
+            })
+        },
+        |_| false,
+    )
+}
+
+// Here rather than in `template`, which knows the on-disk cache but not the
+// process's: that keeps the module graph free of cycles.
+impl Template {
+    /// The template for `set`: from this process's memory if it was loaded
+    /// before, else from the on-disk cache, else built (once across all
+    /// processes) through the migrator.
+    ///
+    /// ```
+    /// use migrate_once::{Migrations, Template};
+    ///
+    /// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let template = Template::for_set(&set)?;
+    /// assert!(template.path().exists());
+    /// assert_eq!(&template.bytes()[..16], b"SQLite format 3\0");
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Any error of migrating the set ([`Error::Sql`] and so on), which is
+    /// remembered for the rest of the process; [`Error::Io`] if the cache
+    /// directory cannot be written (not remembered: the next call retries).
+    ///
+    /// The template is built with the [`on_connect`](crate::TestDbBuilder::on_connect)
+    /// hook of the first caller in the process (or of the process that built
+    /// the cached file): give every caller of one migration set the same hook.
+    pub fn for_set(set: &Migrations) -> Result<Arc<Template>> {
+        template(set, &Setup::default())
+    }
 }
 
 #[cfg(test)]
@@ -91,31 +171,32 @@ mod tests {
     #[test]
     fn deterministic_failures_are_stored_and_transient_ones_retried() {
         let map: OnceMap<u8, ()> = OnceMap::new();
+        let never = |_: &Error| false;
         let calls = AtomicUsize::new(0);
         let fail_hard = || {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(Error::NoMigrations { path: None })
         };
-        assert!(map.get_or_init(1, fail_hard).is_err());
+        assert!(map.get_or_init(1, fail_hard, never).is_err());
         assert!(
-            map.get_or_init(1, || unreachable!("the failure was stored"))
+            map.get_or_init(1, || unreachable!("the failure was stored"), never)
                 .is_err()
         );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
         let transient = || Err(Error::InProgress);
         assert!(matches!(
-            map.get_or_init(2, transient),
+            map.get_or_init(2, transient, never),
             Err(Error::InProgress)
         ));
-        map.get_or_init(2, || Ok(())).unwrap();
-        map.get_or_init(2, || unreachable!("the success was stored"))
+        map.get_or_init(2, || Ok(()), never).unwrap();
+        map.get_or_init(2, || unreachable!("the success was stored"), never)
             .unwrap();
 
         // A failure the caller marks as retryable is not stored either.
         let retry = |e: &Error| matches!(e, Error::NoMigrations { .. });
         let fail = || Err(Error::NoMigrations { path: None });
-        assert!(map.get_or_init_unless(3, fail, retry).is_err());
-        map.get_or_init_unless(3, || Ok(()), retry).unwrap();
+        assert!(map.get_or_init(3, fail, retry).is_err());
+        map.get_or_init(3, || Ok(()), retry).unwrap();
     }
 }

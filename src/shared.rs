@@ -13,7 +13,6 @@ use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
 use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
 use crate::registry;
-use crate::template::Template;
 use crate::validate::{self, Expectation, Schema};
 
 /// A database file shared by many tests (or threads, or processes), migrated
@@ -44,8 +43,9 @@ use crate::validate::{self, Expectation, Schema};
 ///
 /// # Deleted or replaced files
 ///
-/// The registry knows a file by its [`DbIdentity`]: a file that was deleted
-/// and created again is a new database, and the next `open` migrates it.
+/// The registry knows a file by its canonical path, device, inode and
+/// creation time: a file that was deleted and created again is a new
+/// database, and the next `open` migrates it.
 /// Every `open` also checks the schema, so a table the migrations define that
 /// has since been dropped is reported by `open` as [`Error::Validation`]
 /// naming it, not later as `no such table`.
@@ -80,7 +80,9 @@ impl SharedDb {
     /// # Errors
     ///
     /// Any error of [`Migrator::migrate`]; [`Error::Validation`] if the
-    /// database lacks an object the migrations define; [`Error::Io`] if the
+    /// database lacks an object the migrations define;
+    /// [`Error::NotAFilePath`] for `""`, `":memory:"` or a `file:` URI;
+    /// [`Error::Io`] if the
     /// file's identity cannot be read; [`Error::Database`] if it cannot be
     /// opened (a missing parent directory, a file that is not a database).
     pub fn open(path: impl AsRef<Path>, set: &Migrations) -> Result<SharedDb> {
@@ -92,6 +94,17 @@ impl SharedDb {
     /// every connection, SQLite's journal mode, pools of at most 4
     /// connections, any extra schema objects allowed, no extra required
     /// tables.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// use migrate_once::{JournalMode, SharedDb};
+    /// let db = SharedDb::builder(dir.path().join("app.sqlite"))
+    ///     .journal_mode(JournalMode::Wal)
+    ///     .pool_size(8)
+    ///     .open(&set)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(path: impl AsRef<Path>) -> SharedDbBuilder {
         SharedDbBuilder {
             path: path.as_ref().to_path_buf(),
@@ -104,13 +117,15 @@ impl SharedDb {
 
     /// A new connection with the busy timeout, foreign-key setting, journal
     /// mode and [`on_connect`](SharedDbBuilder::on_connect) hook of this
-    /// database.
+    /// database. It opens the file that was validated, by its absolute path,
+    /// whatever the working directory is now.
     ///
     /// # Errors
     ///
-    /// [`Error::Database`] if SQLite cannot open the file or run the setup.
+    /// [`Error::Database`] if SQLite cannot open the file (it was deleted
+    /// since: it is not created again, empty) or run the setup.
     pub fn connect(&self) -> Result<Connection> {
-        self.setup.open(&self.path, Some(self.path.clone()))
+        self.setup.open_existing(&self.path, Some(&self.path))
     }
 
     /// A pool whose connections get the same setup as [`connect`](Self::connect).
@@ -122,11 +137,18 @@ impl SharedDb {
     /// [`Error::Pool`] if r2d2 cannot build the pool.
     pub fn pool(&self) -> Result<Pool> {
         self.pool
-            .get_or_try_init(|| self.setup.pool(&self.path, Some(self.path.clone())))
+            .get_or_try_init(|| self.setup.pool(&self.path, Some(&self.path)))
             .cloned()
     }
 
-    /// The path the database was opened with.
+    /// The setup every connection to this database gets.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9", feature = "diesel-2"))]
+    pub(crate) fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The database file: the path it was opened with, made absolute and
+    /// with symbolic links resolved.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -143,21 +165,50 @@ impl SharedDb {
 impl SharedDbBuilder {
     crate::connection::setup_methods!(
         "[`SharedDb::pool`]",
-        "the one that migrates, those from `connect` and `pool`, and the private \
-         in-memory one on which the expected schema is learned"
+        "the one that migrates, those from `connect` and `pool`, and the one that \
+         builds the template whose schema is the expected one",
+        "# let dir = tempfile::tempdir()?;\n\
+         # let set = migrate_once::Migrations::from_dir(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations\"))?;",
+        "migrate_once::SharedDb::builder(dir.path().join(\"db.sqlite\"))",
+        ".open(&set)"
     );
 
     /// How long `open` waits in all for other connections that are
-    /// migrating (however many attempts that takes). Default 30 s.
+    /// migrating (however many attempts that takes). Default 30 s; zero: do
+    /// not wait, fail with [`Error::InProgress`] if another connection is
+    /// migrating. Clamped to about 24.8 days, so `Duration::MAX` means "as
+    /// long as it takes". See [`Migrator::lock_timeout`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// use std::time::Duration;
+    /// let db = migrate_once::SharedDb::builder(dir.path().join("db.sqlite"))
+    ///     .lock_timeout(Duration::from_secs(120))
+    ///     .open(&set)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
+        self.lock_timeout = crate::migrator::clamp_wait(timeout);
         self
     }
 
     /// Tables that must exist besides those the migrations create (for
     /// example tables another tool creates); `open` fails with
-    /// [`Error::Validation`] naming each one that is missing.
+    /// [`Error::Validation`] naming each one that is missing. Default: none.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// use migrate_once::{Error, SharedDb};
+    /// let err = SharedDb::builder(dir.path().join("db.sqlite"))
+    ///     .require_tables(["users", "sessions"])
+    ///     .open(&set)
+    ///     .unwrap_err();
+    /// assert!(matches!(&err, Error::Validation { missing, .. } if missing[0].name == "sessions"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn require_tables<I, S>(mut self, tables: I) -> Self
     where
@@ -169,8 +220,21 @@ impl SharedDbBuilder {
         self
     }
 
-    /// Refuse schema objects the migrations do not define (and that are not
-    /// required tables). Default `false`: extra objects are allowed.
+    /// Whether to refuse schema objects the migrations do not define (and
+    /// that are not required tables). Default `false`: extra objects are
+    /// allowed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// use migrate_once::{Error, SharedDb};
+    /// let path = dir.path().join("db.sqlite");
+    /// let db = SharedDb::open(&path, &set)?;
+    /// db.connect()?.execute_batch("CREATE TABLE scratch(x)")?;
+    /// let err = SharedDb::builder(&path).exact_schema(true).open(&set).unwrap_err();
+    /// assert!(matches!(&err, Error::Validation { unexpected, .. } if unexpected[0].name == "scratch"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn exact_schema(mut self, exact: bool) -> Self {
         self.exact = exact;
@@ -179,51 +243,87 @@ impl SharedDbBuilder {
 
     /// Opens, migrates (at most once per process) and validates the database.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::SharedDb::builder(dir.path().join("app.sqlite")).open(&set)?;
+    /// assert_eq!(db.report().map(|r| r.applied.len()), Some(set.len()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`SharedDb::open`].
     pub fn open(self, set: &Migrations) -> Result<SharedDb> {
+        refuse_non_file(&self.path)?;
         // One deadline for this caller: if the first attempt fails
         // transiently, the callers that waited for it retry with what is
         // left of their own wait, not a fresh one each.
         let deadline = Instant::now() + self.lock_timeout;
-        let display = Some(self.path.clone());
-        let mut conn = self.setup.open(&self.path, display.clone())?;
+        let mut conn = self.setup.open(&self.path, Some(&self.path))?;
         let id = DbIdentity::of_file(&self.path).map_err(Error::io(&self.path))?;
-        // The expected schema is the template's: learned once per set, and
-        // cached on disk, so a new test process does not migrate to learn it.
-        let expected = || Template::for_set_with(set, &self.setup);
+        let path = id.path().to_path_buf();
+        // The expected schema is the template's: learned once per set and
+        // cached on disk, so a new test process does not migrate to learn
+        // it. Asked for only after the file migrated, so that a bad set is
+        // reported against this file; and it cannot fail then (see
+        // `registry::expected_schema`): a migration that committed is never
+        // reported as a failure.
+        let expected = || registry::expected_schema(set, &self.setup);
         let mut report = None;
-        registry::migrate_once(&id, set, || {
-            report = Some(
-                Migrator::new(set)
-                    .lock_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .migrate(&mut conn)?,
-            );
+        registry::once_per_database(&id, set, || {
+            // What is left of this caller's wait; never zero when it asked
+            // to wait (zero means "do not wait", a different error).
+            let left = deadline.saturating_duration_since(Instant::now());
+            let left = if self.lock_timeout.is_zero() {
+                left
+            } else {
+                left.max(Duration::from_millis(1))
+            };
+            report = Some(Migrator::new(set).lock_timeout(left).migrate(&mut conn)?);
             validate::check(
                 &Schema::read(&conn)?,
                 &Expectation {
-                    schema: Some(expected()?.schema()),
+                    schema: Some(&*expected()?),
                     ..Expectation::default()
                 },
-                display.clone(),
+                Some(&path),
             )
         })?;
         // Every open checks again: the file may have been changed since.
         validate::check(
             &Schema::read(&conn)?,
             &Expectation {
-                schema: Some(expected()?.schema()),
+                schema: Some(&*expected()?),
                 required_tables: &self.required_tables,
                 exact: self.exact,
             },
-            display,
+            Some(&path),
         )?;
         Ok(SharedDb {
-            path: self.path,
+            path,
             setup: self.setup,
             pool: Arc::default(),
             report,
         })
     }
+}
+
+/// A shared database is a file: SQLite's other names open something else.
+fn refuse_non_file(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    let instead = if text.is_empty() {
+        "an empty name makes SQLite open a private temporary database; give a file path"
+    } else if text == ":memory:" || text.contains("mode=memory") || text.contains("vfs=memdb") {
+        "an in-memory database cannot be shared by path; use TestDb::in_memory for a database \
+         of its own per test, or SharedDb with a file"
+    } else if text.starts_with("file:") {
+        "SharedDb takes a file path, not a `file:` URI; set connection options on the builder"
+    } else {
+        return Ok(());
+    };
+    Err(Error::NotAFilePath {
+        given: path.to_path_buf(),
+        instead,
+    })
 }

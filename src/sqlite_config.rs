@@ -1,10 +1,9 @@
 //! Process-wide SQLite settings that have to be made before SQLite starts.
 //!
 //! With SQLite's default build, every allocation takes one global mutex to
-//! keep memory statistics. Measured on 2 cores (`../shared/measurements`):
+//! keep memory statistics. Measured on 2 cores (`BENCHMARKS.md`):
 //! deserializing test databases from 2 threads ran at 0.5–0.9x the speed of
-//! one thread; with statistics off, 2.0x (and 2.0x for in-memory `TestDb`s,
-//! `BENCHMARKS.md`). `cargo test` runs tests on threads, so the crate turns
+//! one thread; with statistics off, 2.0x (and 2.0x for in-memory `TestDb`s). `cargo test` runs tests on threads, so the crate turns
 //! statistics off before the first connection it opens — which works only
 //! if nothing in the process has used SQLite yet. When something has, the
 //! call is refused (SQLITE_MISUSE) and nothing changes; build with
@@ -22,7 +21,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Environment variable that keeps SQLite's memory statistics on.
-pub const KEEP_MEMSTATUS_ENV: &str = "MIGRATE_ONCE_KEEP_MEMSTATUS";
+const KEEP_MEMSTATUS_ENV: &str = "MIGRATE_ONCE_KEEP_MEMSTATUS";
 
 static DISABLED: AtomicBool = AtomicBool::new(false);
 

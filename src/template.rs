@@ -10,22 +10,30 @@
 //! Building is guarded by an exclusive lock on a file beside the template
 //! (released by the kernel if its holder dies), so across all processes of a
 //! test run one builds and the others wait and then read. A template is
+//! built, checked (`PRAGMA quick_check`, a ledger row for every migration),
 //! written to a temporary file and renamed into place only when complete,
-//! with a sidecar file recording its length and schema digest; a cached file
-//! that is truncated, corrupt, fails `PRAGMA quick_check`, lacks a migration
-//! in its ledger or does not match its sidecar is rebuilt, never trusted.
+//! then vouched for by a sidecar file recording its length and a 128-bit
+//! hash of its bytes (XXH3). A cached file whose bytes do not match its
+//! sidecar (truncated, corrupt, edited in place, half-copied) is rebuilt,
+//! never trusted.
+//!
+//! The check is what a test process pays before its first database, so it
+//! is kept to reading the file and hashing it: at 100 tables (860 KB) that
+//! is well under a millisecond, where checking the database itself (quick
+//! check, ledger, schema) cost 2.8–3.6 ms. It depends on the bytes alone, not
+//! on the file's path or modification time: a cache directory restored by a
+//! CI cache (same bytes, new times, another place) is used as it is.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{Connection, MAIN_DB};
+use once_cell::sync::OnceCell;
 use sha2::{Digest, Sha256};
 
 use crate::connection::Setup;
 use crate::error::{Error, Result};
-use crate::migrations::Migrations;
-use crate::registry::OnceMap;
+use crate::migrations::{Migrations, hex};
 use crate::validate::Schema;
 
 /// Environment variable that overrides where templates are cached.
@@ -36,53 +44,36 @@ const SIDECAR_FILE: &str = "template.ok";
 const LOCK_FILE: &str = "build.lock";
 
 /// A migrated database held in memory, ready to be cloned.
+///
+/// Made by [`Template::for_set`]; one per migration set per process.
 #[derive(Debug)]
 pub struct Template {
     bytes: Vec<u8>,
-    schema: Arc<Schema>,
+    /// Read from the bytes when first asked for: only validation needs it,
+    /// and reading it means parsing the whole schema.
+    schema: OnceCell<Arc<Schema>>,
     path: PathBuf,
     built_here: bool,
 }
 
+/// `Template::for_set`, which goes through the process's cache of
+/// templates, is in `registry`, with the rest of the process-wide state.
 impl Template {
-    /// The template for `set`: from this process's memory if it was loaded
-    /// before, else from the on-disk cache, else built (once across all
-    /// processes) through the migrator.
-    ///
-    /// # Errors
-    ///
-    /// Any error of migrating the set ([`Error::Sql`] and so on), which is
-    /// remembered for the rest of the process; [`Error::Io`] if the cache
-    /// directory cannot be written (not remembered: the next call retries).
-    ///
-    /// The template is built with the [`on_connect`](crate::TestDbBuilder::on_connect)
-    /// hook of the first caller in the process (or of the process that built
-    /// the cached file): give every caller of one migration set the same hook.
-    pub fn for_set(set: &Migrations) -> Result<Arc<Template>> {
-        Self::for_set_with(set, &Setup::default())
-    }
-
-    pub(crate) fn for_set_with(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
-        crate::sqlite_config::before_first_connection();
-        static LOADED: OnceMap<PathBuf, Arc<Template>> = OnceMap::new();
-        let dir = cache_dir().join(cache_key(set));
-        // I/O trouble with the cache directory is not remembered: the next
-        // call tries again (a directory created meanwhile, space freed).
-        LOADED.get_or_init_unless(
-            dir.clone(),
-            || load_or_build(&dir, set, setup).map(Arc::new),
-            |e| matches!(e, Error::Io { .. }),
-        )
-    }
-
     /// The template's bytes: a complete SQLite database image.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    /// The schema the migrations define, read from the template.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
+    /// The schema the migrations define, read from the template the first
+    /// time it is asked for.
+    pub(crate) fn schema(&self) -> Result<Arc<Schema>> {
+        self.schema
+            .get_or_try_init(|| {
+                let conn = crate::memdb::private_copy(&self.bytes)
+                    .map_err(Error::db("read the template", Some(&self.path)))?;
+                Schema::read(&conn).map(Arc::new)
+            })
+            .cloned()
     }
 
     /// Where the template is cached on disk.
@@ -105,88 +96,48 @@ pub fn cache_dir() -> PathBuf {
         .map_or_else(|| std::env::temp_dir().join("migrate-once"), PathBuf::from)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The cache directory of `set`'s template.
+pub(crate) fn dir_for(set: &Migrations) -> PathBuf {
+    cache_dir().join(cache_key(set))
 }
 
 /// Everything that shapes a template: the set, the SQLite that builds it,
-/// and the code that builds it.
+/// and the code that builds it (the crate's version, and a fingerprint of
+/// its source, see `build.rs`).
 fn cache_key(set: &Migrations) -> String {
     let mut h = Sha256::new();
     h.update(set.hash().as_bytes());
     h.update(rusqlite::version().as_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(env!("MIGRATE_ONCE_SOURCE_HASH").as_bytes());
     hex(&h.finalize()[..12])
 }
 
-/// What the sidecar records about a complete template: its length, its
-/// modification time, SQLite's file change counter (header bytes 24..28,
-/// bumped by every committed write) and its schema. Any write to the file
-/// after it was published changes one of them.
-fn digest(bytes: &[u8], modified: Option<std::time::SystemTime>, schema: &Schema) -> String {
-    let mut h = Sha256::new();
-    h.update((bytes.len() as u64).to_le_bytes());
-    if let Some(t) = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) {
-        h.update(t.as_nanos().to_le_bytes());
-    }
-    h.update(bytes.get(24..28).unwrap_or_default());
-    h.update(schema.fingerprint().as_bytes());
-    hex(&h.finalize())
+/// What the sidecar records about a complete template: its length and a
+/// 128-bit hash of its bytes. Any change to the bytes after it was
+/// published changes it; nothing else does.
+fn seal(bytes: &[u8]) -> String {
+    format!(
+        "migrate-once template v2 len={} xxh3={:032x}\n",
+        bytes.len(),
+        xxhash_rust::xxh3::xxh3_128(bytes)
+    )
 }
 
-/// Opens `bytes` as an in-memory database.
-pub(crate) fn deserialize(bytes: &[u8], setup: Option<&Setup>) -> rusqlite::Result<Connection> {
-    let mut conn = Connection::open_in_memory()?;
-    conn.deserialize_read_exact(MAIN_DB, bytes, bytes.len(), false)?;
-    if let Some(setup) = setup {
-        setup.apply(&conn)?;
-    }
-    Ok(conn)
-}
-
-/// Checks a cached template; `None` means "rebuild it".
-fn verify(
-    bytes: &[u8],
-    modified: Option<std::time::SystemTime>,
-    sidecar: &str,
-    set: &Migrations,
-) -> Option<Schema> {
-    let conn = deserialize(bytes, None).ok()?;
-    let ok: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .ok()?;
-    if ok != "ok" {
-        return None;
-    }
-    let ledger = crate::ledger::ledger(&conn).ok()?;
-    let complete = ledger.len() == set.len()
-        && ledger
-            .iter()
-            .zip(set.iter())
-            .all(|(row, m)| row.version == m.version() && row.checksum == m.checksum());
-    if !complete {
-        return None;
-    }
-    let schema = Schema::read(&conn).ok()?;
-    (digest(bytes, modified, &schema) == sidecar.trim()).then_some(schema)
-}
-
-fn read_cached(dir: &Path, set: &Migrations) -> Option<Template> {
+fn read_cached(dir: &Path) -> Option<Template> {
     let sidecar = fs::read_to_string(dir.join(SIDECAR_FILE)).ok()?;
     let path = dir.join(TEMPLATE_FILE);
-    let modified = fs::metadata(&path).ok()?.modified().ok();
     let bytes = fs::read(&path).ok()?;
-    let schema = verify(&bytes, modified, &sidecar, set)?;
-    Some(Template {
+    (seal(&bytes) == sidecar).then(|| Template {
         bytes,
-        schema: Arc::new(schema),
+        schema: OnceCell::new(),
         path,
         built_here: false,
     })
 }
 
-fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
-    if let Some(t) = read_cached(dir, set) {
+pub(crate) fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
+    if let Some(t) = read_cached(dir) {
         return Ok(t);
     }
     fs::create_dir_all(dir).map_err(Error::io(dir))?;
@@ -200,7 +151,7 @@ fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template
     // Blocks while another process builds; the kernel releases the lock if
     // that process dies, so a killed builder never wedges the cache.
     lock.lock().map_err(Error::io(&lock_path))?;
-    let result = match read_cached(dir, set) {
+    let result = match read_cached(dir) {
         Some(t) => Ok(t),
         None => {
             sweep(dir);
@@ -237,54 +188,69 @@ fn build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
 }
 
 fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
+    // The template must not depend on which caller built it: only the hook
+    // is the caller's (it may register functions the migrations call).
+    // Foreign keys on, for instance, so that the migrator checks them.
+    let setup = Setup {
+        on_connect: setup.on_connect.clone(),
+        ..Setup::default()
+    };
     {
-        let mut conn = setup.open(tmp, Some(tmp.to_path_buf()))?;
-        // A cache file needs no durability: a torn one fails verification
-        // and is rebuilt. Skipping fsync makes the one build much cheaper.
+        let mut conn = setup.open(tmp, Some(tmp))?;
+        // A cache file needs no durability: a torn one fails its seal and is
+        // rebuilt. Skipping fsync makes the one build much cheaper.
         conn.execute_batch("PRAGMA synchronous = OFF")
-            .map_err(Error::db("set up the template", Some(tmp.to_path_buf())))?;
-        crate::migrate(&mut conn, set)?;
+            .map_err(Error::db("set up the template", Some(tmp)))?;
+        crate::migrator::migrate(&mut conn, set)?;
         // A hook may have switched the connection to WAL; a template must be
-        // one self-contained file that can be deserialized and copied.
+        // one self-contained file that can be copied as bytes.
         conn.execute_batch("PRAGMA journal_mode = DELETE")
-            .map_err(Error::db("set up the template", Some(tmp.to_path_buf())))?;
+            .map_err(Error::db("set up the template", Some(tmp)))?;
+        check_built(&conn, set).map_err(Error::db("check the template", Some(tmp)))?;
         conn.close()
-            .map_err(|(_, e)| Error::db("close the template", Some(tmp.to_path_buf()))(e))?;
+            .map_err(|(_, e)| Error::db("close the template", Some(tmp))(e))?;
     }
     let bytes = fs::read(tmp).map_err(Error::io(tmp))?;
-    let schema = {
-        let conn = deserialize(&bytes, None)
-            .map_err(Error::db("read the template", Some(tmp.to_path_buf())))?;
-        Schema::read(&conn)?
-    };
     let path = dir.join(TEMPLATE_FILE);
     let sidecar = dir.join(SIDECAR_FILE);
     // The template goes into place first and the sidecar that vouches for it
     // second; a reader that sees the new sidecar with an old template (or no
-    // sidecar) fails verification and takes the build lock.
+    // sidecar) finds the seal broken and takes the build lock.
     let _ = fs::remove_file(&sidecar);
     fs::rename(tmp, &path).map_err(Error::io(&path))?;
-    // A rename keeps the modification time, so it can be taken from the
-    // published file.
-    let modified = fs::metadata(&path)
-        .map_err(Error::io(&path))?
-        .modified()
-        .ok();
     let sidecar_tmp = dir.join(format!("{SIDECAR_FILE}.{}", uuid::Uuid::new_v4()));
-    fs::write(&sidecar_tmp, digest(&bytes, modified, &schema)).map_err(Error::io(&sidecar_tmp))?;
+    fs::write(&sidecar_tmp, seal(&bytes)).map_err(Error::io(&sidecar_tmp))?;
     fs::rename(&sidecar_tmp, &sidecar).map_err(Error::io(&sidecar))?;
     Ok(Template {
         bytes,
-        schema: Arc::new(schema),
+        schema: OnceCell::new(),
         path,
         built_here: true,
     })
+}
+
+/// What is checked once, when a template is built, before it is sealed:
+/// the database is whole and its ledger records the whole set.
+fn check_built(conn: &rusqlite::Connection, set: &Migrations) -> rusqlite::Result<()> {
+    let ok: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let complete = crate::ledger::covers(&crate::ledger::rows(conn)?, set);
+    if ok == "ok" && complete {
+        Ok(())
+    } else {
+        Err(crate::error::sqlite_error(
+            rusqlite::ffi::SQLITE_CORRUPT,
+            format!(
+                "the freshly built template failed its check (quick_check: {ok}, ledger complete: {complete})"
+            ),
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Migration;
+    use rusqlite::Connection;
 
     fn set(sql: &str) -> Migrations {
         Migrations::new(vec![
@@ -357,9 +323,69 @@ mod tests {
         drop(conn);
         let again = load_or_build(&dir, &s, &Setup::default()).unwrap();
         assert!(again.built_here, "a changed template is not trusted");
-        let conn = deserialize(&again.bytes, None).unwrap();
+        let conn = crate::memdb::private_copy(&again.bytes).unwrap();
         let y: String = conn.query_row("SELECT y FROM b", [], |r| r.get(0)).unwrap();
         assert_eq!(y, "seed");
+    }
+
+    /// What a CI cache restore does: the same bytes in another directory,
+    /// with new modification times.
+    fn copy_dir(from: &Path, to: &Path) {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            fs::write(to.join(entry.file_name()), fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_copied_cache_is_used_as_it_is_and_a_damaged_copy_is_rebuilt() {
+        let cache = tempfile::tempdir().unwrap();
+        let s = set("CREATE TABLE b(y);");
+        let built = load_or_build(&cache.path().join("k"), &s, &Setup::default()).unwrap();
+        assert!(built.built_here);
+
+        let restored = cache.path().join("elsewhere/k");
+        copy_dir(&cache.path().join("k"), &restored);
+        let reused = load_or_build(&restored, &s, &Setup::default()).unwrap();
+        assert!(
+            !reused.built_here,
+            "a restored copy with new times is reused"
+        );
+        assert_eq!(reused.bytes, built.bytes);
+
+        let damaged = cache.path().join("damaged/k");
+        copy_dir(&cache.path().join("k"), &damaged);
+        let file = damaged.join(TEMPLATE_FILE);
+        let mut bytes = fs::read(&file).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1; // one bit, in a page SQLite would not even read
+        fs::write(&file, &bytes).unwrap();
+        let rebuilt = load_or_build(&damaged, &s, &Setup::default()).unwrap();
+        assert!(rebuilt.built_here, "a damaged copy is rebuilt");
+        assert_eq!(rebuilt.bytes.len(), built.bytes.len());
+    }
+
+    #[test]
+    fn the_template_does_not_depend_on_the_callers_connection_settings() {
+        // Foreign keys off for the caller: the template is still built with
+        // them on, so a migration that breaks one is refused, whoever builds.
+        let s = Migrations::new(vec![Migration::new(
+            1,
+            "dangling",
+            "CREATE TABLE p(id INTEGER PRIMARY KEY);
+             CREATE TABLE c(p INTEGER REFERENCES p(id));
+             INSERT INTO c VALUES (42);",
+        )])
+        .unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let lax = Setup {
+            foreign_keys: false,
+            ..Setup::default()
+        };
+        let err = load_or_build(&cache.path().join("k"), &s, &lax).unwrap_err();
+        assert!(matches!(err, Error::ForeignKeyViolation { .. }), "{err:?}");
     }
 
     #[test]

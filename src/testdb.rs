@@ -8,15 +8,18 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
-use rusqlite::{Connection, MAIN_DB};
+use rusqlite::Connection;
 
-use crate::connection::{Pool, Setup};
+use crate::connection::{Owner, Pool, Setup};
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::template::Template;
 
-/// Environment variable naming the directory for [`TestDb::new`]'s files.
-pub const DIR_ENV: &str = "MIGRATE_ONCE_DIR";
+/// Environment variable naming the directory [`TestDb::new`] puts its
+/// database files in (and where in-memory databases kept after a failed
+/// test are written): `MIGRATE_ONCE_DIR`. Unset or empty: the system temp
+/// directory.
+pub const TEST_DB_DIR_ENV: &str = "MIGRATE_ONCE_DIR";
 
 /// A database of its own for one test, migrated and validated, made by
 /// copying the bytes of a template that was migrated once (per migration
@@ -116,8 +119,10 @@ pub struct TestDbBuilder<'a> {
     dir: Option<PathBuf>,
 }
 
-fn default_dir() -> PathBuf {
-    std::env::var_os(DIR_ENV)
+/// Where test databases go unless a builder says otherwise: the one rule,
+/// used by the fixtures too.
+pub(crate) fn default_dir() -> PathBuf {
+    std::env::var_os(TEST_DB_DIR_ENV)
         .filter(|v| !v.is_empty())
         .map_or_else(std::env::temp_dir, PathBuf::from)
 }
@@ -149,6 +154,15 @@ impl TestDb {
     /// `MIGRATE_ONCE_DIR` (or the system temp directory), busy timeout 30 s
     /// and foreign keys on for every connection, SQLite's journal mode,
     /// pools of at most 4 connections that open none up front.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// use migrate_once::{JournalMode, TestDb};
+    /// let db = TestDb::builder(&set).journal_mode(JournalMode::Wal).file()?;
+    /// let mode: String = db.connect()?.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    /// assert_eq!(mode, "wal");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
             set,
@@ -167,7 +181,7 @@ impl TestDb {
     /// busy timeout has passed.
     pub fn connect(&self) -> Result<Connection> {
         match &self.db.store {
-            Store::File(p) => self.setup.open_existing(p, Some(p.clone())),
+            Store::File(p) => self.setup.open_existing(p, Some(p)),
             Store::Memory { uri, .. } => self.setup.open_existing(Path::new(uri), None),
         }
     }
@@ -183,14 +197,39 @@ impl TestDb {
     pub fn pool(&self) -> Result<Pool> {
         self.pool
             .get_or_try_init(|| {
-                let db = Arc::clone(&self.db);
-                let owner = Arc::new(move || db.usable());
+                let owner = self.owner();
                 match &self.db.store {
-                    Store::File(p) => self.setup.owned_pool(p, Some(p.clone()), owner),
+                    Store::File(p) => self.setup.owned_pool(p, Some(p), owner),
                     Store::Memory { uri, .. } => self.setup.owned_pool(Path::new(uri), None, owner),
                 }
             })
             .cloned()
+    }
+
+    /// A check that holds the database alive as long as it is held, and
+    /// refuses once the `TestDb` was closed: for pools, whose connections
+    /// would otherwise outlive the database or create an empty one.
+    pub(crate) fn owner(&self) -> Owner {
+        let db = Arc::clone(&self.db);
+        Arc::new(move || db.usable())
+    }
+
+    /// The setup every connection to this database gets.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9", feature = "diesel-2"))]
+    pub(crate) fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The memdb name of an in-memory database (`/migrate-once-<uuid>`, what
+    /// `file:` URIs and other drivers take), `None` for a file.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn memdb_name(&self) -> Option<&str> {
+        match &self.db.store {
+            Store::File(_) => None,
+            Store::Memory { uri, .. } => uri
+                .strip_prefix("file:")
+                .and_then(|u| u.strip_suffix("?vfs=memdb")),
+        }
     }
 
     /// The database file; `None` for an in-memory database.
@@ -213,6 +252,17 @@ impl TestDb {
     /// Keeps the database after this handle is gone and returns its path.
     /// An in-memory database is written to a file in the `TestDb` directory.
     ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = migrate_once::TestDb::builder(&set).dir(dir.path()).in_memory()?;
+    /// let kept = db.keep()?;
+    /// let conn = rusqlite::Connection::open(&kept)?;
+    /// let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    /// assert_eq!(users, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Io`] or [`Error::Database`] if an in-memory database cannot
@@ -223,6 +273,15 @@ impl TestDb {
     }
 
     /// Deletes the database now, reporting what [`Drop`] would ignore.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::TestDb::new(&set)?;
+    /// let path = db.path().unwrap().to_path_buf();
+    /// db.close()?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -292,11 +351,15 @@ impl Db {
                 let conn = guard
                     .as_ref()
                     .expect("the keeper lives until the TestDb is finished");
-                let bytes = conn
-                    .serialize(MAIN_DB)
-                    .map_err(Error::db("serialize the in-memory database", None))?;
-                let (path, mut file) = new_file(&self.dir)?;
-                file.write_all(&bytes).map_err(Error::io(&path))?;
+                let (path, file) = new_file(&self.dir)?;
+                drop(file);
+                if let Err(e) = crate::memdb::write_to_file(conn, &path) {
+                    let _ = fs::remove_file(&path);
+                    return Err(Error::db(
+                        "write the in-memory database to a file",
+                        Some(&path),
+                    )(e));
+                }
                 Ok(path)
             }
         }
@@ -379,6 +442,14 @@ fn new_file(dir: &Path) -> Result<(PathBuf, fs::File)> {
 impl<'a> TestDbBuilder<'a> {
     /// Directory for the database file (and for in-memory databases kept
     /// after a panic). Default: `MIGRATE_ONCE_DIR`, or the system temp directory.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = migrate_once::TestDb::builder(&set).dir(dir.path()).file()?;
+    /// assert!(db.path().unwrap().starts_with(dir.path()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.dir = Some(dir.as_ref().to_path_buf());
@@ -387,14 +458,27 @@ impl<'a> TestDbBuilder<'a> {
 
     crate::connection::setup_methods!(
         "[`TestDb::pool`]",
-        "those from `connect` and `pool`, and the one that builds the template"
+        "those from `connect` and `pool`, and the one that builds the template",
+        "# let set = migrate_once::Migrations::from_dir(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations\"))?;",
+        "migrate_once::TestDb::builder(&set)",
+        ".in_memory()"
     );
 
     fn template(&self) -> Result<Arc<Template>> {
-        Template::for_set_with(self.set, &self.setup)
+        crate::registry::template(self.set, &self.setup)
     }
 
     /// A new database file cloned from the template.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::TestDb::builder(&set).file()?;
+    /// let path = db.path().unwrap().to_path_buf();
+    /// assert!(path.exists());
+    /// drop(db);
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -426,6 +510,14 @@ impl<'a> TestDbBuilder<'a> {
 
     /// A new in-memory database cloned from the template.
     ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::TestDb::builder(&set).foreign_keys(false).in_memory()?;
+    /// assert!(db.path().is_none());
+    /// assert!(db.uri().starts_with("file:/"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`TestDb::in_memory`].
@@ -434,11 +526,9 @@ impl<'a> TestDbBuilder<'a> {
         // A name starting with `/` makes the memdb VFS share the database
         // between every connection of this process that opens the same name.
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
-        let mut keeper =
-            Connection::open(&uri).map_err(Error::db("open an in-memory database", None))?;
         // The template's bytes go straight into the shared memdb store (see
-        // `memdb::fill` for why neither deserialize nor backup).
-        crate::memdb::fill(&mut keeper, template.bytes())
+        // `memdb` for why neither deserialize nor backup).
+        let keeper = crate::memdb::open(&uri, template.bytes())
             .map_err(Error::db("copy the template into memory", None))?;
         let store = Store::Memory {
             uri,

@@ -1,10 +1,11 @@
 //! Checking a database's `sqlite_master` against what its migrations define.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use rusqlite::Connection;
 
+use crate::app_ledger::AppLedger;
 use crate::error::{Error, Result, SchemaObject};
 use crate::ledger::LEDGER_TABLE;
 
@@ -13,7 +14,7 @@ use crate::ledger::LEDGER_TABLE;
 /// SQLite's internal objects (`sqlite_%`) and the crate's ledger table are
 /// left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Schema {
+pub(crate) struct Schema {
     objects: BTreeMap<SchemaObject, Option<String>>,
 }
 
@@ -29,50 +30,48 @@ impl Schema {
     ///
     /// [`Error::Database`] if `sqlite_master` cannot be read (for example the
     /// file is not a database).
-    pub fn read(conn: &Connection) -> Result<Schema> {
+    pub(crate) fn read(conn: &Connection) -> Result<Schema> {
         let read = || -> rusqlite::Result<Schema> {
+            // Bookkeeping is not schema: the crate's ledger and the app
+            // ledgers it keeps (a database adopted from sqlx has one the
+            // template may not, and the reverse).
             let mut stmt = conn.prepare_cached(
                 "SELECT type, name, sql FROM sqlite_master
-                 WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name <> ?1",
+                 WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+                   AND tbl_name COLLATE NOCASE NOT IN (?1, ?2, ?3)",
             )?;
-            let rows = stmt.query_map([LEDGER_TABLE], |r| {
-                Ok((
-                    SchemaObject {
-                        kind: r.get(0)?,
-                        name: r.get(1)?,
-                    },
-                    r.get::<_, Option<String>>(2)?.map(|s| squash(&s)),
-                ))
-            })?;
+            let rows = stmt.query_map(
+                [
+                    LEDGER_TABLE,
+                    AppLedger::Sqlx.table(),
+                    AppLedger::Diesel.table(),
+                ],
+                |r| {
+                    Ok((
+                        SchemaObject {
+                            kind: r.get(0)?,
+                            name: r.get(1)?,
+                        },
+                        r.get::<_, Option<String>>(2)?.map(|s| squash(&s)),
+                    ))
+                },
+            )?;
             Ok(Schema {
                 objects: rows.collect::<rusqlite::Result<_>>()?,
             })
         };
-        read().map_err(Error::db(
-            "read sqlite_master",
-            crate::migrator::file_of(conn),
-        ))
+        read().map_err(|e| {
+            Error::db(
+                "read sqlite_master",
+                crate::identity::file_of(conn).as_deref(),
+            )(e)
+        })
     }
 
     /// The objects, by type and name.
-    pub fn objects(&self) -> impl Iterator<Item = &SchemaObject> {
+    #[cfg(test)]
+    pub(crate) fn objects(&self) -> impl Iterator<Item = &SchemaObject> {
         self.objects.keys()
-    }
-
-    /// Every object's type, name and SQL, one per line, in a stable order.
-    pub(crate) fn fingerprint(&self) -> String {
-        self.objects
-            .iter()
-            .map(|(o, sql)| format!("{}\t{}\t{}\n", o.kind, o.name, sql.as_deref().unwrap_or("")))
-            .collect()
-    }
-
-    /// Whether the schema has a table with this name.
-    pub fn has_table(&self, name: &str) -> bool {
-        self.objects.contains_key(&SchemaObject {
-            kind: "table".into(),
-            name: name.into(),
-        })
     }
 }
 
@@ -86,7 +85,11 @@ pub(crate) struct Expectation<'a> {
 
 /// Compares `actual` with what is expected; the error lists every missing,
 /// differing and (in exact mode) unexpected object.
-pub(crate) fn check(actual: &Schema, want: &Expectation<'_>, path: Option<PathBuf>) -> Result<()> {
+pub(crate) fn check(
+    actual: &Schema,
+    want: &Expectation<'_>,
+    database: Option<&Path>,
+) -> Result<()> {
     let mut missing = Vec::new();
     let mut differing = Vec::new();
     let mut unexpected = Vec::new();
@@ -127,7 +130,7 @@ pub(crate) fn check(actual: &Schema, want: &Expectation<'_>, path: Option<PathBu
         Ok(())
     } else {
         Err(Error::Validation {
-            path,
+            database: database.map(Path::to_path_buf),
             missing,
             differing,
             unexpected,

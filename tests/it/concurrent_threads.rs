@@ -161,7 +161,9 @@ fn no_wait_callers_apply_find_done_or_are_told_in_progress() {
     let mut in_progress = 0;
     for round in 0..ROUNDS {
         let (outcome, db) = race(dir.path(), round, |conn| {
-            Migrator::new(&set).no_wait().migrate(conn)
+            Migrator::new(&set)
+                .lock_timeout(Duration::ZERO)
+                .migrate(conn)
         });
         let mut reports = Vec::new();
         for res in &outcome.results {

@@ -3,14 +3,14 @@
 //! failed test: a change to one must be deliberate, so each is spelled out in
 //! full here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as _;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use migrate_once::{Error, Origin, SchemaObject};
+use migrate_once::{AppLedger, AppLedgerProblem, Error, Origin, SchemaObject};
 use rusqlite::ffi;
 
 /// A SQLite failure, shared as the error variants hold it.
@@ -32,33 +32,71 @@ fn file(p: &str) -> Origin {
     Origin::File(PathBuf::from(p))
 }
 
-/// A real `r2d2::Error`: its field is private, so it comes from building a
-/// pool whose every connection fails to open.
-fn r2d2_error() -> r2d2::Error {
-    let dir = tempfile::TempDir::new().unwrap();
-    let manager =
-        r2d2_sqlite::SqliteConnectionManager::file(dir.path().join("no/such/dir/test.db"));
-    match r2d2::Pool::builder()
-        .max_size(1)
-        .connection_timeout(Duration::from_millis(100))
-        .build(manager)
-    {
-        Ok(_) => panic!("a pool on a file in a missing directory was built"),
-        Err(e) => e,
+/// A connection manager whose connections fail to open, or, with `blocked`,
+/// one that opens one connection and then no more (so a second `get` only
+/// times out).
+struct Manager {
+    fails: bool,
+}
+
+#[derive(Debug)]
+struct OpenFailed;
+
+impl std::fmt::Display for OpenFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unable to open database file")
     }
 }
 
-/// One case: the error, its exact `Display` text, whether it has a source,
-/// whether it is transient.
+impl std::error::Error for OpenFailed {}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = ();
+    type Error = OpenFailed;
+    fn connect(&self) -> Result<(), OpenFailed> {
+        if self.fails { Err(OpenFailed) } else { Ok(()) }
+    }
+    fn is_valid(&self, _: &mut ()) -> Result<(), OpenFailed> {
+        Ok(())
+    }
+    fn has_broken(&self, _: &mut ()) -> bool {
+        false
+    }
+}
+
+/// A real `r2d2::Error` (its field is private): from a pool whose every
+/// connection fails to open, or, with `fails = false`, from a pool of one
+/// whose only connection is taken.
+fn r2d2_error(fails: bool) -> r2d2::Error {
+    let pool = r2d2::Pool::builder()
+        .max_size(1)
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_millis(100))
+        .build(Manager { fails })
+        .unwrap();
+    let _held = (!fails).then(|| pool.get().unwrap());
+    pool.get().map(drop).unwrap_err()
+}
+
+/// One case: the variant's name, the error, its exact `Display` text,
+/// whether it has a source, whether it is transient.
 struct Case {
+    variant: &'static str,
     error: Error,
     display: String,
     has_source: bool,
     transient: bool,
 }
 
-fn case(error: Error, display: &str, has_source: bool, transient: bool) -> Case {
+fn case(
+    variant: &'static str,
+    error: Error,
+    display: &str,
+    has_source: bool,
+    transient: bool,
+) -> Case {
     Case {
+        variant,
         error,
         display: display.to_string(),
         has_source,
@@ -67,14 +105,18 @@ fn case(error: Error, display: &str, has_source: bool, transient: bool) -> Case 
 }
 
 fn cases() -> Vec<Case> {
-    let pool_error = Arc::new(r2d2_error());
-    let pool_text = pool_error.to_string();
-    assert!(
-        pool_text.starts_with("timed out waiting for connection"),
-        "{pool_text}"
+    let failed = Arc::new(r2d2_error(true));
+    let failed_text = failed.to_string();
+    assert_eq!(
+        failed_text,
+        "timed out waiting for connection: unable to open database file"
     );
+    let busy = Arc::new(r2d2_error(false));
+    assert_eq!(busy.to_string(), "timed out waiting for connection");
+    let db = Some(PathBuf::from("/db/test.db"));
     vec![
         case(
+            "Io",
             Error::Io {
                 path: "/m/0001_a.sql".into(),
                 source: Arc::new(io::Error::new(
@@ -82,20 +124,22 @@ fn cases() -> Vec<Case> {
                     "permission denied",
                 )),
             },
-            "I/O error on /m/0001_a.sql: permission denied",
+            "I/O error on /m/0001_a.sql",
             true,
             false,
         ),
         case(
+            "Io",
             Error::Io {
                 path: "/nfs/m".into(),
                 source: Arc::new(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
             },
-            "I/O error on /nfs/m: timed out",
+            "I/O error on /nfs/m",
             true,
             true,
         ),
         case(
+            "DirNotFound",
             Error::DirNotFound {
                 path: "/m/missing".into(),
             },
@@ -104,6 +148,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "NoMigrations",
             Error::NoMigrations {
                 path: Some("/m/empty".into()),
             },
@@ -112,12 +157,14 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "NoMigrations",
             Error::NoMigrations { path: None },
             "the migration set is empty",
             false,
             false,
         ),
         case(
+            "MissingVersion",
             Error::MissingVersion {
                 path: "/m/create_users.sql".into(),
             },
@@ -126,6 +173,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "InvalidVersion",
             Error::InvalidVersion {
                 path: "/m/1a_x.sql".into(),
                 reason: "expected `_` after the version 1, found `a`".into(),
@@ -135,6 +183,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "DuplicateVersion",
             Error::DuplicateVersion {
                 version: 3,
                 first: file("/m/0003_a.sql"),
@@ -145,6 +194,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "DuplicateVersion",
             Error::DuplicateVersion {
                 version: 4,
                 first: Origin::Embedded("0004_a/up.sql".into()),
@@ -155,6 +205,41 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "UnusableFile",
+            Error::UnusableFile {
+                path: "/m/0002_b.sql~".into(),
+                reason: "it looks like a migration but its name does not end in .sql",
+            },
+            "/m/0002_b.sql~ cannot be a migration: it looks like a migration but its name does not end in .sql",
+            false,
+            false,
+        ),
+        case(
+            "UpDownMismatch",
+            Error::UpDownMismatch {
+                version: 1,
+                up: file("/m/0001_users.up.sql"),
+                down: file("/m/0001_user.down.sql"),
+            },
+            "the up and down migrations of version 1 have different names: /m/0001_users.up.sql and \
+             /m/0001_user.down.sql; name them alike",
+            false,
+            false,
+        ),
+        case(
+            "NulByte",
+            Error::NulByte {
+                version: 2,
+                origin: file("/m/0002_b.sql"),
+                offset: 13,
+            },
+            "migration 2 in /m/0002_b.sql holds a NUL byte at offset 13: SQLite would stop reading the \
+             statement there and silently skip the rest (is the file UTF-16? save it as UTF-8)",
+            false,
+            false,
+        ),
+        case(
+            "NotUtf8",
             Error::NotUtf8 {
                 path: "/m/0002_latin1.sql".into(),
                 valid_up_to: 17,
@@ -164,6 +249,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "MissingUp",
             Error::MissingUp {
                 path: "/m/0002_b".into(),
             },
@@ -172,6 +258,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "DownWithoutUp",
             Error::DownWithoutUp {
                 path: "/m/0002_b.down.sql".into(),
             },
@@ -180,6 +267,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "EmptyMigration",
             Error::EmptyMigration {
                 version: 2,
                 name: "empty".into(),
@@ -190,6 +278,7 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "ForbiddenStatement",
             Error::ForbiddenStatement {
                 version: 2,
                 name: "transactional".into(),
@@ -203,96 +292,172 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "ChecksumMismatch",
             Error::ChecksumMismatch {
                 version: 1,
                 name: "create_users".into(),
                 origin: file("/m/0001_create_users.sql"),
+                database: db.clone(),
                 applied: "aaaa".into(),
                 current: "bbbb".into(),
             },
-            "migration 1 (create_users) in /m/0001_create_users.sql was changed after it was applied: \
-             applied checksum aaaa, current checksum bbbb; \
+            "migration 1 (create_users) in /m/0001_create_users.sql was changed after database \
+             /db/test.db applied it: applied checksum aaaa, current checksum bbbb; \
+             add a new migration instead of editing an applied one \
+             (a database made only for tests can be deleted instead: /db/test.db)",
+            false,
+            false,
+        ),
+        case(
+            "ChecksumMismatch",
+            Error::ChecksumMismatch {
+                version: 1,
+                name: "create_users".into(),
+                origin: Origin::Code,
+                database: None,
+                applied: "aaaa".into(),
+                current: "bbbb".into(),
+            },
+            "migration 1 (create_users) in <built in code> was changed after an in-memory database \
+             applied it: applied checksum aaaa, current checksum bbbb; \
              add a new migration instead of editing an applied one",
             false,
             false,
         ),
         case(
+            "UnknownVersion",
             Error::UnknownVersion {
                 version: 9,
                 name: "future".into(),
+                database: db.clone(),
             },
-            "the database has applied migration 9 (future), which the migration set does not have; \
-             the database is ahead of this set",
+            "database /db/test.db has applied migration 9 (future), which the migration set does not \
+             have (a newer set migrated it, or that migration was removed or renumbered)",
             false,
             false,
         ),
         case(
+            "AppLedgerMismatch",
+            Error::AppLedgerMismatch {
+                tool: AppLedger::Sqlx,
+                version: 20240102000000,
+                database: db.clone(),
+                problem: AppLedgerProblem::ChecksumMismatch {
+                    origin: file("/m/20240102000000_posts.up.sql"),
+                    recorded: "0102".into(),
+                    current: "abcd".into(),
+                },
+            },
+            "sqlx's ledger (_sqlx_migrations) in database /db/test.db records migration 20240102000000 \
+             with checksum 0102, but by sqlx's rule /m/20240102000000_posts.up.sql now has checksum abcd; \
+             nothing was applied",
+            false,
+            false,
+        ),
+        case(
+            "AppLedgerMismatch",
+            Error::AppLedgerMismatch {
+                tool: AppLedger::Diesel,
+                version: 7,
+                database: None,
+                problem: AppLedgerProblem::UnknownVersion,
+            },
+            "diesel's ledger (__diesel_schema_migrations) in an in-memory database records migration 7, \
+             which the migration set does not have; nothing was applied",
+            false,
+            false,
+        ),
+        case(
+            "AppLedgerMismatch",
+            Error::AppLedgerMismatch {
+                tool: AppLedger::Sqlx,
+                version: 3,
+                database: db.clone(),
+                problem: AppLedgerProblem::Failed,
+            },
+            "sqlx's ledger (_sqlx_migrations) in database /db/test.db records migration 3 as failed; \
+             sqlx itself refuses the database until that is fixed by hand; nothing was applied",
+            false,
+            false,
+        ),
+        case(
+            "OutOfOrder",
             Error::OutOfOrder {
                 version: 2,
                 name: "two".into(),
                 origin: Origin::Code,
+                database: db.clone(),
                 newest_applied: 3,
             },
-            "migration 2 (two) in <built in code> is pending but older than the newest applied \
-             version 3; give it a newer version or allow out-of-order migrations",
+            "migration 2 (two) in <built in code> is pending in database /db/test.db but older than \
+             its newest applied version 3; give it a newer version or allow out-of-order migrations",
             false,
             false,
         ),
         case(
+            "Sql",
             Error::Sql {
                 version: 5,
                 name: "create_t5".into(),
                 origin: Origin::Embedded("0005_create_t5.sql".into()),
+                database: db.clone(),
                 index: 2,
                 line: 6,
                 statement: "INSERT INTO missing (v) VALUES (5);".into(),
                 source: sqlite(ffi::SQLITE_ERROR, "no such table: missing"),
             },
-            "migration 5 (create_t5) in 0005_create_t5.sql (embedded) failed at statement 2 (line 6): \
-             no such table: missing\n  statement: INSERT INTO missing (v) VALUES (5);\nnothing was applied",
+            "migration 5 (create_t5) in 0005_create_t5.sql (embedded) failed at statement 2 (line 6) \
+             of database /db/test.db; nothing was applied\n  statement: INSERT INTO missing (v) VALUES (5);",
             true,
             false,
         ),
         case(
+            "Sql",
             Error::Sql {
                 version: 1,
                 name: "a".into(),
                 origin: Origin::Code,
+                database: None,
                 index: 1,
                 line: 1,
                 statement: "CREATE TABLE a (x);".into(),
                 source: sqlite(ffi::SQLITE_BUSY, "database is locked"),
             },
-            "migration 1 (a) in <built in code> failed at statement 1 (line 1): \
-             database is locked\n  statement: CREATE TABLE a (x);\nnothing was applied",
+            "migration 1 (a) in <built in code> failed at statement 1 (line 1) of an in-memory \
+             database; nothing was applied\n  statement: CREATE TABLE a (x);",
             true,
             true,
         ),
         case(
+            "ForeignKeyViolation",
             Error::ForeignKeyViolation {
+                database: db.clone(),
                 table: "child".into(),
                 rowid: Some(8),
                 parent: "parent".into(),
                 count: 2,
             },
-            "after migrating, row 8 of table child refers to a missing row of parent \
-             (2 foreign-key violation(s) in all); nothing was applied",
+            "after migrating database /db/test.db, row 8 of table child refers to a missing row of \
+             parent (2 foreign-key violation(s) in all); nothing was applied",
             false,
             false,
         ),
         case(
+            "ForeignKeyViolation",
             Error::ForeignKeyViolation {
+                database: None,
                 table: "child".into(),
                 rowid: None,
                 parent: "parent".into(),
                 count: 1,
             },
-            "after migrating, a row of table child refers to a missing row of parent \
-             (1 foreign-key violation(s) in all); nothing was applied",
+            "after migrating an in-memory database, a row of table child refers to a missing row of \
+             parent (1 foreign-key violation(s) in all); nothing was applied",
             false,
             false,
         ),
         case(
+            "LockTimeout",
             Error::LockTimeout {
                 waited: Duration::from_millis(30_250),
             },
@@ -301,20 +466,33 @@ fn cases() -> Vec<Case> {
             true,
         ),
         case(
+            "InProgress",
             Error::InProgress,
             "another connection is migrating this database (no waiting was asked for)",
             false,
             true,
         ),
         case(
+            "TransactionOpen",
             Error::TransactionOpen,
             "the connection is inside a transaction; migrate needs a connection with none open",
             false,
             false,
         ),
         case(
+            "NotAFilePath",
+            Error::NotAFilePath {
+                given: ":memory:".into(),
+                instead: "use TestDb::in_memory",
+            },
+            "`:memory:` is not a database file path; use TestDb::in_memory",
+            false,
+            false,
+        ),
+        case(
+            "Validation",
             Error::Validation {
-                path: Some("/db/test.db".into()),
+                database: db.clone(),
                 missing: vec![obj("table", "users"), obj("index", "users_by_email")],
                 differing: vec![obj("view", "active_users")],
                 unexpected: vec![obj("trigger", "stray")],
@@ -327,76 +505,105 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "Validation",
             Error::Validation {
-                path: None,
+                database: None,
                 missing: vec![],
                 differing: vec![obj("table", "posts")],
                 unexpected: vec![],
             },
-            "database does not match its migrations: defined differently: table posts;",
+            "an in-memory database does not match its migrations: defined differently: table posts;",
             false,
             false,
         ),
         case(
+            "Database",
             Error::Database {
                 context: "commit the migrations",
-                path: Some("/db/test.db".into()),
+                database: db.clone(),
                 source: sqlite(ffi::SQLITE_FULL, "database or disk is full"),
             },
-            "commit the migrations (/db/test.db): database or disk is full",
+            "could not commit the migrations (/db/test.db)",
             true,
             true,
         ),
         case(
+            "Database",
             Error::Database {
                 context: "read the ledger",
-                path: None,
+                database: None,
                 source: sqlite(ffi::SQLITE_NOTADB, "file is not a database"),
             },
-            "read the ledger: file is not a database",
+            "could not read the ledger",
             true,
             false,
         ),
         case(
-            Error::Pool {
-                path: Some("/db/test.db".into()),
-                source: Arc::clone(&pool_error),
+            "Driver",
+            Error::Driver {
+                driver: "sqlx",
+                database: db.clone(),
+                source: Arc::new(io::Error::other("pool timed out")),
             },
-            &format!("cannot build a connection pool for /db/test.db: {pool_text}"),
+            "sqlx could not open database /db/test.db",
             true,
-            true,
+            false,
         ),
         case(
+            "Pool",
             Error::Pool {
-                path: None,
-                source: pool_error,
+                database: db.clone(),
+                source: Arc::clone(&failed),
             },
-            &format!("cannot build a connection pool: {pool_text}"),
+            "cannot build a connection pool for /db/test.db",
+            true,
+            false,
+        ),
+        case(
+            "Pool",
+            Error::Pool {
+                database: None,
+                source: busy,
+            },
+            "cannot build a connection pool",
             true,
             true,
         ),
     ]
 }
 
-/// The variant's name, from its `Debug` text.
-fn variant(e: &Error) -> String {
-    format!("{e:?}")
-        .split([' ', '{', '('])
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn the_cases_cover_every_variant() {
-    let covered: BTreeSet<String> = cases().iter().map(|c| variant(&c.error)).collect();
-    let all: BTreeSet<String> = [
+    let cases = cases();
+    // Each name labels one variant, and different names different ones.
+    let mut seen: BTreeMap<&str, std::mem::Discriminant<Error>> = BTreeMap::new();
+    for c in &cases {
+        let d = std::mem::discriminant(&c.error);
+        assert_eq!(
+            *seen.entry(c.variant).or_insert(d),
+            d,
+            "{} labels two variants",
+            c.variant
+        );
+    }
+    let discriminants: Vec<_> = seen.values().collect();
+    for (i, d) in discriminants.iter().enumerate() {
+        assert!(
+            !discriminants[..i].contains(d),
+            "one variant under two names"
+        );
+    }
+    let covered: BTreeSet<&str> = seen.keys().copied().collect();
+    let all: BTreeSet<&str> = [
         "Io",
         "DirNotFound",
         "NoMigrations",
         "MissingVersion",
         "InvalidVersion",
         "DuplicateVersion",
+        "UnusableFile",
+        "UpDownMismatch",
+        "NulByte",
         "NotUtf8",
         "MissingUp",
         "EmptyMigration",
@@ -404,18 +611,20 @@ fn the_cases_cover_every_variant() {
         "ForbiddenStatement",
         "ChecksumMismatch",
         "UnknownVersion",
+        "AppLedgerMismatch",
         "OutOfOrder",
         "Sql",
         "ForeignKeyViolation",
         "LockTimeout",
         "InProgress",
         "TransactionOpen",
+        "NotAFilePath",
         "Validation",
         "Database",
+        "Driver",
         "Pool",
     ]
     .into_iter()
-    .map(String::from)
     .collect();
     assert_eq!(covered, all);
 }
@@ -423,19 +632,47 @@ fn the_cases_cover_every_variant() {
 #[test]
 fn every_variant_displays_its_exact_text() {
     for c in cases() {
-        assert_eq!(c.error.to_string(), c.display, "{:?}", c.error);
+        assert_eq!(c.error.to_string(), c.display, "{}", c.variant);
     }
 }
 
 #[test]
-fn io_sql_database_and_pool_have_a_source_and_nothing_else_does() {
+fn the_cause_is_the_source_and_is_not_repeated_in_the_message() {
     for c in cases() {
         assert_eq!(
             c.error.source().is_some(),
             c.has_source,
-            "source() of {:?}",
-            c.error
+            "source() of {}",
+            c.variant
         );
+        if let Some(source) = c.error.source() {
+            let cause = source.to_string();
+            assert!(
+                !c.error.to_string().contains(&cause),
+                "{}: the message repeats its cause {cause:?}",
+                c.variant
+            );
+        }
+    }
+}
+
+#[test]
+fn debug_is_the_message_then_each_cause_once() {
+    for c in cases() {
+        let debug = format!("{:?}", c.error);
+        assert!(debug.starts_with(&c.display), "{}: {debug}", c.variant);
+        let mut expected = c.display.clone();
+        let mut cause = c.error.source();
+        if cause.is_some() {
+            expected.push_str("\n\nCaused by:");
+        }
+        // Down the chain, but not SQLite's result code, which rusqlite gives
+        // as the cause of its error and which only repeats its message.
+        while let Some(e) = cause.filter(|e| !e.is::<ffi::Error>()) {
+            expected.push_str(&format!("\n    {e}"));
+            cause = e.source();
+        }
+        assert_eq!(debug, expected, "{}", c.variant);
     }
 }
 
@@ -450,7 +687,7 @@ fn the_source_is_the_underlying_error_itself() {
 
     let sql = Error::Database {
         context: "take the write lock",
-        path: None,
+        database: None,
         source: sqlite(ffi::SQLITE_BUSY, "database is locked"),
     };
     let source = sql
@@ -464,8 +701,8 @@ fn the_source_is_the_underlying_error_itself() {
     );
 
     let pool = Error::Pool {
-        path: None,
-        source: Arc::new(r2d2_error()),
+        database: None,
+        source: Arc::new(r2d2_error(true)),
     };
     assert!(
         pool.source()
@@ -476,13 +713,13 @@ fn the_source_is_the_underlying_error_itself() {
 }
 
 #[test]
-fn only_lock_waits_io_pools_and_transient_sqlite_codes_are_transient() {
+fn only_lock_waits_io_busy_pools_and_transient_sqlite_codes_are_transient() {
     for c in cases() {
         assert_eq!(
             c.error.is_transient(),
             c.transient,
-            "is_transient() of {:?}",
-            c.error
+            "is_transient() of {}",
+            c.variant
         );
     }
 }
@@ -491,7 +728,7 @@ fn only_lock_waits_io_pools_and_transient_sqlite_codes_are_transient() {
 fn sqlite_codes_decide_whether_sql_and_database_errors_are_transient() {
     let db = |code| Error::Database {
         context: "commit the migrations",
-        path: None,
+        database: None,
         source: sqlite(code, "x"),
     };
     for code in [
@@ -518,10 +755,38 @@ fn sqlite_codes_decide_whether_sql_and_database_errors_are_transient() {
     // Errors that are not SQLite failures at all are not transient.
     let not_sqlite = Error::Database {
         context: "read the ledger",
-        path: None,
+        database: None,
         source: Arc::new(rusqlite::Error::QueryReturnedNoRows),
     };
     assert!(!not_sqlite.is_transient());
+}
+
+#[test]
+fn a_long_statement_is_shortened_in_the_message_and_whole_in_the_field() {
+    let statement = format!("INSERT INTO t VALUES ('{}');", "x".repeat(3_000_000));
+    let err = Error::Sql {
+        version: 1,
+        name: "big".into(),
+        origin: Origin::Code,
+        database: None,
+        index: 1,
+        line: 1,
+        statement: statement.clone(),
+        source: sqlite(ffi::SQLITE_ERROR, "no such table: t"),
+    };
+    let shown = err.to_string();
+    assert!(shown.len() < 1_000, "{} bytes", shown.len());
+    assert!(
+        shown.ends_with(&format!(" … ({} bytes in all)", statement.len())),
+        "{shown}"
+    );
+    let Error::Sql {
+        statement: whole, ..
+    } = &err
+    else {
+        unreachable!()
+    };
+    assert_eq!(whole, &statement);
 }
 
 #[test]

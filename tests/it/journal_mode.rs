@@ -45,7 +45,7 @@ fn round(dir: &Path, round: usize) -> Vec<String> {
                     )
                     .map_err(|e| Error::Database {
                         context: "insert",
-                        path: None,
+                        database: None,
                         source: std::sync::Arc::new(e),
                     })?;
                     Ok(())
@@ -111,7 +111,7 @@ fn a_wal_switch_blocked_past_the_busy_timeout_is_a_transient_error() {
         .unwrap_err();
     let waited = started.elapsed();
     assert!(err.is_transient(), "{err:?}");
-    assert!(err.to_string().contains("database is locked"), "{err}");
+    assert!(format!("{err:?}").contains("database is locked"), "{err:?}");
     assert!(
         waited >= Duration::from_millis(250) && waited < Duration::from_secs(10),
         "gave up after {waited:?}"

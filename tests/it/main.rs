@@ -15,6 +15,7 @@
 
 mod support;
 
+mod app_ledgers;
 mod concurrent_processes;
 mod concurrent_threads;
 mod error_display;

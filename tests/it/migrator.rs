@@ -177,6 +177,7 @@ fn assert_fifth_failed(err: &Error) {
         line,
         statement,
         source,
+        ..
     } = err
     else {
         panic!("expected Error::Sql, got {err:?}");
@@ -194,9 +195,13 @@ fn assert_fifth_failed(err: &Error) {
     assert!(!err.is_transient());
     assert!(
         err.to_string().starts_with(
-            "migration 5 (create_t5) in <built in code> failed at statement 2 (line 6): "
+            "migration 5 (create_t5) in <built in code> failed at statement 2 (line 6) of database "
         ),
         "{err}"
+    );
+    assert!(
+        format!("{err:?}").ends_with("\n\nCaused by:\n    no such table: missing_table"),
+        "{err:?}"
     );
 }
 
@@ -267,7 +272,7 @@ fn a_foreign_key_violation_left_by_the_migrations_is_refused_and_rolled_back() {
     assert!(
         matches!(
             &err,
-            Error::ForeignKeyViolation { table, rowid: Some(8), parent, count: 2 }
+            Error::ForeignKeyViolation { table, rowid: Some(8), parent, count: 2, .. }
                 if table == "child" && parent == "parent"
         ),
         "{err:?}"
@@ -397,6 +402,7 @@ fn an_edited_applied_migration_is_a_checksum_mismatch_and_nothing_changes() {
         origin,
         applied: was,
         current,
+        ..
     } = &err
     else {
         panic!("expected ChecksumMismatch, got {err:?}");
@@ -459,7 +465,7 @@ fn a_database_ahead_of_the_set_is_an_unknown_version() {
 
     let err = migrate(&mut conn, &set(two(USERS_V1))).unwrap_err();
     assert!(
-        matches!(&err, Error::UnknownVersion { version: 3, name } if name == "three"),
+        matches!(&err, Error::UnknownVersion { version: 3, name, .. } if name == "three"),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -482,7 +488,7 @@ fn a_pending_migration_older_than_the_newest_applied_is_out_of_order() {
     assert!(
         matches!(
             &err,
-            Error::OutOfOrder { version: 2, name, origin: Origin::Code, newest_applied: 3 }
+            Error::OutOfOrder { version: 2, name, origin: Origin::Code, newest_applied: 3, .. }
                 if name == "two"
         ),
         "{err:?}"
@@ -523,7 +529,7 @@ fn a_connection_inside_a_transaction_is_refused_and_its_transaction_left_alone()
 // ---------------------------------------------------------------------------
 
 #[test]
-fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_the_write_lock() {
+fn not_waiting_fails_at_once_with_in_progress_while_another_connection_holds_the_write_lock() {
     let db = TempDb::new();
     let holder = db.open();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -532,7 +538,7 @@ fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_the_wri
 
     let started = Instant::now();
     let err = Migrator::new(&set)
-        .no_wait()
+        .lock_timeout(Duration::ZERO)
         .migrate(&mut conn)
         .unwrap_err();
     let took = started.elapsed();
@@ -542,18 +548,21 @@ fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_the_wri
 
     holder.execute_batch("COMMIT").unwrap();
     assert!(snapshot(&db.path).schema.is_empty());
-    let report = Migrator::new(&set).no_wait().migrate(&mut conn).unwrap();
+    let report = Migrator::new(&set)
+        .lock_timeout(Duration::ZERO)
+        .migrate(&mut conn)
+        .unwrap();
     assert_eq!(report.applied_versions(), (1..=10).collect::<Vec<_>>());
 }
 
-/// `no_wait` promises "fail at once" whenever another connection holds the
+/// `lock_timeout(Duration::ZERO)` promises "fail at once" whenever another connection holds the
 /// write lock. A connection that holds it as EXCLUSIVE (`BEGIN EXCLUSIVE`, or
 /// a migrating connection whose cache spilled to disk) also blocks readers,
 /// and the ledger read before `BEGIN IMMEDIATE` waits the whole lock timeout
 /// and then reports `LockTimeout`.
 #[test]
 
-fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_an_exclusive_lock() {
+fn not_waiting_fails_at_once_with_in_progress_while_another_connection_holds_an_exclusive_lock() {
     let db = TempDb::new();
     let holder = db.open();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -561,9 +570,10 @@ fn no_wait_fails_at_once_with_in_progress_while_another_connection_holds_an_excl
     let set = ten_good();
 
     let started = Instant::now();
+    // Not waiting is one setting, whatever came before it.
     let err = Migrator::new(&set)
         .lock_timeout(Duration::from_secs(2))
-        .no_wait()
+        .lock_timeout(Duration::ZERO)
         .migrate(&mut conn)
         .unwrap_err();
     let took = started.elapsed();
@@ -679,7 +689,7 @@ fn busy_timeout_and_foreign_keys_are_restored_after_a_failed_migrate() {
     let holder = db.open();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = Migrator::new(&ten_good())
-        .no_wait()
+        .lock_timeout(Duration::ZERO)
         .migrate(&mut conn)
         .unwrap_err();
     assert!(matches!(err, Error::InProgress), "{err:?}");

@@ -143,13 +143,14 @@ fn validation_parts(
 ) {
     match result {
         Err(Error::Validation {
-            path,
+            database,
             missing,
             differing,
             unexpected,
+            ..
         }) => (
             Error::Validation {
-                path,
+                database,
                 missing: missing.clone(),
                 differing: differing.clone(),
                 unexpected: unexpected.clone(),

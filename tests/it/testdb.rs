@@ -20,7 +20,7 @@ use tempfile::TempDir;
 
 use crate::support::child::{ChildEnv, child_test};
 use crate::support::{
-    assert_seeded, count, crate_migrations as set, entries, poll_for, pragma, query_one,
+    assert_seeded, count, crate_migrations as set, entries, poll_for, pragma, query_one, serialized,
 };
 
 fn insert_user(conn: &Connection, email: &str) {
@@ -527,12 +527,9 @@ fn an_in_memory_clone_holds_the_template_byte_for_byte() {
     let template = migrate_once::Template::for_set(set()).unwrap();
     let db = TestDb::in_memory(set()).unwrap();
     let conn = db.connect().unwrap();
-    let bytes = conn.serialize(rusqlite::MAIN_DB).unwrap();
+    let bytes = serialized(&conn);
     assert_eq!(bytes.len(), template.bytes().len());
-    assert!(
-        *bytes == *template.bytes(),
-        "clone differs from the template"
-    );
+    assert!(bytes == template.bytes(), "clone differs from the template");
     let check: String = pragma(&conn, "integrity_check");
     assert_eq!(check, "ok");
 }

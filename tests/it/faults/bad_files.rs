@@ -38,7 +38,7 @@ fn assert_refused_untouched(dir: &Path, path: &Path, code: ErrorCode, message: &
     eprintln!("migrate: {err}");
     match &err {
         Error::Database {
-            path: Some(p),
+            database: Some(p),
             source,
             ..
         } => {
@@ -48,18 +48,20 @@ fn assert_refused_untouched(dir: &Path, path: &Path, code: ErrorCode, message: &
         other => panic!("expected Error::Database: {other:?}"),
     }
     assert!(!err.is_transient(), "{err}");
-    let text = err.to_string();
+    // What `unwrap()` prints: the message, then SQLite's, once each.
+    let text = format!("{err:?}");
     assert!(
         text.contains(&path.display().to_string()) && text.contains(message),
         "{text}"
     );
+    assert_eq!(text.matches(message).count(), 1, "{text}");
     drop(conn);
     assert_eq!(files_in(dir), files_before, "migrate changed a file");
 
     let err = SharedDb::open(path, &set).unwrap_err();
     eprintln!("SharedDb::open: {err}");
     assert!(
-        matches!(&err, Error::Database { path: Some(p), source, .. }
+        matches!(&err, Error::Database { database: Some(p), source, .. }
             if p == path && sqlite_code(source) == Some(code)),
         "{err:?}"
     );
@@ -116,7 +118,7 @@ fn a_directory_where_the_database_should_be_cannot_be_opened_and_is_left_alone()
     match &err {
         Error::Database {
             context,
-            path: Some(p),
+            database: Some(p),
             source,
         } => {
             assert_eq!(*context, "open the database");

@@ -42,7 +42,7 @@ fn a_disk_that_fills_up_mid_migration_is_a_transient_sql_error_and_changes_nothi
         }
         other => panic!("expected Error::Sql for migration 3, statement 2: {other:?}"),
     }
-    let text = err.to_string();
+    let text = format!("{err:?}");
     assert!(
         text.contains("migration 3 (fill_archive)")
             && text.contains("database or disk is full")

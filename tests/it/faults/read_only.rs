@@ -31,7 +31,7 @@ fn a_fresh_read_only_database_is_refused_and_nothing_is_written() {
         eprintln!("read-only ({how}), fresh: {err}");
         match &err {
             Error::Database {
-                path: Some(p),
+                database: Some(p),
                 source,
                 ..
             } => {
@@ -41,9 +41,8 @@ fn a_fresh_read_only_database_is_refused_and_nothing_is_written() {
             other => panic!("{how}: expected Error::Database: {other:?}"),
         }
         assert!(
-            err.to_string()
-                .contains("attempt to write a readonly database"),
-            "{how}: {err}"
+            format!("{err:?}").contains("attempt to write a readonly database"),
+            "{how}: {err:?}"
         );
         assert!(!err.is_transient(), "{how}");
         drop(conn);
@@ -75,9 +74,8 @@ fn a_partially_migrated_read_only_database_is_refused_and_nothing_is_written() {
             "{how}: {err:?}"
         );
         assert!(
-            err.to_string()
-                .contains("attempt to write a readonly database"),
-            "{how}: {err}"
+            format!("{err:?}").contains("attempt to write a readonly database"),
+            "{how}: {err:?}"
         );
         assert!(!err.is_transient(), "{how}");
         drop(conn);
@@ -93,7 +91,7 @@ fn a_partially_migrated_read_only_database_is_a_database_error_not_a_migration_e
     for (how, mut conn) in read_only(&path) {
         let err = migrate(&mut conn, &full).unwrap_err();
         assert!(
-            matches!(&err, Error::Database { path: Some(p), source, .. }
+            matches!(&err, Error::Database { database: Some(p), source, .. }
                 if *p == path && sqlite_code(source) == Some(ErrorCode::ReadOnly)),
             "{how}: a read-only database is not a fault of migration 3's SQL: {err:?}"
         );

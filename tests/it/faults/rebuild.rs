@@ -201,6 +201,7 @@ fn a_migration_that_leaves_a_real_violation_names_the_row_and_rolls_everything_b
             rowid,
             parent,
             count,
+            ..
         } => {
             assert_eq!(
                 (table.as_str(), *rowid, parent.as_str(), *count),

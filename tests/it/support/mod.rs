@@ -20,7 +20,8 @@ pub use sets::{
     load_err, register_counter, set_versions, sha256_hex,
 };
 pub use sql::{
-    TempDb, column, count, ledger_versions, pragma, query_one, rows_of, schema_objects, snapshot,
+    TempDb, column, count, ledger_versions, pragma, query_one, rows_of, schema_objects, serialized,
+    snapshot,
 };
 
 /// How long anything a test waits for may take before it counts as hung.

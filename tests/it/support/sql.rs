@@ -23,6 +23,25 @@ pub fn count(conn: &Connection, table: &str) -> i64 {
 /// The value of `PRAGMA <pragma>`: `pragma::<i64>(conn, "foreign_keys")`,
 /// `pragma::<String>(conn, "journal_mode")`. A pragma that sets a value and
 /// returns it works too: `pragma::<String>(conn, "journal_mode = WAL")`.
+/// The bytes of `conn`'s main database, as `sqlite3_serialize` gives them
+/// (through `ffi`: rusqlite's `serialize` changed its receiver in 0.41 and
+/// needs a feature).
+pub fn serialized(conn: &Connection) -> Vec<u8> {
+    use rusqlite::ffi;
+    let mut size: ffi::sqlite3_int64 = 0;
+    // SAFETY: `conn` is a live connection used on this thread; SQLite
+    // returns a buffer of `size` bytes from sqlite3_malloc (or null), which
+    // is copied and then freed with sqlite3_free.
+    #[allow(unsafe_code)]
+    unsafe {
+        let ptr = ffi::sqlite3_serialize(conn.handle(), c"main".as_ptr(), &mut size, 0);
+        assert!(!ptr.is_null(), "sqlite3_serialize failed");
+        let bytes = std::slice::from_raw_parts(ptr, usize::try_from(size).unwrap()).to_vec();
+        ffi::sqlite3_free(ptr.cast());
+        bytes
+    }
+}
+
 pub fn pragma<T: FromSql>(conn: &Connection, pragma: &str) -> T {
     query_one(conn, &format!("PRAGMA {pragma}"))
 }

@@ -1,0 +1,176 @@
+//! sqlx handles for the crate's databases: one module per sqlx version,
+//! written once.
+//!
+//! A `TestDb` in memory is a memdb-VFS database; sqlx opens it as
+//! `SqliteConnectOptions::new().filename("/<name>").vfs("memdb")` (the URL
+//! form `sqlite:file:/<name>?vfs=memdb` does not work: sqlx wraps the name in
+//! a `file:` URI of its own and opens a new, empty database). Both drivers
+//! use the one SQLite library of the process (`libsqlite3-sys` is linked
+//! once), so they share the database.
+
+/// The body of `sqlx_0_8` and `sqlx_0_9`: `$sqlx` is the sqlx crate of that
+/// version, `$version` its number for the docs.
+macro_rules! sqlx_module {
+    ($sqlx:ident, $version:literal) => {
+        use std::future::Future;
+        use std::path::Path;
+        use std::sync::Arc;
+
+        use $sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+        use crate::connection::{JournalMode, Setup};
+        use crate::{Error, Result, SharedDb, TestDb};
+
+        #[doc = concat!("sqlx ", $version, " handles for the crate's databases: import it and call")]
+        /// `sqlx_options()` or `sqlx_pool()` on a [`TestDb`] or a [`SharedDb`].
+        ///
+        /// Connections get the database's setup as far as sqlx can take it:
+        /// busy timeout, foreign keys and journal mode (an `on_connect` hook
+        /// takes a rusqlite connection, and does not run on sqlx's).
+        pub trait SqlxExt {
+            /// Options that open this database with sqlx. An in-memory
+            /// `TestDb` is shared with its other connections (memdb VFS);
+            /// a file is never created (it must still exist).
+            fn sqlx_options(&self) -> SqliteConnectOptions;
+
+            /// A sqlx pool over this database, at most `pool_size`
+            /// connections (4 by default), with one connection opened to
+            /// check it. The pool of a `TestDb` keeps the database alive as
+            /// long as it (or a clone) lives, as [`TestDb::pool`] does, and
+            /// refuses new connections once the `TestDb` was closed.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Driver`] if sqlx cannot open the database.
+            fn sqlx_pool(&self) -> impl Future<Output = Result<SqlitePool>> + Send;
+        }
+
+        fn options(target: SqliteConnectOptions, setup: &Setup) -> SqliteConnectOptions {
+            let options = target
+                .create_if_missing(false)
+                .foreign_keys(setup.foreign_keys)
+                .busy_timeout(setup.busy_timeout);
+            match setup.journal_mode {
+                None => options,
+                Some(mode) => options.journal_mode(match mode {
+                    JournalMode::Delete => SqliteJournalMode::Delete,
+                    JournalMode::Truncate => SqliteJournalMode::Truncate,
+                    JournalMode::Persist => SqliteJournalMode::Persist,
+                    JournalMode::Wal => SqliteJournalMode::Wal,
+                }),
+            }
+        }
+
+        fn driver_error(database: Option<&Path>) -> impl FnOnce($sqlx::Error) -> Error + '_ {
+            move |e| Error::Driver {
+                driver: "sqlx",
+                database: database.map(Path::to_path_buf),
+                source: Arc::new(e),
+            }
+        }
+
+        impl SqlxExt for TestDb {
+            fn sqlx_options(&self) -> SqliteConnectOptions {
+                let target = match self.memdb_name() {
+                    Some(name) => SqliteConnectOptions::new().filename(name).vfs("memdb"),
+                    None => SqliteConnectOptions::new()
+                        .filename(self.path().expect("a TestDb is a file or in memory")),
+                };
+                options(target, self.setup())
+            }
+
+            fn sqlx_pool(&self) -> impl Future<Output = Result<SqlitePool>> + Send {
+                let options = self.sqlx_options();
+                let owner = self.owner();
+                let max = self.setup().pool_size;
+                let path = self.path().map(Path::to_path_buf);
+                async move {
+                    SqlitePoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(0)
+                        // The hook holds the database (it is the pool's), and
+                        // refuses once the TestDb was closed: for a memdb
+                        // database the connection just made is then to a new,
+                        // empty store, and goes with the error.
+                        .after_connect(move |_conn, _meta| {
+                            let usable = owner();
+                            Box::pin(async move {
+                                usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))
+                            })
+                        })
+                        .connect_with(options)
+                        .await
+                        .map_err(driver_error(path.as_deref()))
+                }
+            }
+        }
+
+        impl SqlxExt for SharedDb {
+            fn sqlx_options(&self) -> SqliteConnectOptions {
+                options(SqliteConnectOptions::new().filename(self.path()), self.setup())
+            }
+
+            fn sqlx_pool(&self) -> impl Future<Output = Result<SqlitePool>> + Send {
+                let options = self.sqlx_options();
+                let max = self.setup().pool_size;
+                let path = self.path().to_path_buf();
+                async move {
+                    SqlitePoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(0)
+                        .connect_with(options)
+                        .await
+                        .map_err(driver_error(Some(&path)))
+                }
+            }
+        }
+    };
+}
+
+/// sqlx 0.8 handles for test databases (feature `sqlx-0_8`).
+///
+/// ```
+/// use migrate_once::sqlx_0_8::SqlxExt;
+/// use migrate_once::{Migrations, TestDb};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # use sqlx08 as sqlx;
+/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let db = TestDb::in_memory(&set)?;
+/// let pool = db.sqlx_pool().await?;
+/// let (users,): (i64,) = sqlx::query_as("SELECT count(*) FROM users").fetch_one(&pool).await?;
+/// assert_eq!(users, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
+#[cfg(feature = "sqlx-0_8")]
+pub mod sqlx_0_8 {
+    sqlx_module!(sqlx08, "0.8");
+}
+
+/// sqlx 0.9 handles for test databases (feature `sqlx-0_9`).
+///
+/// ```
+/// use migrate_once::sqlx_0_9::SqlxExt;
+/// use migrate_once::{Migrations, TestDb};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// # use sqlx09 as sqlx;
+/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let db = TestDb::in_memory(&set)?;
+/// let pool = db.sqlx_pool().await?;
+/// let (users,): (i64,) = sqlx::query_as("SELECT count(*) FROM users").fetch_one(&pool).await?;
+/// assert_eq!(users, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
+#[cfg(feature = "sqlx-0_9")]
+pub mod sqlx_0_9 {
+    sqlx_module!(sqlx09, "0.9");
+}
