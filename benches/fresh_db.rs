@@ -1,12 +1,16 @@
 //! What a fresh, migrated database per test costs: migrate-once's `TestDb`
 //! against the obvious alternatives and the floors, all in one run.
 //!
-//! Sets are generated like the ones in `../shared/measurements/sqlite-floor.md`
-//! (10 and 100 tables). Every case ends with `SELECT count(*)` on the first
-//! table, which makes SQLite parse the schema as a test's first statement
-//! would, and drops (deletes) the database, as a test would.
+//! Sets of 10 and 100 tables are generated (see `generated_set`). Every case
+//! ends with `SELECT count(*)` on the first table, which makes SQLite parse
+//! the schema as a test's first statement would, and drops (deletes) the
+//! database, as a test would.
 //!
 //! Run: `cargo bench --bench fresh_db`; `BENCH_TABLES=10` limits the sizes.
+//! The peers (rusqlite_migration) pin one rusqlite each, so they are not
+//! dependencies of this crate: `benches/peers` compiles this same file with
+//! `cfg(migrate_once_peers)` and them in (`cargo bench --manifest-path
+//! benches/peers/Cargo.toml --bench fresh_db`).
 
 use std::fs;
 use std::hint::black_box;
@@ -16,57 +20,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use migrate_once::{Migration, Migrations, TestDb};
-use rusqlite::{Connection, MAIN_DB};
+use rusqlite::Connection;
 
-/// A set of `tables` tables in `tables / 2` migrations: typed columns, one or
-/// two foreign keys, one or two indexes and two seed rows per table; every
-/// 5th migration adds a column, every 10th a trigger.
-fn generated_set(tables: usize) -> Vec<(i64, String, String)> {
-    let mut out = Vec::new();
-    for m in 0..tables / 2 {
-        let mut sql = String::new();
-        for t in [2 * m, 2 * m + 1] {
-            let mut cols = String::from(
-                "id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, \
-                 price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, \
-                 created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            );
-            if t > 0 {
-                cols.push_str(&format!(", parent_id INTEGER REFERENCES t{}(id)", t - 1));
-            }
-            if t >= 4 {
-                cols.push_str(&format!(", grand_id INTEGER REFERENCES t{}(id)", t - 4));
-            }
-            sql.push_str(&format!("CREATE TABLE t{t} ({cols});\n"));
-            sql.push_str(&format!("CREATE INDEX t{t}_label ON t{t}(label);\n"));
-            if t % 2 == 0 {
-                sql.push_str(&format!("CREATE INDEX t{t}_qty ON t{t}(qty, price);\n"));
-            }
-            for r in 1..=2 {
-                let parent = if t > 0 { ", parent_id" } else { "" };
-                let pv = if t > 0 {
-                    format!(", {r}")
-                } else {
-                    String::new()
-                };
-                sql.push_str(&format!(
-                    "INSERT INTO t{t} (id, code, label, state{parent}) VALUES ({r}, 'c{t}-{r}', 'l{r}', 1{pv});\n"
-                ));
-            }
-        }
-        if (m + 1) % 5 == 0 {
-            sql.push_str(&format!("ALTER TABLE t{} ADD COLUMN note TEXT;\n", 2 * m));
-        }
-        if (m + 1) % 10 == 0 {
-            let t = 2 * m + 1;
-            sql.push_str(&format!(
-                "CREATE TRIGGER t{t}_touch AFTER UPDATE ON t{t} BEGIN UPDATE t{t} SET qty = qty + 1 WHERE id = NEW.id AND 0; END;\n"
-            ));
-        }
-        out.push((m as i64 + 1, format!("m{m}"), sql));
-    }
-    out
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::{deserialize, generated_set};
 
 fn first_statement(conn: &Connection) {
     let n: i64 = conn
@@ -108,10 +66,12 @@ fn bench(c: &mut Criterion) {
         let bytes = template.bytes().to_vec();
         let template_file = work.path().join(format!("template-{tables}.sqlite"));
         fs::write(&template_file, &bytes).unwrap();
+        #[cfg(migrate_once_peers)]
         let rm_steps: Vec<rusqlite_migration::M<'_>> = raw
             .iter()
             .map(|(_, _, sql)| rusqlite_migration::M::up(sql))
             .collect();
+        #[cfg(migrate_once_peers)]
         let rm = rusqlite_migration::Migrations::from_slice(&rm_steps);
 
         let mut g = c.benchmark_group(format!("fresh_db/{tables}_tables"));
@@ -121,10 +81,7 @@ fn bench(c: &mut Criterion) {
 
         g.bench_function("floor: deserialize into :memory:", |b| {
             b.iter(|| {
-                let mut conn = Connection::open_in_memory().unwrap();
-                conn.deserialize_read_exact(MAIN_DB, &bytes[..], bytes.len(), false)
-                    .unwrap();
-                first_statement(&conn);
+                first_statement(&deserialize(&bytes));
             })
         });
         g.bench_function("floor: fs::copy template + open", |b| {
@@ -154,6 +111,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function("naive: temp file, tx per migration", |b| {
             b.iter(|| naive(work.path(), &raw))
         });
+        #[cfg(migrate_once_peers)]
         g.bench_function("rusqlite_migration to_latest, :memory:", |b| {
             b.iter(|| {
                 let mut conn = Connection::open_in_memory().unwrap();
@@ -161,6 +119,7 @@ fn bench(c: &mut Criterion) {
                 first_statement(&conn);
             })
         });
+        #[cfg(migrate_once_peers)]
         g.bench_function("rusqlite_migration to_latest, temp file", |b| {
             b.iter(|| {
                 let path = work
@@ -179,10 +138,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 std::thread::scope(|s| {
                     s.spawn(|| {
-                        let mut conn = Connection::open_in_memory().unwrap();
-                        conn.deserialize_read_exact(MAIN_DB, &bytes[..], bytes.len(), false)
-                            .unwrap();
-                        first_statement(&conn);
+                        first_statement(&deserialize(&bytes));
                     });
                 })
             })
