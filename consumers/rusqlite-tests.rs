@@ -34,7 +34,10 @@ fn migrate_takes_the_projects_own_connection() {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     let report = migrate_once::migrate(&mut conn, &set).unwrap();
     assert_eq!(report.applied.len(), set.len());
-    assert!(migrate_once::migrate(&mut conn, &set).unwrap().applied.is_empty());
+    assert!(migrate_once::migrate(&mut conn, &set)
+        .unwrap()
+        .applied
+        .is_empty());
     assert_eq!(users(&conn), 2);
 }
 
@@ -45,13 +48,19 @@ fn a_file_test_db_and_a_kept_one_open_with_the_projects_rusqlite() {
     let db = TestDb::builder(&set).dir(dir.path()).in_memory().unwrap();
     db.connect()
         .unwrap()
-        .execute("INSERT INTO users (email, display_name) VALUES ('x@example.com', 'X')", [])
+        .execute(
+            "INSERT INTO users (email, display_name) VALUES ('x@example.com', 'X')",
+            [],
+        )
         .unwrap();
     let kept = db.keep().unwrap();
     let conn = rusqlite::Connection::open(&kept).unwrap();
     assert_eq!(users(&conn), 3);
     let file = TestDb::new(&set).unwrap();
-    assert_eq!(users(&rusqlite::Connection::open(file.path().unwrap()).unwrap()), 2);
+    assert_eq!(
+        users(&rusqlite::Connection::open(file.path().unwrap()).unwrap()),
+        2
+    );
 }
 
 #[test]

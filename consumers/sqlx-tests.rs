@@ -8,9 +8,9 @@ use std::sync::{Barrier, Mutex};
 
 use migrate_once::{AppLedger, SharedDb, TestDb};
 
-use super::{DIR, SqlxExt, next_dir, set};
-use sqlx::SqlitePool;
+use super::{next_dir, set, SqlxExt, DIR};
 use sqlx::migrate::Migrator;
+use sqlx::SqlitePool;
 
 async fn count(pool: &SqlitePool, table: &str) -> i64 {
     // Static text: sqlx 0.9 takes only SQL it can see is not built at run time.
@@ -25,10 +25,12 @@ async fn count(pool: &SqlitePool, table: &str) -> i64 {
 }
 
 async fn sqlx_ledger(pool: &SqlitePool) -> Vec<(i64, bool, i64)> {
-    sqlx::query_as("SELECT version, success, length(checksum) FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT version, success, length(checksum) FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 /// sqlx's own migrator for a directory, as `sqlx::migrate!` builds it.
@@ -133,7 +135,12 @@ async fn a_database_sqlx_migrated_is_adopted_and_the_new_migration_runs_once() {
             });
         }
     });
-    let reports: Vec<_> = reports.into_inner().unwrap().into_iter().flatten().collect();
+    let reports: Vec<_> = reports
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
     // One process: the registry ran the migrator once.
     assert_eq!(reports.len(), 1, "{reports:?}");
     let report = &reports[0];
@@ -141,10 +148,17 @@ async fn a_database_sqlx_migrated_is_adopted_and_the_new_migration_runs_once() {
     let adopted: Vec<_> = report.adopted.iter().map(|a| (a.version, a.from)).collect();
     assert_eq!(
         adopted,
-        [(20240101000000, AppLedger::Sqlx), (20240102000000, AppLedger::Sqlx)]
+        [
+            (20240101000000, AppLedger::Sqlx),
+            (20240102000000, AppLedger::Sqlx)
+        ]
     );
 
-    let pool = SharedDb::open(&path, &next).unwrap().sqlx_pool().await.unwrap();
+    let pool = SharedDb::open(&path, &next)
+        .unwrap()
+        .sqlx_pool()
+        .await
+        .unwrap();
     // The adopted migrations did not run again; the new one ran once.
     assert_eq!(count(&pool, "users").await, 2);
     assert_eq!(count(&pool, "audit").await, 1);
@@ -175,7 +189,11 @@ async fn an_edited_migration_sqlx_applied_is_refused_naming_sqlx() {
     for entry in std::fs::read_dir(DIR).unwrap() {
         let entry = entry.unwrap();
         let mut text = std::fs::read_to_string(entry.path()).unwrap();
-        if entry.file_name().to_string_lossy().starts_with("20240102000000") {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("20240102000000")
+        {
             text.push_str("\n-- edited\n");
         }
         std::fs::write(edited.path().join(entry.file_name()), text).unwrap();
@@ -190,8 +208,15 @@ async fn an_edited_migration_sqlx_applied_is_refused_naming_sqlx() {
         } => {}
         other => panic!("expected a sqlx checksum mismatch, got {other:?}"),
     }
-    assert!(err.to_string().contains("sqlx's ledger (_sqlx_migrations)"), "{err}");
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the database was changed");
+    assert!(
+        err.to_string().contains("sqlx's ledger (_sqlx_migrations)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the database was changed"
+    );
 }
 
 #[test]

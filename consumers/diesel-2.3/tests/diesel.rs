@@ -7,7 +7,7 @@ use std::sync::{Barrier, Mutex};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{
-    EmbeddedMigrations, FileBasedMigrations, MigrationHarness, embed_migrations,
+    embed_migrations, EmbeddedMigrations, FileBasedMigrations, MigrationHarness,
 };
 use migrate_once::diesel_2::DieselExt;
 use migrate_once::{AppLedger, Migrations, SharedDb, TestDb};
@@ -107,7 +107,10 @@ fn the_apps_own_migrator_finds_nothing_to_do_on_a_clone() {
     assert!(ran.is_empty(), "diesel ran {ran:?} again");
     assert_eq!(count(&mut conn, "users"), 2);
     assert_eq!(count(&mut conn, "posts"), 1);
-    assert_eq!(diesel_ledger(&mut conn), ["20240101000000", "20240102000000"]);
+    assert_eq!(
+        diesel_ledger(&mut conn),
+        ["20240101000000", "20240102000000"]
+    );
 }
 
 /// A database diesel migrated is adopted: what diesel applied is recorded
@@ -136,16 +139,31 @@ fn a_database_diesel_migrated_is_adopted_and_the_new_migration_runs_once() {
             });
         }
     });
-    let reports: Vec<_> = reports.into_inner().unwrap().into_iter().flatten().collect();
+    let reports: Vec<_> = reports
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(reports[0].applied_versions(), [20240103000000]);
-    let adopted: Vec<_> = reports[0].adopted.iter().map(|a| (a.version, a.from)).collect();
+    let adopted: Vec<_> = reports[0]
+        .adopted
+        .iter()
+        .map(|a| (a.version, a.from))
+        .collect();
     assert_eq!(
         adopted,
-        [(20240101000000, AppLedger::Diesel), (20240102000000, AppLedger::Diesel)]
+        [
+            (20240101000000, AppLedger::Diesel),
+            (20240102000000, AppLedger::Diesel)
+        ]
     );
 
-    let mut conn = SharedDb::open(&path, &next).unwrap().diesel_connection().unwrap();
+    let mut conn = SharedDb::open(&path, &next)
+        .unwrap()
+        .diesel_connection()
+        .unwrap();
     assert_eq!(count(&mut conn, "users"), 2);
     assert_eq!(count(&mut conn, "audit"), 1);
     // diesel agrees: the new migration is in its ledger, and nothing is pending.
@@ -153,11 +171,10 @@ fn a_database_diesel_migrated_is_adopted_and_the_new_migration_runs_once() {
         diesel_ledger(&mut conn),
         ["20240101000000", "20240102000000", "20240103000000"]
     );
-    assert!(
-        conn.run_pending_migrations(app_migrations_next(&next_dir))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(conn
+        .run_pending_migrations(app_migrations_next(&next_dir))
+        .unwrap()
+        .is_empty());
     assert_eq!(count(&mut conn, "audit"), 1);
 }
 
@@ -196,5 +213,8 @@ fn embed_migrations_compiles_with_migrate_once_as_the_only_helper() {
     assert_eq!(set.app_ledgers(), [AppLedger::Diesel]);
     let db = TestDb::in_memory(&set).unwrap();
     let mut conn = db.diesel_connection().unwrap();
-    assert!(conn.run_pending_migrations(APP_MIGRATIONS).unwrap().is_empty());
+    assert!(conn
+        .run_pending_migrations(APP_MIGRATIONS)
+        .unwrap()
+        .is_empty());
 }

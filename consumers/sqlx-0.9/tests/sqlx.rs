@@ -2,8 +2,8 @@
 //! (`.up.sql` / `.down.sql`), from which the set keeps sqlx's ledger by
 //! itself.
 
-use migrate_once::Migrations;
 use migrate_once::sqlx_0_9::SqlxExt;
+use migrate_once::Migrations;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
 
