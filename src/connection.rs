@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
 use rusqlite::{Connection, OpenFlags};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::error::{Error, Result, is_busy, sqlite_error};
 
 /// A pool of connections to one database, each set up like
-/// [`SharedDb::connect`](crate::SharedDb::connect)'s.
+/// [`SharedDb::connect`](crate::SharedDb::connect)'s: an r2d2 pool (it
+/// derefs to one) with its own thread, at most `pool_size` connections and
+/// none opened before the first [`get`](Pool::get).
 ///
 /// ```
 /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
@@ -21,9 +22,84 @@ use crate::error::{Error, Result, is_busy, sqlite_error};
 /// let conn = pool.get()?; // derefs to a rusqlite::Connection
 /// let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
 /// assert_eq!(users, 2);
+/// assert_eq!(pool.state().connections, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub type Pool = r2d2::Pool<ConnectionManager>;
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<ConnectionManager>,
+    /// The pool's own thread, on which r2d2 opens its connections: a slow
+    /// connection hook of one test's pool holds up no other test.
+    threads: Arc<ScheduledThreadPool>,
+    owner: Option<Owner>,
+    database: Option<PathBuf>,
+}
+
+/// A connection from a [`Pool`]; derefs to a `rusqlite::Connection` and
+/// goes back to the pool when dropped.
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("database", &self.database)
+            .field("state", &self.inner.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<ConnectionManager>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Pool {
+    /// A connection: an idle one, or a new one when there is room, waiting
+    /// up to r2d2's connection timeout (30 s) for one to come back
+    /// otherwise. The pool of a [`TestDb`](crate::TestDb) that was closed
+    /// refuses at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] if this pool's `TestDb` was closed;
+    /// [`Error::Pool`] if no connection could be had in time (r2d2's error
+    /// says why: all busy, or the last connection error).
+    pub fn get(&self) -> Result<PooledConnection> {
+        if let Some(owner) = &self.owner {
+            owner().map_err(Error::db("connect", self.database.as_deref()))?;
+        }
+        self.inner.get().map_err(|source| Error::Pool {
+            database: self.database.clone(),
+            source: Arc::new(source),
+        })
+    }
+
+    /// Waits until the jobs on this pool's thread (r2d2 opens connections
+    /// there, and such a job holds the pool for a moment after handing the
+    /// connection over) have finished; after this, a pool nobody else holds
+    /// is really gone.
+    pub(crate) fn settle(self) {
+        let threads = Arc::clone(&self.threads);
+        drop(self);
+        // On the pool's own thread (a hook dropping a TestDb) the job queued
+        // below could only run after this one: nothing to wait for.
+        if std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("migrate-once-pool-"))
+        {
+            return;
+        }
+        let (done, finished) = std::sync::mpsc::sync_channel(1);
+        threads.execute(move || {
+            let _ = done.send(());
+        });
+        // Bounded: a thread stuck in someone's connection hook must not hang
+        // a drop; the database then goes with the pool, a moment later.
+        let _ = finished.recv_timeout(Duration::from_secs(5));
+    }
+}
 
 /// The r2d2 connection manager behind [`Pool`]: opens the database with the
 /// crate's flags and gives each new connection its setup.
@@ -79,39 +155,6 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest number of connections a pool built by the crate opens by default.
 pub const DEFAULT_POOL_SIZE: u32 = 4;
-
-/// One thread drives the reaping of every pool the crate builds: r2d2 would
-/// otherwise start three threads per pool, which per test adds up.
-static POOL_THREADS: Lazy<Arc<ScheduledThreadPool>> = Lazy::new(|| {
-    Arc::new(
-        ScheduledThreadPool::builder()
-            .num_threads(1)
-            .thread_name_pattern("migrate-once-pool-{}")
-            .build(),
-    )
-});
-
-/// Waits until the job running on the pools' thread, and those queued
-/// before this call, have finished. r2d2 opens connections there, and such a
-/// job holds its pool for a moment after handing the connection over; after
-/// this, a pool nobody else holds is really gone.
-pub(crate) fn settle_pool_jobs() {
-    // On the pool thread itself (a hook dropping a TestDb), the job queued
-    // below could only run after this one: nothing to wait for.
-    if std::thread::current()
-        .name()
-        .is_some_and(|n| n.starts_with("migrate-once-pool-"))
-    {
-        return;
-    }
-    let (done, finished) = std::sync::mpsc::sync_channel(1);
-    POOL_THREADS.execute(move || {
-        let _ = done.send(());
-    });
-    // Bounded: a pool thread stuck in someone's connection hook must not
-    // hang a drop; the database then goes with the pool, a moment later.
-    let _ = finished.recv_timeout(Duration::from_secs(5));
-}
 
 /// A journal mode for the `journal_mode` setting of
 /// [`SharedDbBuilder`](crate::SharedDbBuilder::journal_mode) and
@@ -227,7 +270,7 @@ impl Setup {
             flags: existing_flags(),
             init: Arc::new(move |c| setup.apply(c)),
         };
-        self.build_pool(manager, display, true)
+        self.build_pool(manager, display, None)
     }
 
     /// A lean pool over `target`, which must exist, for a database that
@@ -237,33 +280,48 @@ impl Setup {
     /// connections are never reaped, so no periodic job holds the pool.
     pub fn owned_pool(&self, target: &Path, display: Option<&Path>, owner: Owner) -> Result<Pool> {
         let setup = self.clone();
+        let check = Arc::clone(&owner);
         let manager = ConnectionManager {
             target: target.to_path_buf(),
             flags: existing_flags(),
             init: Arc::new(move |c| {
-                owner()?;
+                check()?;
                 setup.apply(c)
             }),
         };
-        self.build_pool(manager, display, false)
+        self.build_pool(manager, display, Some(owner))
     }
 
     fn build_pool(
         &self,
         manager: ConnectionManager,
         display: Option<&Path>,
-        reap: bool,
+        owner: Option<Owner>,
     ) -> Result<Pool> {
+        // One thread, not r2d2's three, and not one shared by every pool.
+        let threads = Arc::new(
+            ScheduledThreadPool::builder()
+                .num_threads(1)
+                .thread_name_pattern("migrate-once-pool-{}")
+                .build(),
+        );
         let mut builder = r2d2::Pool::builder()
             .max_size(self.pool_size)
             .min_idle(Some(0))
-            .thread_pool(POOL_THREADS.clone());
-        if !reap {
+            .thread_pool(Arc::clone(&threads));
+        if owner.is_some() {
+            // Never reaped, so no periodic job holds the pool.
             builder = builder.idle_timeout(None).max_lifetime(None);
         }
-        builder.build(manager).map_err(|source| Error::Pool {
+        let inner = builder.build(manager).map_err(|source| Error::Pool {
             database: display.map(Path::to_path_buf),
             source: Arc::new(source),
+        })?;
+        Ok(Pool {
+            inner,
+            threads,
+            owner,
+            database: display.map(Path::to_path_buf),
         })
     }
 }

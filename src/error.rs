@@ -279,7 +279,8 @@ pub enum Error {
         rowid: Option<i64>,
         /// The table the foreign key refers to.
         parent: String,
-        /// How many violations `PRAGMA foreign_key_check` reported in all.
+        /// How many violations the migrations added (those the database had
+        /// before the run are not counted, nor refused).
         count: usize,
     },
     /// Another connection held the database's write lock for longer than the lock timeout.
@@ -330,7 +331,8 @@ pub enum Error {
         /// The driver's error.
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// Building a connection pool failed.
+    /// A pool could not hand out a connection in time (all of them busy,
+    /// or opening a new one failed), or could not be built.
     Pool {
         /// The database file, if any.
         database: Option<PathBuf>,
@@ -684,7 +686,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "after migrating {}, {row} of table {table} refers to a missing row of {parent} \
-                     ({count} foreign-key violation(s) in all); nothing was applied",
+                     ({count} foreign-key violation(s) the migrations added); nothing was applied",
                     Db(database)
                 )
             }
@@ -735,10 +737,11 @@ impl fmt::Display for Error {
             Error::Driver {
                 driver, database, ..
             } => write!(f, "{driver} could not open {}", Db(database)),
-            Error::Pool { database, .. } => match database {
-                Some(p) => write!(f, "cannot build a connection pool for {}", p.display()),
-                None => f.write_str("cannot build a connection pool"),
-            },
+            Error::Pool { database, .. } => write!(
+                f,
+                "the connection pool of {} could not hand out a connection",
+                Db(database)
+            ),
         }
     }
 }

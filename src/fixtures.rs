@@ -48,28 +48,116 @@ pub fn default_migrations() -> Result<&'static Migrations> {
 }
 
 fn set() -> &'static Migrations {
-    default_migrations().unwrap_or_else(|e| panic!("migrate-once: {e}"))
+    default_migrations().unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
 }
 
 /// A fresh database file of its own, cloned from the migrated template.
 #[fixture]
 pub fn test_db() -> TestDb {
-    TestDb::new(set()).unwrap_or_else(|e| panic!("migrate-once: {e}"))
+    TestDb::new(set()).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
 }
 
 /// A fresh in-memory database of its own, cloned from the migrated template.
 #[fixture]
 pub fn memory_db() -> TestDb {
-    TestDb::in_memory(set()).unwrap_or_else(|e| panic!("migrate-once: {e}"))
+    TestDb::in_memory(set()).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
 }
 
-/// One database file shared by every test (and every test process) using
-/// this migration set: `migrate-once-shared-<set hash>.sqlite` in
-/// `MIGRATE_ONCE_DIR` or the system temp directory, migrated exactly once.
+/// One database file shared by every test of one test run using this
+/// migration set, migrated exactly once: under cargo-nextest every process
+/// of the run (they share `NEXTEST_RUN_ID`), under `cargo test` the tests
+/// of one test binary. Each run starts from a fresh file, so rows one run
+/// inserts are not there for the next:
+/// `migrate-once-shared-<set hash>-<run>.sqlite` in `MIGRATE_ONCE_DIR` or
+/// the system temp directory. The files of earlier runs (and of earlier
+/// versions of the set) are removed once no process holds them.
 #[fixture]
 pub fn shared_db() -> SharedDb {
     let set = set();
-    let path = crate::testdb::default_dir()
-        .join(format!("migrate-once-shared-{}.sqlite", &set.hash()[..16]));
-    SharedDb::open(path, set).unwrap_or_else(|e| panic!("migrate-once: {e}"))
+    let path = shared::file(set).unwrap_or_else(|e| panic!("migrate-once: {e:?}"));
+    SharedDb::open(path, set).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+}
+
+/// The `shared_db` fixture's files: one per (set, run), each with a lock
+/// file that every process using it holds a shared lock on for as long as
+/// it runs, so that a file is removed only when no process uses it.
+mod shared {
+    use std::collections::HashMap;
+    use std::fs::{self, File};
+    use std::path::{Path, PathBuf};
+
+    use once_cell::sync::Lazy;
+    use parking_lot::Mutex;
+
+    use crate::{Error, Migrations, Result};
+
+    const PREFIX: &str = "migrate-once-shared-";
+
+    /// This run: nextest's run id (the same in every process of one run),
+    /// or, under `cargo test`, one made for this process.
+    fn run() -> &'static str {
+        static RUN: Lazy<String> = Lazy::new(|| {
+            std::env::var("NEXTEST_RUN_ID")
+                .ok()
+                .filter(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        });
+        &RUN
+    }
+
+    /// The lock files this process holds, open for as long as it runs.
+    static HELD: Lazy<Mutex<HashMap<PathBuf, File>>> = Lazy::new(Mutex::default);
+
+    /// The shared file of `set` for this run, its lock held; files of other
+    /// runs that no process holds are removed first.
+    pub(super) fn file(set: &Migrations) -> Result<PathBuf> {
+        let dir = crate::testdb::default_dir();
+        let name = format!("{PREFIX}{}-{}", &set.hash()[..16], run());
+        let lock = dir.join(format!("{name}.lock"));
+        let mut held = HELD.lock();
+        if !held.contains_key(&lock) {
+            let file = File::create(&lock).map_err(Error::io(&lock))?;
+            file.lock_shared().map_err(Error::io(&lock))?;
+            held.insert(lock.clone(), file);
+            drop(held);
+            remove_unused(&dir, &name);
+        }
+        Ok(dir.join(format!("{name}.sqlite")))
+    }
+
+    /// Removes the files of every other run whose lock no process holds.
+    fn remove_unused(dir: &Path, ours: &str) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(stem) = file_name
+                .to_str()
+                .and_then(|n| n.strip_prefix(PREFIX).map(|_| n))
+                .and_then(|n| n.strip_suffix(".lock"))
+            else {
+                continue;
+            };
+            if stem == ours {
+                continue;
+            }
+            let Ok(lock) = File::options().write(true).open(entry.path()) else {
+                continue;
+            };
+            if lock.try_lock().is_ok() {
+                for suffix in [
+                    ".sqlite",
+                    ".sqlite-journal",
+                    ".sqlite-wal",
+                    ".sqlite-shm",
+                    ".lock",
+                ] {
+                    let _ = fs::remove_file(dir.join(format!("{stem}{suffix}")));
+                }
+            }
+        }
+    }
 }

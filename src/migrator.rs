@@ -338,9 +338,11 @@ impl<'a> Migrator<'a> {
 
     /// With `journal_mode = OFF` SQLite cannot roll back: a failed migration
     /// would leave its pages in the file (with enough of them, a file that is
-    /// no longer a database). So the migration runs with a rollback journal
-    /// and the connection gets OFF back afterwards. (An in-memory database
-    /// takes MEMORY, its only other mode.)
+    /// no longer a database). With `MEMORY` it can roll back, but a process
+    /// killed mid-commit leaves a file that is half old, half new, whose
+    /// ledger may list migrations that never committed. So a file database
+    /// migrates with a rollback journal on disk, and the connection gets its
+    /// mode back afterwards. (An in-memory database has nothing to survive.)
     fn migrate_with_journal(
         &self,
         conn: &mut Connection,
@@ -350,13 +352,19 @@ impl<'a> Migrator<'a> {
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(Error::db("read PRAGMA journal_mode", path))?;
+        let back = match mode.to_ascii_lowercase().as_str() {
+            _ if path.is_none() => None,
+            "off" => Some("PRAGMA journal_mode = OFF"),
+            "memory" => Some("PRAGMA journal_mode = MEMORY"),
+            _ => None,
+        };
         let switch = Switch {
             to: "PRAGMA journal_mode = DELETE",
-            back: "PRAGMA journal_mode = OFF",
-            doing: "turn the rollback journal on for migrating",
-            undoing: "turn the rollback journal back off",
+            back: back.unwrap_or_default(),
+            doing: "turn a rollback journal on disk on for migrating",
+            undoing: "set the journal mode back",
         };
-        switch.around(conn, mode.eq_ignore_ascii_case("off"), path, |conn| {
+        switch.around(conn, back.is_some(), path, |conn| {
             self.migrate_with_fk_off(conn, path, started)
         })
     }
@@ -407,10 +415,17 @@ impl<'a> Migrator<'a> {
                 ),
             ));
         }
+        // A migration may set `legacy_alter_table` (it changes how a rename
+        // rewrites references); it is the connection's, so it goes back.
+        let legacy: bool = conn
+            .query_row("PRAGMA legacy_alter_table", [], |r| r.get(0))
+            .map_err(Error::db("read PRAGMA legacy_alter_table", path))?;
         let asked = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             return Err(if is_busy(&e) {
                 self.busy(started)
+            } else if journal_cannot_be_made(&e) {
+                Error::db(JOURNAL_DIRECTORY, path)(e)
             } else {
                 Error::db("take the write lock", path)(e)
             });
@@ -433,7 +448,7 @@ impl<'a> Migrator<'a> {
                     .map_err(Error::db("commit the migrations", path))?;
                 Ok(report)
             });
-        match result {
+        let result = match result {
             Ok(mut report) => {
                 report.lock_wait = lock_wait;
                 report.apply_time = asked.elapsed() - lock_wait;
@@ -447,7 +462,13 @@ impl<'a> Migrator<'a> {
                 }
                 Err(e)
             }
-        }
+        };
+        let restored = conn
+            .pragma_update(None, "legacy_alter_table", legacy)
+            .map_err(Error::db("set legacy_alter_table back", path));
+        let report = result?;
+        restored?;
+        Ok(report)
     }
 
     fn apply_pending(
@@ -524,12 +545,28 @@ impl<'a> Migrator<'a> {
                     .expect("adopted migrations were recorded by a tool"),
             });
         }
+        // Foreign-key violations the database has before the run are not
+        // the run's: only those it adds are refused.
+        let violations_before = if fk_check && !run.is_empty() {
+            foreign_key_violations(conn).map_err(Error::db("run PRAGMA foreign_key_check", path))?
+        } else {
+            Vec::new()
+        };
+        // Each migration runs in a savepoint of its own, named so that no
+        // migration can name it: a migration can then release or roll back
+        // only savepoints it opened itself, never an earlier migration's
+        // work (with its ledger row) while the report says it was applied.
+        let savepoint = format!("migrate_once_{}", uuid::Uuid::new_v4().simple());
         let mut applied = Vec::with_capacity(run.len());
         for m in run {
             let started = Instant::now();
+            conn.execute_batch(&format!("SAVEPOINT {savepoint}"))
+                .map_err(Error::db("open the migration's savepoint", path))?;
             apply_one(conn, m, path)?;
             let duration = started.elapsed();
             ledger::record(conn, m, duration).map_err(Error::db("write the ledger", path))?;
+            conn.execute_batch(&format!("RELEASE {savepoint}"))
+                .map_err(Error::db("release the migration's savepoint", path))?;
             applied.push(Applied {
                 version: m.version(),
                 name: m.name().to_string(),
@@ -561,7 +598,7 @@ impl<'a> Migrator<'a> {
             }
         }
         if fk_check && !applied.is_empty() {
-            check_foreign_keys(conn, path)?;
+            check_foreign_keys(conn, path, &violations_before)?;
         }
         Ok(Report {
             applied,
@@ -649,17 +686,38 @@ impl AppLedgers {
     }
 }
 
+/// What the migrator was doing when SQLite could not make the rollback
+/// journal beside the database.
+const JOURNAL_DIRECTORY: &str = "write to the database: SQLite makes its rollback journal beside \
+                                 it, so the database's directory must be writable";
+
+/// Whether `e` is SQLite failing to make a journal (or to write at all)
+/// although the database file itself could be opened for writing: the
+/// directory is the cause, not a statement.
+fn journal_cannot_be_made(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
+}
+
 fn apply_one(conn: &Connection, m: &Migration, path: Option<&Path>) -> Result<()> {
     for (index, offset, statement) in m.statements() {
-        let fail = |source| Error::Sql {
-            version: m.version(),
-            name: m.name().to_string(),
-            origin: m.origin().clone(),
-            database: path.map(Path::to_path_buf),
-            index,
-            line: crate::sql::line_of(m.up_sql(), offset),
-            statement: statement.to_string(),
-            source: std::sync::Arc::new(statement_error(source)),
+        let fail = |source: rusqlite::Error| match source {
+            // The first write of a run creates the rollback journal beside
+            // the database: a directory that cannot be written fails it
+            // whatever the statement, which is not the statement's fault.
+            e if journal_cannot_be_made(&e) => Error::db(JOURNAL_DIRECTORY, path)(e),
+            source => Error::Sql {
+                version: m.version(),
+                name: m.name().to_string(),
+                origin: m.origin().clone(),
+                database: path.map(Path::to_path_buf),
+                index,
+                line: crate::sql::line_of(m.up_sql(), offset),
+                statement: statement.to_string(),
+                source: std::sync::Arc::new(statement_error(source)),
+            },
         };
         // Stepped to the end: `execute_batch` would stop a statement that
         // returns rows (a backfill `SELECT f(x) FROM t`) at its first row.
@@ -687,23 +745,41 @@ fn apply_one(conn: &Connection, m: &Migration, path: Option<&Path>) -> Result<()
     Ok(())
 }
 
-/// `PRAGMA foreign_key_check` over the whole database; the first violation
-/// (and how many there are) as an error.
-fn check_foreign_keys(conn: &Connection, path: Option<&Path>) -> Result<()> {
-    let read = || -> rusqlite::Result<Vec<(String, Option<i64>, String)>> {
-        let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect()
-    };
-    let violations = read().map_err(Error::db("run PRAGMA foreign_key_check", path))?;
-    match violations.first() {
+/// One row of `PRAGMA foreign_key_check`: table, rowid, parent table, and
+/// which of the table's foreign keys.
+type Violation = (String, Option<i64>, String, i64);
+
+fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<Violation>> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect()
+}
+
+/// `PRAGMA foreign_key_check` over the whole database against what it found
+/// before the run: the first violation of a foreign key that has more of
+/// them now (and how many the run added) is the error. Counted per foreign
+/// key rather than matched by rowid, since rebuilding a table may renumber
+/// the rows of a violation that was there before.
+fn check_foreign_keys(conn: &Connection, path: Option<&Path>, before: &[Violation]) -> Result<()> {
+    let after =
+        foreign_key_violations(conn).map_err(Error::db("run PRAGMA foreign_key_check", path))?;
+    let key = |v: &Violation| (v.0.clone(), v.2.clone(), v.3);
+    let mut counts: std::collections::HashMap<_, isize> = std::collections::HashMap::new();
+    for v in before {
+        *counts.entry(key(v)).or_default() -= 1;
+    }
+    for v in &after {
+        *counts.entry(key(v)).or_default() += 1;
+    }
+    let added: isize = counts.values().filter(|&&n| n > 0).sum();
+    match after.iter().find(|v| counts[&key(v)] > 0) {
         None => Ok(()),
-        Some((table, rowid, parent)) => Err(Error::ForeignKeyViolation {
+        Some((table, rowid, parent, _)) => Err(Error::ForeignKeyViolation {
             database: path.map(Path::to_path_buf),
             table: table.clone(),
             rowid: *rowid,
             parent: parent.clone(),
-            count: violations.len(),
+            count: usize::try_from(added).unwrap_or(0),
         }),
     }
 }

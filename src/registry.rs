@@ -14,7 +14,9 @@
 //!   stored: every later caller for that database and set gets the same
 //!   error at once, and the failing SQL is not run again in this process.
 //! - A **transient** failure (the write lock was held past the timeout, I/O,
-//!   a full disk) is not stored: the cell stays empty and the next caller
+//!   a full disk), or one of the database rather than of the set (a file
+//!   that is not a database, a directory that cannot be written), is not
+//!   stored: the cell stays empty and the next caller
 //!   (one of those already waiting, or a later one) tries again —
 //!   `SharedDb::open` with what is left of its own lock timeout, so waiting
 //!   callers do not each wait the full timeout in turn.
@@ -63,11 +65,23 @@ impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
     ) -> Result<T> {
         let cell = Arc::clone(self.cells.lock().entry(key).or_default());
         cell.get_or_try_init(|| match init() {
-            Err(e) if e.is_transient() || retry(&e) => Err(e),
+            Err(e) if e.is_transient() || stays_open(&e) || retry(&e) => Err(e),
             outcome => Ok(outcome),
         })?
         .clone()
     }
+}
+
+/// Failures that ran none of the set's SQL and that a change outside the
+/// process can mend (a file that is not a database replaced, a directory
+/// made writable): remembering them would only repeat an error that may no
+/// longer hold. What is remembered is what running the same SQL again would
+/// only repeat.
+fn stays_open(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Database { .. } | Error::Io { .. } | Error::Driver { .. }
+    )
 }
 
 /// Databases migrated (and validated) in this process, by identity and set.

@@ -153,10 +153,10 @@ impl SharedDb {
         &self.path
     }
 
-    /// What the migrator did, for the one `open` in this process that ran
-    /// it; `None` for every other `open` of the same database. (The report
-    /// may still show nothing applied: another process may have migrated
-    /// the file first.)
+    /// What the migrator did, for the first `open` of this database in this
+    /// process (which may show nothing applied: another process may have
+    /// migrated the file first) and for a later one that found the file
+    /// reset and migrated it again; `None` for every other `open`.
     pub fn report(&self) -> Option<&Report> {
         self.report.as_ref()
     }
@@ -196,7 +196,9 @@ impl SharedDbBuilder {
 
     /// Tables that must exist besides those the migrations create (for
     /// example tables another tool creates); `open` fails with
-    /// [`Error::Validation`] naming each one that is missing. Default: none.
+    /// [`Error::Validation`] naming each one that is missing. Names compare
+    /// as SQLite compares them, without regard to ASCII case; the ledgers
+    /// count as tables. Default: none.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -260,6 +262,16 @@ impl SharedDbBuilder {
         // transiently, the callers that waited for it retry with what is
         // left of their own wait, not a fresh one each.
         let deadline = Instant::now() + self.lock_timeout;
+        // What is left of this caller's wait; never zero when it asked to
+        // wait (zero means "do not wait", a different error).
+        let left = || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.lock_timeout.is_zero() {
+                left
+            } else {
+                left.max(Duration::from_millis(1))
+            }
+        };
         let mut conn = self.setup.open(&self.path, Some(&self.path))?;
         let id = DbIdentity::of_file(&self.path).map_err(Error::io(&self.path))?;
         let path = id.path().to_path_buf();
@@ -271,16 +283,10 @@ impl SharedDbBuilder {
         // reported as a failure.
         let expected = || registry::expected_schema(set, &self.setup);
         let mut report = None;
+        let mut first = false;
         registry::once_per_database(&id, set, || {
-            // What is left of this caller's wait; never zero when it asked
-            // to wait (zero means "do not wait", a different error).
-            let left = deadline.saturating_duration_since(Instant::now());
-            let left = if self.lock_timeout.is_zero() {
-                left
-            } else {
-                left.max(Duration::from_millis(1))
-            };
-            report = Some(Migrator::new(set).lock_timeout(left).migrate(&mut conn)?);
+            first = true;
+            report = Some(Migrator::new(set).lock_timeout(left()).migrate(&mut conn)?);
             validate::check(
                 &Schema::read(&conn)?,
                 &Expectation {
@@ -290,7 +296,17 @@ impl SharedDbBuilder {
                 Some(&path),
             )
         })?;
-        // Every open checks again: the file may have been changed since.
+        // Every later open checks again, at the cost of reading the ledger
+        // (the migrator's lock-free path): the file may have been reset
+        // since (truncated, or deleted and made again by something that
+        // kept its inode), and is then migrated again.
+        if !first {
+            let again = Migrator::new(set).lock_timeout(left()).migrate(&mut conn)?;
+            if !again.applied.is_empty() || !again.adopted.is_empty() {
+                report = Some(again);
+            }
+        }
+        // And the schema: a table the migrations made may have been dropped.
         validate::check(
             &Schema::read(&conn)?,
             &Expectation {

@@ -166,13 +166,112 @@ pub(crate) fn leading_words(statement: &str, n: usize) -> Vec<String> {
     words
 }
 
+/// Tables that are bookkeeping, not schema: the crate's ledger and the
+/// app ledgers it keeps. A migration that touched them could make a report
+/// lie (a ledger row deleted, another tool's row forged).
+const BOOKKEEPING: [&str; 3] = [
+    crate::ledger::LEDGER_TABLE,
+    "_sqlx_migrations",
+    "__diesel_schema_migrations",
+];
+
+/// Pragmas a migration may use in any form: they read, or they change the
+/// database inside the transaction, or (`foreign_keys`) do nothing inside
+/// it, or (`legacy_alter_table`) the migrator sets them back afterwards.
+const PRAGMAS_ANY: [&str; 26] = [
+    "APPLICATION_ID",
+    "COLLATION_LIST",
+    "COMPILE_OPTIONS",
+    "DATA_VERSION",
+    "DATABASE_LIST",
+    "DEFER_FOREIGN_KEYS",
+    "FOREIGN_KEY_CHECK",
+    "FOREIGN_KEY_LIST",
+    "FOREIGN_KEYS",
+    "FREELIST_COUNT",
+    "FUNCTION_LIST",
+    "INCREMENTAL_VACUUM",
+    "INDEX_INFO",
+    "INDEX_LIST",
+    "INDEX_XINFO",
+    "INTEGRITY_CHECK",
+    "LEGACY_ALTER_TABLE",
+    "MODULE_LIST",
+    "OPTIMIZE",
+    "PAGE_COUNT",
+    "PRAGMA_LIST",
+    "QUICK_CHECK",
+    "TABLE_INFO",
+    "TABLE_LIST",
+    "TABLE_XINFO",
+    "USER_VERSION",
+];
+
+/// Pragmas a migration may read but not set, and why.
+fn pragma_set_reason(name: &str) -> Option<&'static str> {
+    const FILE: &str = "it has no effect inside a transaction or once the database has tables; \
+                        set it on the connection that creates the database";
+    const CONNECTION: &str = "it changes the connection, not the database, and would still be in \
+                              effect after the migration; set it where connections are set up \
+                              (on_connect)";
+    const CORRUPT: &str = "setting it by hand can corrupt the database";
+    match name {
+        "ENCODING" | "PAGE_SIZE" | "AUTO_VACUUM" => Some(FILE),
+        "SCHEMA_VERSION" | "WRITABLE_SCHEMA" => Some(CORRUPT),
+        "LOCKING_MODE"
+        | "SYNCHRONOUS"
+        | "CACHE_SIZE"
+        | "TEMP_STORE"
+        | "MMAP_SIZE"
+        | "BUSY_TIMEOUT"
+        | "QUERY_ONLY"
+        | "READ_UNCOMMITTED"
+        | "RECURSIVE_TRIGGERS"
+        | "REVERSE_UNORDERED_SELECTS"
+        | "SECURE_DELETE"
+        | "CELL_SIZE_CHECK"
+        | "AUTOMATIC_INDEX"
+        | "CACHE_SPILL"
+        | "TRUSTED_SCHEMA"
+        | "MAX_PAGE_COUNT"
+        | "JOURNAL_SIZE_LIMIT"
+        | "WAL_AUTOCHECKPOINT"
+        | "THREADS"
+        | "SOFT_HEAP_LIMIT"
+        | "HARD_HEAP_LIMIT"
+        | "ANALYSIS_LIMIT"
+        | "IGNORE_CHECK_CONSTRAINTS"
+        | "CASE_SENSITIVE_LIKE"
+        | "WAL_CHECKPOINT"
+        | "SHRINK_MEMORY"
+        | "TEMP_STORE_DIRECTORY"
+        | "DATA_STORE_DIRECTORY"
+        | "CHECKPOINT_FULLFSYNC"
+        | "FULLFSYNC"
+        | "COUNT_CHANGES"
+        | "EMPTY_RESULT_CALLBACKS"
+        | "FULL_COLUMN_NAMES"
+        | "SHORT_COLUMN_NAMES" => Some(CONNECTION),
+        _ => None,
+    }
+}
+
 /// Why a statement may not appear in a migration, or `None` if it may.
 ///
 /// The migrator runs every pending migration inside one `BEGIN IMMEDIATE`
-/// transaction; these statements would end it (and so commit half a
-/// migration), or cannot run inside a transaction at all.
+/// transaction, each in a savepoint of its own, and reports what it applied.
+/// Refused: statements that would end that transaction (and so commit half
+/// a migration) or cannot run inside one, and statements that reach outside
+/// the migration: into the ledgers, other databases, or the connection's
+/// settings, which would outlive it.
 pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
-    let words = leading_words(statement, 4);
+    if touches_bookkeeping(statement) {
+        return Some(
+            "it names a ledger table (_migrate_once_ledger, _sqlx_migrations or \
+             __diesel_schema_migrations), which only the migrator writes",
+        );
+    }
+    let words = leading_words(statement, 5);
     let first = words.first().map(String::as_str)?;
     match first {
         "BEGIN" => Some(
@@ -188,22 +287,50 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
             Some("migrations run inside the migrator's transaction; a ROLLBACK would end it")
         }
         "VACUUM" => Some("VACUUM cannot run inside a transaction"),
+        "ATTACH" | "DETACH" => Some(
+            "attaching a database changes the connection, not this database, and would outlive \
+             the migration",
+        ),
         "PRAGMA" => {
-            // `PRAGMA journal_mode` or `PRAGMA schema.journal_mode`
-            let name = if words.get(2).map(String::as_str) == Some(".") {
-                words.get(3)
+            // `PRAGMA name ...` or `PRAGMA schema.name ...`
+            let at = if words.get(2).map(String::as_str) == Some(".") {
+                3
             } else {
-                words.get(1)
+                1
             };
-            match name.map(String::as_str) {
-                Some("JOURNAL_MODE") => Some(
+            let name = words.get(at).map(String::as_str).unwrap_or_default();
+            let sets = matches!(words.get(at + 1).map(String::as_str), Some("=" | "("));
+            if name == "JOURNAL_MODE" {
+                Some(
                     "PRAGMA journal_mode cannot change inside a transaction; set it when opening connections",
-                ),
-                _ => None,
+                )
+            } else if PRAGMAS_ANY.contains(&name) {
+                None
+            } else if let Some(reason) = pragma_set_reason(name) {
+                sets.then_some(reason)
+            } else {
+                Some("SQLite ignores a pragma it does not know, so it would silently do nothing")
             }
         }
         _ => None,
     }
+}
+
+/// Whether an identifier in `statement` names a bookkeeping table.
+fn touches_bookkeeping(statement: &str) -> bool {
+    let bytes = statement.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (token, next) = next_token(bytes, i);
+        if token != Token::Ws {
+            let text = statement[i..next].trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
+            if BOOKKEEPING.iter().any(|t| t.eq_ignore_ascii_case(text)) {
+                return true;
+            }
+        }
+        i = next;
+    }
+    false
 }
 
 /// 1-based line number of byte offset `at` in `text`.
@@ -284,6 +411,17 @@ mod tests {
         assert!(forbidden_reason("ROLLBACK TO s;").is_none());
         assert!(forbidden_reason("ROLLBACK TRANSACTION TO SAVEPOINT s;").is_none());
         assert!(forbidden_reason("PRAGMA foreign_keys = OFF;").is_none());
+        assert!(forbidden_reason("PRAGMA user_version = 7;").is_none());
+        assert!(forbidden_reason("PRAGMA main.table_info(t);").is_none());
+        assert!(forbidden_reason("PRAGMA page_size;").is_none());
+        assert!(forbidden_reason("PRAGMA page_size = 8192;").is_some());
+        assert!(forbidden_reason("PRAGMA main.locking_mode = EXCLUSIVE;").is_some());
+        assert!(forbidden_reason("PRAGMA cache_size(-2000);").is_some());
+        assert!(forbidden_reason("PRAGMA no_such_pragma = 1;").is_some());
+        assert!(forbidden_reason("ATTACH 'x.db' AS x;").is_some());
+        assert!(forbidden_reason("DELETE FROM \"_MIGRATE_ONCE_LEDGER\";").is_some());
+        assert!(forbidden_reason("DROP TABLE main.[_sqlx_migrations];").is_some());
+        assert!(forbidden_reason("INSERT INTO notes VALUES ('_migrate_once_ledger');").is_none());
         assert!(forbidden_reason("CREATE TABLE begin_x(a);").is_none());
     }
 

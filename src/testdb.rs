@@ -289,8 +289,8 @@ impl TestDb {
     /// in-memory database cannot be closed.
     pub fn close(mut self) -> Result<()> {
         // Our pool's idle connections close before the file goes.
-        if self.pool.take().is_some() {
-            crate::connection::settle_pool_jobs();
+        if let Some(pool) = self.pool.take() {
+            pool.settle();
         }
         self.db.remove()
     }
@@ -399,8 +399,8 @@ impl Drop for TestDb {
         // it) its idle connections, so the file is closed before it is
         // deleted and the deletion happens here, on this thread, unless a
         // clone of the pool is still held somewhere.
-        if self.pool.take().is_some() {
-            crate::connection::settle_pool_jobs();
+        if let Some(pool) = self.pool.take() {
+            pool.settle();
         }
         if std::thread::panicking() {
             self.db.keep_after_panic();

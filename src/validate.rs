@@ -11,16 +11,30 @@ use crate::ledger::LEDGER_TABLE;
 
 /// The tables, indexes, views and triggers of a database, with their SQL.
 ///
-/// SQLite's internal objects (`sqlite_%`) and the crate's ledger table are
-/// left out.
+/// SQLite's internal objects (`sqlite_%`) and bookkeeping (the crate's
+/// ledger, the app ledgers it keeps) are left out of the objects: a
+/// database adopted from sqlx has `_sqlx_migrations` where the template may
+/// not, and the reverse. Which bookkeeping tables exist is kept apart, so
+/// that a caller may still require one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Schema {
     objects: BTreeMap<SchemaObject, Option<String>>,
+    bookkeeping: Vec<String>,
 }
 
 /// Whitespace runs collapsed to one space, so re-indented SQL is not a difference.
 fn squash(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_bookkeeping(table: &str) -> bool {
+    [
+        LEDGER_TABLE,
+        AppLedger::Sqlx.table(),
+        AppLedger::Diesel.table(),
+    ]
+    .iter()
+    .any(|t| t.eq_ignore_ascii_case(table))
 }
 
 impl Schema {
@@ -32,33 +46,25 @@ impl Schema {
     /// file is not a database).
     pub(crate) fn read(conn: &Connection) -> Result<Schema> {
         let read = || -> rusqlite::Result<Schema> {
-            // Bookkeeping is not schema: the crate's ledger and the app
-            // ledgers it keeps (a database adopted from sqlx has one the
-            // template may not, and the reverse).
             let mut stmt = conn.prepare_cached(
-                "SELECT type, name, sql FROM sqlite_master
-                 WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-                   AND tbl_name COLLATE NOCASE NOT IN (?1, ?2, ?3)",
+                "SELECT type, name, tbl_name, sql FROM sqlite_master
+                 WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
             )?;
-            let rows = stmt.query_map(
-                [
-                    LEDGER_TABLE,
-                    AppLedger::Sqlx.table(),
-                    AppLedger::Diesel.table(),
-                ],
-                |r| {
-                    Ok((
-                        SchemaObject {
-                            kind: r.get(0)?,
-                            name: r.get(1)?,
-                        },
-                        r.get::<_, Option<String>>(2)?.map(|s| squash(&s)),
-                    ))
-                },
-            )?;
-            Ok(Schema {
-                objects: rows.collect::<rusqlite::Result<_>>()?,
-            })
+            let mut rows = stmt.query([])?;
+            let mut schema = Schema::default();
+            while let Some(r) = rows.next()? {
+                let (kind, name, table): (String, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                if is_bookkeeping(&table) {
+                    if kind == "table" {
+                        schema.bookkeeping.push(name);
+                    }
+                    continue;
+                }
+                let sql = r.get::<_, Option<String>>(3)?.map(|s| squash(&s));
+                schema.objects.insert(SchemaObject { kind, name }, sql);
+            }
+            Ok(schema)
         };
         read().map_err(|e| {
             Error::db(
@@ -66,6 +72,18 @@ impl Schema {
                 crate::identity::file_of(conn).as_deref(),
             )(e)
         })
+    }
+
+    /// Whether the schema has a table named `name`, which SQLite compares
+    /// without regard to ASCII case; bookkeeping tables count.
+    fn has_table(&self, name: &str) -> bool {
+        self.bookkeeping
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name))
+            || self
+                .objects
+                .keys()
+                .any(|o| o.kind == "table" && o.name.eq_ignore_ascii_case(name))
     }
 
     /// The objects, by type and name.
@@ -111,7 +129,7 @@ pub(crate) fn check(
                         !want
                             .required_tables
                             .iter()
-                            .any(|t| o.kind == "table" && &o.name == t)
+                            .any(|t| o.kind == "table" && o.name.eq_ignore_ascii_case(t))
                     })
                     .cloned(),
             );
@@ -122,7 +140,7 @@ pub(crate) fn check(
             kind: "table".into(),
             name: table.clone(),
         };
-        if !actual.objects.contains_key(&object) && !missing.contains(&object) {
+        if !actual.has_table(table) && !missing.contains(&object) {
             missing.push(object);
         }
     }

@@ -7,6 +7,7 @@ use migrate_once::fixtures::*;
 use migrate_once::{LEDGER_TABLE, SharedDb, TestDb, ledger};
 use rstest::rstest;
 
+use crate::support::child::{ChildEnv, Running, child_test, ready_then_wait, wait_until_ready};
 use crate::support::{assert_seeded, count, pragma, query_one};
 
 /// Deletes every user; with foreign keys on, posts and comments cascade.
@@ -107,9 +108,10 @@ fn shared_db_has_the_whole_ledger(shared_db: SharedDb) {
     assert_eq!(versions, [1, 2, 3, 4], "migrations/ has four versions");
 
     let name = shared_db.path().file_name().unwrap().to_str().unwrap();
-    assert_eq!(
-        name,
-        format!("migrate-once-shared-{}.sqlite", &set.hash()[..16])
+    assert!(
+        name.starts_with(&format!("migrate-once-shared-{}-", &set.hash()[..16]))
+            && name.ends_with(".sqlite"),
+        "{name}"
     );
 
     let conn = shared_db.connect().unwrap();
@@ -145,4 +147,97 @@ fn shared_db_is_one_database_for_every_test(
     assert_eq!(shared_db.path(), again.path());
     let set = default_migrations().unwrap();
     assert_eq!(ledger(&again.connect().unwrap()).unwrap().len(), set.len());
+}
+
+const RUN_DIR: &str = "MIGRATE_ONCE_DIR";
+const HOLD_READY: &str = "MIGRATE_ONCE_HOLD_READY";
+const HOLD_GO: &str = "MIGRATE_ONCE_HOLD_GO";
+const PARENT: &str = "fixtures_rstest::each_run_gets_a_fresh_shared_db_and_unused_ones_are_removed";
+
+/// One "test run": inserts a user into the shared database and reports how
+/// many there are; if asked, stays alive (holding the file) until told.
+#[rstest]
+#[ignore = "run as a child process by fixtures_rstest::each_run_gets_a_fresh_shared_db_and_unused_ones_are_removed"]
+fn child_run_uses_the_shared_db(shared_db: SharedDb) {
+    let env = ChildEnv::of(PARENT);
+    let _ = env.path(RUN_DIR);
+    let conn = shared_db.connect().unwrap();
+    conn.execute(
+        "INSERT INTO users (email, display_name) VALUES (?1, 'Run')",
+        [format!("{}@example.com", uuid::Uuid::new_v4())],
+    )
+    .unwrap();
+    let name = shared_db
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    println!("RESULT users={} file={name}", count(&conn, "users"));
+    if let (Some(ready), Some(go)) = (std::env::var_os(HOLD_READY), std::env::var_os(HOLD_GO)) {
+        ready_then_wait(ready.as_ref(), go.as_ref());
+    }
+}
+
+/// Rows one run adds are not there in the next (nextest runs share
+/// `NEXTEST_RUN_ID`, each a new one); the files of runs that ended are
+/// removed, those of a run still going are not.
+#[test]
+fn each_run_gets_a_fresh_shared_db_and_unused_ones_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |id: &str| {
+        child_test!(child_run_uses_the_shared_db)
+            .env(RUN_DIR, dir.path())
+            .env("NEXTEST_RUN_ID", id)
+    };
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sqlite"))
+            .collect();
+        names.sort();
+        names
+    };
+
+    let a = run("run-a").run();
+    assert!(a.status.success(), "{a:?}");
+    assert_eq!(
+        a.field("users"),
+        Some(3),
+        "the seed's two users and this run's"
+    );
+    let a_file = a.value("file").unwrap().to_string();
+    assert_eq!(files(), std::slice::from_ref(&a_file));
+
+    let b = run("run-b").run();
+    assert!(b.status.success(), "{b:?}");
+    assert_eq!(b.field("users"), Some(3), "run b does not see run a's row");
+    let b_file = b.value("file").unwrap().to_string();
+    assert_eq!(files(), std::slice::from_ref(&b_file), "run a file is gone");
+
+    // A run still going keeps its file.
+    let ready = tempfile::tempdir().unwrap();
+    let go = ready.path().join("go");
+    let mut held: Vec<Running> = vec![
+        run("run-c")
+            .env(HOLD_READY, ready.path())
+            .env(HOLD_GO, &go)
+            .spawn(),
+    ];
+    wait_until_ready(&mut held, ready.path(), "run c");
+    let d = run("run-d").run();
+    assert!(d.status.success(), "{d:?}");
+    let d_file = d.value("file").unwrap().to_string();
+    let remaining = files();
+    assert_eq!(remaining.len(), 2, "{remaining:?}");
+    assert!(
+        remaining.contains(&d_file) && !remaining.contains(&b_file),
+        "{remaining:?}"
+    );
+    std::fs::write(&go, b"").unwrap();
+    let c = held.pop().unwrap().finish();
+    assert!(c.status.success(), "{c:?}");
+    assert_eq!(c.field("users"), Some(3));
 }

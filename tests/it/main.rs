@@ -23,6 +23,8 @@ mod faults;
 #[cfg(feature = "rstest")]
 mod fixtures_rstest;
 mod hostile_input;
+mod hostile_loading;
+mod hostile_runtime;
 mod journal_mode;
 mod loading;
 mod migrator;

@@ -65,6 +65,11 @@ enum Mode {
     RollbackSpill,
     /// Write-ahead log (set on the file before the child opens it).
     Wal,
+    /// `journal_mode = MEMORY` on the child's connection (a common speed
+    /// setting in a connection hook) and the big page cache: without a
+    /// journal on disk, a kill inside the commit would leave the file half
+    /// written, so the migrator migrates with one and sets MEMORY back.
+    Memory,
 }
 
 impl Mode {
@@ -73,6 +78,7 @@ impl Mode {
             Mode::Rollback => "rollback",
             Mode::RollbackSpill => "rollback-spill",
             Mode::Wal => "wal",
+            Mode::Memory => "memory",
         }
     }
 }
@@ -90,12 +96,24 @@ fn child_migrates_until_killed() {
     let mode = env.var(KILL_MODE);
     let set = heavy_set();
     let mut conn = Connection::open(&db).expect("open the database");
-    if mode == Mode::Rollback.name() {
+    if mode == Mode::Rollback.name() || mode == Mode::Memory.name() {
         conn.execute_batch("PRAGMA cache_size = -262144")
             .expect("grow the page cache");
     }
+    if mode == Mode::Memory.name() {
+        let jm: String = conn
+            .query_row("PRAGMA journal_mode = MEMORY", [], |r| r.get(0))
+            .expect("set the journal mode");
+        assert_eq!(jm, "memory");
+    }
     child::ready_then_wait(&signals.join("ready"), &signals.join("go"));
     let report = migrate(&mut conn, &set).expect("migrate");
+    if mode == Mode::Memory.name() {
+        let jm: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("read the journal mode");
+        assert_eq!(jm, "memory", "the connection's journal mode is set back");
+    }
     fs::write(signals.join("migrated"), b"").expect("write the migrated file");
     println!("\nRESULT applied={}", report.applied.len());
     thread::sleep(LINGER);
@@ -272,7 +290,7 @@ fn kill_run(set: &Migrations, mode: Mode, kill: Kill, hold: Option<Duration>, n:
 
     // What reached the disk, before SQLite looks at it (and rolls back a hot journal).
     let wrote = match mode {
-        Mode::Rollback | Mode::RollbackSpill => len_of(&db) > 0,
+        Mode::Rollback | Mode::RollbackSpill | Mode::Memory => len_of(&db) > 0,
         Mode::Wal => len_of(&companion(&db, "-wal")) > 0,
     };
     let conn = Connection::open(&db).expect("reopen the database");
@@ -380,14 +398,14 @@ fn sigkill_at_any_instant_leaves_nothing_or_everything_and_the_next_run_complete
     };
 
     // Calibration: how long a child takes from the start file to its exit.
-    let [t_rollback, t_spill, t_wal] =
-        [Mode::Rollback, Mode::RollbackSpill, Mode::Wal].map(|mode| {
+    let [t_rollback, t_spill, t_wal, t_memory] =
+        [Mode::Rollback, Mode::RollbackSpill, Mode::Wal, Mode::Memory].map(|mode| {
             let r = run(mode, Kill::Never, None);
             assert_eq!(r.landed, Landed::Finished);
             r.elapsed
         });
     eprintln!(
-        "calibration (start to exit, {LINGER:?} of it lingering after migrate): rollback {t_rollback:?}, spill {t_spill:?}, wal {t_wal:?}"
+        "calibration (start to exit, {LINGER:?} of it lingering after migrate): rollback {t_rollback:?}, spill {t_spill:?}, wal {t_wal:?}, memory {t_memory:?}"
     );
 
     let mut all = Tally::default();
@@ -451,8 +469,25 @@ fn sigkill_at_any_instant_leaves_nothing_or_everything_and_the_next_run_complete
     all = merge(all, &waiting);
     all = merge(all, &after_release);
 
-    // Pages spilled before the commit, and the WAL.
-    for (mode, t) in [(Mode::RollbackSpill, t_spill), (Mode::Wal, t_wal)] {
+    // A connection with an in-memory journal, killed inside the commit.
+    let mut memory = Tally::default();
+    for extra_us in [0, 250, 1000, 4000] {
+        let r = run(
+            Mode::Memory,
+            Kill::InCommit(Duration::from_micros(extra_us)),
+            None,
+        );
+        memory.add(r.landed);
+    }
+    eprintln!("memory journal, 4 kills 0-4 ms after the commit began writing the file: {memory}");
+    all = merge(all, &memory);
+
+    // Pages spilled before the commit, the WAL, the in-memory journal.
+    for (mode, t) in [
+        (Mode::RollbackSpill, t_spill),
+        (Mode::Wal, t_wal),
+        (Mode::Memory, t_memory),
+    ] {
         let mut tally = Tally::default();
         for i in 0..6u32 {
             tally.add(run(mode, Kill::At(t * (2 * i + 1) / 12), None).landed);

@@ -83,6 +83,29 @@ impl ChildTest {
         }
     }
 
+    /// Runs the child as an unprivileged user (uid and gid 65534, no
+    /// supplementary groups) through `setpriv`: tests run as root, which
+    /// file permissions do not stop.
+    pub fn unprivileged(self) -> ChildTest {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(self.cmd.get_program())
+            .args(self.cmd.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in self.cmd.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        ChildTest {
+            name: self.name,
+            cmd,
+        }
+    }
+
     /// Runs the child to its end.
     pub fn run(self) -> Outcome {
         self.spawn().finish()
