@@ -220,7 +220,7 @@ impl Migration {
 ///
 /// | layout | example | [app ledger](Self::with_app_ledgers) kept by default |
 /// |---|---|---|
-/// | one file per migration (also sqlx's plain layout) | `0001_create_users.sql` | none |
+/// | one file per migration (also sqlx's plain layout) | `0001_create_users.sql`, optionally `0001_create_users.down.sql` | none |
 /// | timestamp versions | `20240101120000_create_users.sql` | none |
 /// | sqlx-style up/down files | `0001_create_users.up.sql`, `0001_create_users.down.sql` | sqlx's |
 /// | diesel-style directories | `0001_create_users/up.sql`, `0001_create_users/down.sql` | diesel's |
@@ -662,8 +662,8 @@ impl Migrations {
         entries.sort_by_key(entry_name);
         let mut found = Vec::new();
         // The layout says which tool's ledger the set keeps by default:
-        // `.up.sql` / `.down.sql` files are sqlx's reversible layout,
-        // directories with `up.sql` diesel's.
+        // `.up.sql` files are sqlx's reversible layout, directories with
+        // `up.sql` diesel's.
         let mut app_ledgers = Vec::new();
         for entry in entries {
             match entry {
@@ -675,7 +675,9 @@ impl Migrations {
                         app_ledgers.push(AppLedger::Sqlx);
                         (s, Kind::Up)
                     } else if let Some(s) = strip_suffix_ci(stem, ".down") {
-                        app_ledgers.push(AppLedger::Sqlx);
+                        // A down beside a plain `.sql` up is not sqlx's
+                        // layout (sqlx reads `.sql` without a down); only an
+                        // `.up.sql` says sqlx.
                         (s, Kind::Down)
                     } else {
                         (stem, Kind::Up)
