@@ -701,6 +701,9 @@ impl fmt::Display for Error {
             Error::TransactionOpen => f.write_str(
                 "the connection is inside a transaction; migrate needs a connection with none open",
             ),
+            Error::NotAFilePath { given, instead } if given.as_os_str().is_empty() => {
+                write!(f, "an empty path is not a database file path; {instead}")
+            }
             Error::NotAFilePath { given, instead } => write!(
                 f,
                 "`{}` is not a database file path; {instead}",

@@ -43,8 +43,13 @@ fn without_bom(sql: &str) -> &str {
 }
 
 /// CRLF (and lone CR) to LF: the text the checksum is taken over.
-fn normalize(sql: &str) -> String {
-    without_bom(sql).replace("\r\n", "\n").replace('\r', "\n")
+fn normalize(sql: &str) -> std::borrow::Cow<'_, str> {
+    let sql = without_bom(sql);
+    if sql.contains('\r') {
+        sql.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        sql.into()
+    }
 }
 
 /// Lower-case hex, as checksums and cache keys are written.

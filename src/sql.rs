@@ -146,24 +146,25 @@ pub(crate) fn split(sql: &str) -> Vec<Span> {
     spans
 }
 
-/// The first one or two keywords of a statement, upper-cased, for deciding
-/// whether it is allowed inside the migrator's transaction.
-pub(crate) fn leading_words(statement: &str, n: usize) -> Vec<String> {
+/// The words of a statement (tokens that are not whitespace, comments or
+/// `;`), identifier quotes taken off (a `'string'` keeps its quotes: it is
+/// data, not a name): enough to tell what a statement is.
+/// Borrowed, not copied: the set is checked this way each time it loads,
+/// which under cargo-nextest is once per test process.
+fn words(statement: &str) -> impl Iterator<Item = &str> {
     let bytes = statement.as_bytes();
-    let mut words = Vec::new();
     let mut i = 0;
-    while i < bytes.len() && words.len() < n {
-        let (token, next) = next_token(bytes, i);
-        if token != Token::Ws && token != Token::Semi {
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let (token, next) = next_token(bytes, i);
             let text = &statement[i..next];
-            words.push(
-                text.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']' | '\''))
-                    .to_ascii_uppercase(),
-            );
+            i = next;
+            if token != Token::Ws && token != Token::Semi {
+                return Some(text.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']')));
+            }
         }
-        i = next;
-    }
-    words
+        None
+    })
 }
 
 /// Tables that are bookkeeping, not schema: the crate's ledger and the
@@ -271,20 +272,23 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
              __diesel_schema_migrations), which only the migrator writes",
         );
     }
-    let words = leading_words(statement, 5);
-    let first = words.first().map(String::as_str)?;
-    match first {
+    let mut words = words(statement);
+    let first = words.next()?.to_ascii_uppercase();
+    let is =
+        |word: Option<&str>, keyword: &str| word.is_some_and(|w| w.eq_ignore_ascii_case(keyword));
+    match first.as_str() {
         "BEGIN" => Some(
             "migrations run inside the migrator's transaction; a BEGIN of their own would fail",
         ),
         "COMMIT" | "END" => Some(
             "migrations run inside the migrator's transaction; a COMMIT would commit a partial migration",
         ),
-        "ROLLBACK"
-            if words.get(1).map(String::as_str) != Some("TO")
-                && words.get(2).map(String::as_str) != Some("TO") =>
-        {
-            Some("migrations run inside the migrator's transaction; a ROLLBACK would end it")
+        "ROLLBACK" => {
+            // `ROLLBACK TO s` and `ROLLBACK TRANSACTION TO s` stay inside.
+            let (second, third) = (words.next(), words.next());
+            (!is(second, "TO") && !is(third, "TO")).then_some(
+                "migrations run inside the migrator's transaction; a ROLLBACK would end it",
+            )
         }
         "VACUUM" => Some("VACUUM cannot run inside a transaction"),
         "ATTACH" | "DETACH" => Some(
@@ -293,20 +297,21 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
         ),
         "PRAGMA" => {
             // `PRAGMA name ...` or `PRAGMA schema.name ...`
-            let at = if words.get(2).map(String::as_str) == Some(".") {
-                3
-            } else {
-                1
-            };
-            let name = words.get(at).map(String::as_str).unwrap_or_default();
-            let sets = matches!(words.get(at + 1).map(String::as_str), Some("=" | "("));
+            let mut name = words.next().unwrap_or_default();
+            let mut after = words.next();
+            if after == Some(".") {
+                name = words.next().unwrap_or_default();
+                after = words.next();
+            }
+            let name = name.to_ascii_uppercase();
+            let sets = matches!(after, Some("=" | "("));
             if name == "JOURNAL_MODE" {
                 Some(
                     "PRAGMA journal_mode cannot change inside a transaction; set it when opening connections",
                 )
-            } else if PRAGMAS_ANY.contains(&name) {
+            } else if PRAGMAS_ANY.contains(&name.as_str()) {
                 None
-            } else if let Some(reason) = pragma_set_reason(name) {
+            } else if let Some(reason) = pragma_set_reason(&name) {
                 sets.then_some(reason)
             } else {
                 Some("SQLite ignores a pragma it does not know, so it would silently do nothing")
@@ -316,21 +321,17 @@ pub(crate) fn forbidden_reason(statement: &str) -> Option<&'static str> {
     }
 }
 
-/// Whether an identifier in `statement` names a bookkeeping table.
+/// Whether an identifier in `statement` names a bookkeeping table. Every
+/// such name holds `migrat`: a statement without it (nearly all) is not
+/// tokenized again.
 fn touches_bookkeeping(statement: &str) -> bool {
-    let bytes = statement.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let (token, next) = next_token(bytes, i);
-        if token != Token::Ws {
-            let text = statement[i..next].trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
-            if BOOKKEEPING.iter().any(|t| t.eq_ignore_ascii_case(text)) {
-                return true;
-            }
-        }
-        i = next;
-    }
-    false
+    let lower = |b: &u8| b.to_ascii_lowercase();
+    let has_migrat = statement
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.iter().map(lower).eq(b"migrat".iter().copied()));
+    has_migrat
+        && words(statement).any(|word| BOOKKEEPING.iter().any(|t| t.eq_ignore_ascii_case(word)))
 }
 
 /// 1-based line number of byte offset `at` in `text`.
