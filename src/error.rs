@@ -94,6 +94,12 @@ pub enum Error {
         /// The directory that was asked for.
         path: PathBuf,
     },
+    /// The migrations directory given is a file (or something else that is
+    /// not a directory).
+    NotADirectory {
+        /// What was given.
+        path: PathBuf,
+    },
     /// The migrations directory (or list) holds no migration.
     NoMigrations {
         /// The directory, if the set was read from one.
@@ -515,6 +521,11 @@ impl fmt::Display for Error {
             Error::DirNotFound { path } => {
                 write!(f, "migrations directory {} does not exist", path.display())
             }
+            Error::NotADirectory { path } => write!(
+                f,
+                "{} is not a directory; give the directory that holds the migrations",
+                path.display()
+            ),
             Error::NoMigrations { path: Some(p) } => {
                 write!(f, "migrations directory {} holds no migration", p.display())
             }

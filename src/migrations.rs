@@ -528,7 +528,8 @@ impl Migrations {
     ///
     /// # Errors
     ///
-    /// [`Error::DirNotFound`] if `dir` does not exist, [`Error::Io`] if it
+    /// [`Error::DirNotFound`] if `dir` does not exist, [`Error::NotADirectory`]
+    /// if it is a file, [`Error::Io`] if it
     /// or a file in it cannot be read, [`Error::NoMigrations`] if it holds
     /// no migration, [`Error::MissingVersion`] / [`Error::InvalidVersion`]
     /// for a `.sql` file whose name does not start with a version,
@@ -545,7 +546,7 @@ impl Migrations {
             }
             Err(e) => return Err(Error::io(dir)(e)),
             Ok(m) if !m.is_dir() => {
-                return Err(Error::DirNotFound {
+                return Err(Error::NotADirectory {
                     path: dir.to_path_buf(),
                 });
             }

@@ -42,6 +42,9 @@ pub const CACHE_DIR_ENV: &str = "MIGRATE_ONCE_CACHE_DIR";
 const TEMPLATE_FILE: &str = "template.sqlite";
 const SIDECAR_FILE: &str = "template.ok";
 const LOCK_FILE: &str = "build.lock";
+/// The name a template has while it is built: what an error about a
+/// migration that fails while building it names as the database.
+const BUILDING: &str = "template-being-built-";
 
 /// A migrated database held in memory, ready to be cloned.
 ///
@@ -171,14 +174,14 @@ fn sweep(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("building-") || name.starts_with(&format!("{SIDECAR_FILE}.")) {
+        if name.starts_with(BUILDING) || name.starts_with(&format!("{SIDECAR_FILE}.")) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
 fn build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
-    let tmp = dir.join(format!("building-{}.sqlite", uuid::Uuid::new_v4()));
+    let tmp = dir.join(format!("{BUILDING}{}.sqlite", uuid::Uuid::new_v4()));
     let result = build_at(&tmp, dir, set, setup);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -394,8 +397,8 @@ mod tests {
         let dir = cache.path().join("k");
         fs::create_dir_all(&dir).unwrap();
         for name in [
-            "building-dead.sqlite",
-            "building-dead.sqlite-journal",
+            "template-being-built-dead.sqlite",
+            "template-being-built-dead.sqlite-journal",
             "template.ok.dead",
         ] {
             fs::write(dir.join(name), b"left behind").unwrap();

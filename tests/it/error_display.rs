@@ -148,6 +148,15 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "NotADirectory",
+            Error::NotADirectory {
+                path: "/m/0001_a.sql".into(),
+            },
+            "/m/0001_a.sql is not a directory; give the directory that holds the migrations",
+            false,
+            false,
+        ),
+        case(
             "NoMigrations",
             Error::NoMigrations {
                 path: Some("/m/empty".into()),
@@ -597,6 +606,7 @@ fn the_cases_cover_every_variant() {
     let all: BTreeSet<&str> = [
         "Io",
         "DirNotFound",
+        "NotADirectory",
         "NoMigrations",
         "MissingVersion",
         "InvalidVersion",

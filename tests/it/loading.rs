@@ -567,12 +567,16 @@ fn a_missing_directory_is_dir_not_found() {
 }
 
 #[test]
-fn a_file_given_as_the_directory_is_dir_not_found() {
+fn a_file_given_as_the_directory_is_not_a_directory() {
     let file = fixture("layouts/plain/0001_create_users.sql");
     let err = load_err(&file);
     assert!(
-        matches!(&err, Error::DirNotFound { path } if *path == file),
+        matches!(&err, Error::NotADirectory { path } if *path == file),
         "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("is not a directory; give the directory that holds the migrations")
     );
 }
 

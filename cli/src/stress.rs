@@ -1,10 +1,5 @@
-//! Hammers a migration set the way parallel test suites and CI loops do, and
-//! fails if anything goes wrong.
-//!
-//! ```text
-//! cargo run --release --example stress -- [--migrations DIR] [--threads T]
-//!     [--iterations N] [--rounds R] [--processes P] [--kills K] [--quick]
-//! ```
+//! `migrate-once stress`: hammers a migration set the way parallel test
+//! suites and CI loops do, and fails if anything goes wrong.
 //!
 //! Four scenarios, each checked, not just run:
 //!
@@ -30,64 +25,85 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use migrate_once::{Error, Migrations, SharedDb, TestDb, migrate};
 use rusqlite::Connection;
 
-struct Args {
+use crate::args::{self, Args, Usage};
+use crate::progress::Progress;
+
+/// The hidden first argument of the children the stress run spawns (itself).
+pub const CHILD: &str = "__stress-child";
+
+pub const HELP: &str = "\
+migrate-once stress [DIR] [options]
+
+Hammers the migration set in DIR (default: `migrations`) the way parallel test
+suites and CI loops do, checks what happened, and prints a table. Four scenarios:
+
+  per-test dbs     T threads make N TestDbs (in memory and files alternately); each
+                   must hold the whole ledger
+  shared db        R rounds of T threads opening one fresh file at once (SharedDb::open
+                   and migrate); exactly one may apply the set
+  processes        R rounds of P processes released together on one fresh file;
+                   exactly one may apply the set
+  SIGKILL          K processes killed at spread instants while migrating; the file must
+                   be whole (nothing or everything) and the next open must finish the job
+
+Options:
+  --threads T      threads in the first two scenarios (default 8)
+  --iterations N   TestDbs made (default 20000)
+  --rounds R       rounds of the shared and the process scenarios (default 100)
+  --processes P    processes per round (default 8)
+  --kills K        processes killed (default 40)
+  --quick          a short run: N 400, R 8, P 4, K 8 (what CI runs)
+  --no-progress    no progress bar (there is none unless stderr is a terminal)
+  -h, --help       this text
+
+Exit status: 0 no error and every migration ran exactly as often as expected;
+1 anything else (including a set that cannot be loaded).
+";
+
+/// The stress run's settings.
+struct Options {
     migrations: PathBuf,
     threads: usize,
     iterations: usize,
     rounds: usize,
     processes: usize,
     kills: usize,
+    progress: bool,
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: stress [--migrations DIR] [--threads T] [--iterations N] [--rounds R] \
-         [--processes P] [--kills K] [--quick]"
-    );
-    std::process::exit(2)
-}
-
-fn parse_args() -> Args {
-    let mut a = Args {
-        migrations: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")),
-        threads: 8,
-        iterations: 20_000,
-        rounds: 100,
-        processes: 8,
-        kills: 40,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = || -> usize {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| usage())
-        };
-        match flag.as_str() {
-            "--threads" => a.threads = num(),
-            "--iterations" => a.iterations = num(),
-            "--rounds" => a.rounds = num(),
-            "--processes" => a.processes = num(),
-            "--kills" => a.kills = num(),
-            "--migrations" => {
-                a.migrations = it.next().map(PathBuf::from).unwrap_or_else(|| usage())
-            }
-            "--quick" => {
-                a.iterations = 400;
-                a.rounds = 8;
-                a.processes = 4;
-                a.kills = 8;
-            }
-            "-h" | "--help" => usage(),
-            _ => usage(),
-        }
+impl Options {
+    fn from(args: &Args) -> Result<Options, Usage> {
+        args.only(&[
+            "--threads",
+            "--iterations",
+            "--rounds",
+            "--processes",
+            "--kills",
+            "--quick",
+            "--no-progress",
+        ])?;
+        let quick = args.flag("--quick");
+        Ok(Options {
+            migrations: args.dir(0)?,
+            threads: args.number("--threads", 8)?,
+            iterations: args.number("--iterations", if quick { 400 } else { 20_000 })?,
+            rounds: args.number("--rounds", if quick { 8 } else { 100 })?,
+            processes: args.number("--processes", if quick { 4 } else { 8 })?,
+            kills: args.number("--kills", if quick { 8 } else { 40 })?,
+            progress: !args.flag("--no-progress"),
+        })
     }
-    a
+}
+
+/// How many errors this run has printed whole.
+static PRINTED: AtomicUsize = AtomicUsize::new(0);
+
+/// An error of the crate as the run prints it: the message and its causes.
+fn text(e: &Error) -> String {
+    format!("{e:?}")
 }
 
 /// What one scenario saw.
@@ -102,8 +118,9 @@ struct Tally {
 }
 
 impl Tally {
-    fn error(&mut self, e: &dyn std::fmt::Display) {
-        let text = e.to_string();
+    /// Counts an error, by the start of its message; the first three of
+    /// the run are printed whole.
+    fn error(&mut self, text: &str) {
         let kind = text
             .split(':')
             .next()
@@ -112,7 +129,7 @@ impl Tally {
             .take(60)
             .collect::<String>();
         *self.errors.entry(kind).or_default() += 1;
-        if self.errors.values().sum::<usize>() <= 3 {
+        if PRINTED.fetch_add(1, Ordering::Relaxed) < 3 {
             eprintln!("error: {text}");
         }
     }
@@ -136,20 +153,13 @@ fn ledger_len(path: &Path) -> rusqlite::Result<usize> {
     Ok(migrate_once::ledger(&conn).map_or(0, |l| l.len()))
 }
 
-fn bar(len: usize, label: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>18} [{bar:40}] {pos}/{len} {elapsed}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(label.to_string());
-    pb
+fn bar(args: &Options, len: usize, label: &str) -> Progress {
+    Progress::new(len, label, args.progress)
 }
 
 /// Scenario 1: per-test databases from T threads.
-fn per_test(args: &Args, set: &Migrations, work: &Path) -> Tally {
-    let pb = bar(args.iterations, "per-test dbs");
+fn per_test(args: &Options, set: &Migrations, work: &Path) -> Tally {
+    let pb = bar(args, args.iterations, "per-test dbs");
     let tally = Mutex::new(Tally::default());
     let next = AtomicUsize::new(0);
     let barrier = Barrier::new(args.threads);
@@ -182,9 +192,9 @@ fn per_test(args: &Args, set: &Migrations, work: &Path) -> Tally {
                         Ok(n) => {
                             local.error(&format!("clone has {n} ledger rows, want {}", set.len()))
                         }
-                        Err(e) => local.error(&e),
+                        Err(e) => local.error(&text(&e)),
                     }
-                    pb.inc(1);
+                    pb.inc();
                 }
                 let mut t = tally.lock().unwrap();
                 t.ops += local.ops;
@@ -195,7 +205,7 @@ fn per_test(args: &Args, set: &Migrations, work: &Path) -> Tally {
             });
         }
     });
-    pb.finish_and_clear();
+    pb.finish();
     let mut t = tally.into_inner().unwrap();
     // Template builds: at most one per process, and none if it was cached.
     t.expected = 0;
@@ -216,8 +226,8 @@ fn per_test(args: &Args, set: &Migrations, work: &Path) -> Tally {
 }
 
 /// Scenario 2: one fresh shared file per round, opened from T threads at once.
-fn shared(args: &Args, set: &Migrations, work: &Path) -> Tally {
-    let pb = bar(args.rounds, "shared db");
+fn shared(args: &Options, set: &Migrations, work: &Path) -> Tally {
+    let pb = bar(args, args.rounds, "shared db");
     let mut t = Tally::default();
     for round in 0..args.rounds {
         let path = work.join(format!("shared-{round}.sqlite"));
@@ -251,24 +261,24 @@ fn shared(args: &Args, set: &Migrations, work: &Path) -> Tally {
             t.latencies.push(took);
             match r {
                 Ok(n) => t.executed += n,
-                Err(e) => t.error(&e),
+                Err(e) => t.error(&text(&e)),
             }
         }
         t.expected += set.len();
         match ledger_len(&path) {
             Ok(n) if n == set.len() => {}
             Ok(n) => t.error(&format!("ledger has {n} rows, want {}", set.len())),
-            Err(e) => t.error(&e),
+            Err(e) => t.error(&e.to_string()),
         }
-        pb.inc(1);
+        pb.inc();
     }
-    pb.finish_and_clear();
+    pb.finish();
     t
 }
 
 fn spawn_child(mode: &str, db: &Path, signal: &Path, set_dir: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().expect("own path"))
-        .args(["--child", mode])
+        .args([CHILD, mode])
         .arg(db)
         .arg(signal)
         .arg(set_dir)
@@ -279,8 +289,8 @@ fn spawn_child(mode: &str, db: &Path, signal: &Path, set_dir: &Path) -> std::pro
 }
 
 /// Scenario 3: P processes racing on one fresh file, R rounds.
-fn processes(args: &Args, set: &Migrations, work: &Path) -> Tally {
-    let pb = bar(args.rounds, "racing processes");
+fn processes(args: &Options, set: &Migrations, work: &Path) -> Tally {
+    let pb = bar(args, args.rounds, "racing processes");
     let mut t = Tally::default();
     for round in 0..args.rounds {
         let db = work.join(format!("race-{round}.sqlite"));
@@ -306,11 +316,11 @@ fn processes(args: &Args, set: &Migrations, work: &Path) -> Tally {
         match ledger_len(&db) {
             Ok(n) if n == set.len() => {}
             Ok(n) => t.error(&format!("ledger has {n} rows, want {}", set.len())),
-            Err(e) => t.error(&e),
+            Err(e) => t.error(&e.to_string()),
         }
-        pb.inc(1);
+        pb.inc();
     }
-    pb.finish_and_clear();
+    pb.finish();
     t
 }
 
@@ -324,8 +334,8 @@ fn wait_for(marker: &Path) -> Instant {
 }
 
 /// Scenario 4: SIGKILL a child mid-migration, then check and recover.
-fn kills(args: &Args, set: &Migrations, work: &Path) -> Tally {
-    let pb = bar(args.kills, "SIGKILL recovery");
+fn kills(args: &Options, set: &Migrations, work: &Path) -> Tally {
+    let pb = bar(args, args.kills, "SIGKILL recovery");
     let mut t = Tally::default();
     let (mut before, mut after) = (0, 0);
     // One run to completion measures how long the stretched migration takes
@@ -391,17 +401,22 @@ fn kills(args: &Args, set: &Migrations, work: &Path) -> Tally {
             Err(e) => t.error(&e),
         }
         t.latencies.push(started.elapsed());
-        pb.inc(1);
+        pb.inc();
     }
-    pb.finish_and_clear();
+    pb.finish();
     t.notes.push(format!(
         "{before} kills landed before the commit (recovery migrated), {after} after (nothing to do)"
     ));
     t
 }
 
-/// A child process: `--child race|kill DB SIGNAL SET_DIR`.
-fn child(mode: &str, db: &Path, signal: &Path, set_dir: &Path) -> ExitCode {
+/// A child process: `__stress-child race|kill DB SIGNAL SET_DIR`.
+pub fn child(raw: &[String]) -> ExitCode {
+    let [mode, db, signal, set_dir] = raw else {
+        eprintln!("migrate-once: {CHILD} takes: race|kill DB SIGNAL SET_DIR");
+        return ExitCode::from(2);
+    };
+    let (db, signal, set_dir) = (Path::new(db), Path::new(signal), Path::new(set_dir));
     let set = match Migrations::from_dir(set_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -410,7 +425,7 @@ fn child(mode: &str, db: &Path, signal: &Path, set_dir: &Path) -> ExitCode {
         }
     };
     let mut conn = Connection::open(db).expect("open the database");
-    if mode == "race" {
+    if mode.as_str() == "race" {
         while !signal.exists() {
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -444,23 +459,12 @@ fn child(mode: &str, db: &Path, signal: &Path, set_dir: &Path) -> ExitCode {
     }
 }
 
-fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().collect();
-    if raw.get(1).map(String::as_str) == Some("--child") && raw.len() == 6 {
-        return child(
-            &raw[2],
-            Path::new(&raw[3]),
-            Path::new(&raw[4]),
-            Path::new(&raw[5]),
-        );
-    }
-    let args = parse_args();
-    let set = match Migrations::from_dir(&args.migrations) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot load migrations: {e}");
-            return ExitCode::from(2);
-        }
+/// `stress [DIR] [options]`.
+pub fn run(args: &Args) -> Result<ExitCode, Usage> {
+    let args = Options::from(args)?;
+    let set = match args::load(&args.migrations) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
     };
     let work = tempfile::tempdir().expect("a temp dir");
     let dir = |name: &str| {
@@ -537,9 +541,9 @@ fn main() -> ExitCode {
         },
         started.elapsed().as_secs_f64()
     );
-    if ok {
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
+    })
 }

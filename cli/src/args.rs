@@ -1,0 +1,140 @@
+//! A command's arguments: positional ones and `--name value` options,
+//! parsed by hand (a parser crate would cost the first command's cold build
+//! more than it saves here).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use migrate_once::Migrations;
+
+/// A command line the command does not understand; the message says why.
+/// An empty message means `--help` was asked for and printed.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+/// One command's arguments, in order.
+pub struct Args {
+    positional: Vec<String>,
+    options: Vec<(String, Option<String>)>,
+}
+
+/// Options that take no value.
+const FLAGS: [&str; 4] = [
+    "--quick",
+    "--no-progress",
+    "--allow-irreversible",
+    "--strict",
+];
+
+impl Args {
+    /// Splits `raw` into positional arguments and options; `--help` prints
+    /// `help` and stops.
+    pub fn parse(raw: &[String], help: &str) -> Result<Args, Usage> {
+        let mut args = Args {
+            positional: Vec::new(),
+            options: Vec::new(),
+        };
+        let mut it = raw.iter();
+        while let Some(a) = it.next() {
+            if a == "-h" || a == "--help" {
+                print!("{help}");
+                return Err(Usage(String::new()));
+            }
+            if let Some((name, value)) = a.split_once('=').filter(|_| a.starts_with("--")) {
+                args.options
+                    .push((name.to_string(), Some(value.to_string())));
+            } else if FLAGS.contains(&a.as_str()) {
+                args.options.push((a.clone(), None));
+            } else if a.starts_with("--") {
+                let value = it
+                    .next()
+                    .ok_or_else(|| Usage(format!("{a} needs a value")))?;
+                args.options.push((a.clone(), Some(value.clone())));
+            } else if a.starts_with('-') && a.len() > 1 {
+                return Err(Usage(format!("unknown option {a}; see --help")));
+            } else {
+                args.positional.push(a.clone());
+            }
+        }
+        Ok(args)
+    }
+
+    /// The migrations directory: positional argument `at`, or `migrations`.
+    pub fn dir(&self, at: usize) -> Result<PathBuf, Usage> {
+        if self.positional.len() > at + 1 {
+            return Err(Usage(format!(
+                "unexpected argument `{}`; see --help",
+                self.positional[at + 1]
+            )));
+        }
+        Ok(self
+            .positional
+            .get(at)
+            .map_or_else(|| PathBuf::from("migrations"), PathBuf::from))
+    }
+
+    /// Whether positional argument `at` was given.
+    pub fn has_positional(&self, at: usize) -> bool {
+        self.positional.len() > at
+    }
+
+    /// Positional argument `at`, which must be there.
+    pub fn required(&self, at: usize, what: &str) -> Result<PathBuf, Usage> {
+        self.positional
+            .get(at)
+            .map(PathBuf::from)
+            .ok_or_else(|| Usage(format!("missing {what}; see --help")))
+    }
+
+    /// Refuses every option but those in `known`.
+    pub fn only(&self, known: &[&str]) -> Result<(), Usage> {
+        match self
+            .options
+            .iter()
+            .find(|(n, _)| !known.contains(&n.as_str()))
+        {
+            Some((n, _)) => Err(Usage(format!("unknown option {n}; see --help"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses every option.
+    pub fn no_options(&self) -> Result<(), Usage> {
+        self.only(&[])
+    }
+
+    /// Whether the flag `name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.options.iter().any(|(n, v)| n == name && v.is_none())
+    }
+
+    /// The value of option `name`, if given.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The positive number given for `name`, or `default`.
+    pub fn number(&self, name: &str, default: usize) -> Result<usize, Usage> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| Usage(format!("{name} takes a positive number, not `{v}`"))),
+        }
+    }
+}
+
+/// Loads the migration set in `dir`, saying why it cannot on stderr and
+/// giving exit status 1 then.
+pub fn load(dir: &std::path::Path) -> Result<Migrations, ExitCode> {
+    Migrations::from_dir(dir).map_err(|e| {
+        eprintln!("migrate-once: cannot load {}: {e:?}", dir.display());
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,154 @@
+//! The `migrate-once` command: hammer a migration set the way parallel test
+//! suites do (`stress`), check it (`check`), warm its template cache
+//! (`template`), and read what a database has applied (`status`).
+//!
+//! Exit status: 0 when all is well, 1 when the command ran and found a
+//! problem (or could not do its job: a missing directory, a broken set, a
+//! failed operation), 2 for a command line it does not understand.
+
+mod args;
+mod progress;
+mod status;
+mod stress;
+
+use std::process::ExitCode;
+
+use args::{Args, Usage};
+
+const HELP: &str = "\
+migrate-once: SQLite migration sets for parallel test suites
+
+Usage: migrate-once <command> [options]
+
+Commands:
+  stress [DIR]       hammer the set in DIR with threads, racing processes and SIGKILL;
+                     exit 1 on any error or miscount
+  template [DIR]     build the set's template into the cache directory (or find it
+                     there) and print its key and path
+  status DB [DIR]    what the database DB has applied; with DIR, against that set:
+                     applied, pending, drifted
+  help [COMMAND]     this text, or a command's
+
+DIR defaults to `migrations` in the current directory, in any layout the crate
+loads (0001_name.sql, .up.sql/.down.sql, diesel's directories).
+
+Exit status: 0 all is well; 1 a problem was found or the command could not run
+(a missing directory, a broken set, an error); 2 the command line was not
+understood.
+
+Environment: MIGRATE_ONCE_CACHE_DIR (where templates are cached, default
+$TMPDIR/migrate-once), MIGRATE_ONCE_DIR (where test databases go).
+";
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // The stress run re-runs this binary as its racing and killed children.
+    if raw.first().map(String::as_str) == Some(stress::CHILD) {
+        return stress::child(&raw[1..]);
+    }
+    let Some((command, rest)) = raw.split_first() else {
+        eprint!("{HELP}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "stress" => Args::parse(rest, stress::HELP).and_then(|a| stress::run(&a)),
+        "template" => Args::parse(rest, TEMPLATE_HELP).and_then(|a| template(&a)),
+        "status" => Args::parse(rest, status::HELP).and_then(|a| status::run(&a)),
+        "help" | "-h" | "--help" => {
+            let text = match rest.first().map(String::as_str) {
+                None => HELP,
+                Some("stress") => stress::HELP,
+                Some("template") => TEMPLATE_HELP,
+                Some("status") => status::HELP,
+                Some(other) => {
+                    return usage(&Usage(format!(
+                        "no command `{other}`; see `migrate-once help`"
+                    )));
+                }
+            };
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        "-V" | "--version" => {
+            println!("migrate-once {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        other => Err(Usage(format!(
+            "no command `{other}`; see `migrate-once help`"
+        ))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(u) => usage(&u),
+    }
+}
+
+fn usage(u: &Usage) -> ExitCode {
+    if u.0.is_empty() {
+        // --help: the command's text was printed already.
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("migrate-once: {}", u.0);
+    ExitCode::from(2)
+}
+
+const TEMPLATE_HELP: &str = "\
+migrate-once template [DIR]
+
+Builds the template of the migration set in DIR (default: `migrations`) into the
+template cache, or finds it there, and prints its key and path. A CI job runs it
+before the test step and saves MIGRATE_ONCE_CACHE_DIR with its cache action, so
+that test processes clone the template instead of migrating: the cache is keyed
+by the set, the SQLite version and the crate's version and source, and a
+restored copy is checked by the bytes it holds, not by file times or places.
+
+Options:
+  -h, --help   this text
+
+Exit status: 0 the template is in the cache; 1 the set cannot be loaded or
+migrated, or the cache cannot be written.
+";
+
+/// `template [DIR]`.
+fn template(args: &Args) -> Result<ExitCode, Usage> {
+    args.no_options()?;
+    let dir = args.dir(0)?;
+    let set = match args::load(&dir) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
+    };
+    match migrate_once::Template::for_set(&set) {
+        Ok(t) => {
+            let key = t
+                .path()
+                .parent()
+                .and_then(|p| p.file_name())
+                .map_or_else(String::new, |k| k.to_string_lossy().into_owned());
+            println!(
+                "template of {} ({} migrations, set {})",
+                dir.display(),
+                set.len(),
+                &set.hash()[..12]
+            );
+            println!("  key:   {key}");
+            println!("  path:  {}", t.path().display());
+            println!("  size:  {} bytes", t.bytes().len());
+            println!(
+                "  {}",
+                if t.built_by_this_process() {
+                    "built by this run"
+                } else {
+                    "found in the cache"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "migrate-once: cannot build the template of {}: {e:?}",
+                dir.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

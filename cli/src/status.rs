@@ -1,0 +1,170 @@
+//! `migrate-once status DB [DIR]`: what a database's ledger says, and
+//! against a set, what is applied, pending and drifted. The database is
+//! opened read-only: the command never creates or changes it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use migrate_once::{AppLedger, LedgerRow, Migrations, rusqlite};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::args::{self, Args, Usage};
+
+pub const HELP: &str = "\
+migrate-once status DB [DIR]
+
+Prints what the database DB has applied, by its ledger (_migrate_once_ledger):
+version, name, when, and checksum; and the rows of sqlx's or diesel's ledger if
+it has one. With DIR (a migration set), each version of either is marked:
+
+  applied     in the database, with the SQL the set has now
+  drifted     in the database, but the set's SQL was edited since
+  pending     in the set, not yet in the database
+  unknown     in the database, not in the set (a newer set migrated it, or a
+              migration was removed or renumbered)
+
+The database is opened read-only; nothing is created or changed.
+
+Options:
+  -h, --help   this text
+
+Exit status: 0 nothing drifted or unknown (pending is fine); 1 something drifted
+or is unknown, or DB cannot be read, or DIR cannot be loaded.
+";
+
+/// `status DB [DIR]`.
+pub fn run(args: &Args) -> Result<ExitCode, Usage> {
+    args.no_options()?;
+    let db = args.required(0, "the database file")?;
+    let set = if args.has_positional(1) {
+        let dir = args.dir(1)?;
+        match args::load(&dir) {
+            Ok(set) => Some((dir, set)),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
+    match read(&db) {
+        Ok((rows, apps)) => Ok(report(&db, &rows, &apps, set.as_ref())),
+        Err(e) => {
+            eprintln!("migrate-once: cannot read {}: {e}", db.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The crate's ledger and, for each app ledger the database has, its
+/// versions.
+type AppRows = Vec<(AppLedger, Vec<String>)>;
+
+fn read(db: &Path) -> Result<(Vec<LedgerRow>, AppRows), String> {
+    if !db.is_file() {
+        return Err("no such file".into());
+    }
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    let rows = migrate_once::ledger(&conn).map_err(|e| format!("{e:?}"))?;
+    let mut apps = Vec::new();
+    for tool in [AppLedger::Sqlx, AppLedger::Diesel] {
+        let exists = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [tool.table()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| e.to_string())?
+            .is_some();
+        if exists {
+            let column = match tool {
+                AppLedger::Sqlx => "CAST(version AS TEXT)",
+                _ => "version",
+            };
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {column} FROM {} ORDER BY version",
+                    tool.table()
+                ))
+                .map_err(|e| e.to_string())?;
+            let versions = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .and_then(Iterator::collect)
+                .map_err(|e| e.to_string())?;
+            apps.push((tool, versions));
+        }
+    }
+    Ok((rows, apps))
+}
+
+fn report(
+    db: &Path,
+    rows: &[LedgerRow],
+    apps: &AppRows,
+    set: Option<&(std::path::PathBuf, Migrations)>,
+) -> ExitCode {
+    println!(
+        "{}: {} migration(s) in its ledger",
+        db.display(),
+        rows.len()
+    );
+    let mut problems = 0;
+    let state = |row: &LedgerRow| match set.map(|(_, s)| s.get(row.version)) {
+        None => "",
+        Some(None) => "unknown",
+        Some(Some(m)) if m.checksum() != row.checksum => "drifted",
+        Some(Some(_)) => "applied",
+    };
+    if !rows.is_empty() {
+        println!(
+            "  {:<16} {:<28} {:<26} {:<14} state",
+            "version", "name", "applied at", "checksum"
+        );
+    }
+    for row in rows {
+        let s = state(row);
+        if s == "unknown" || s == "drifted" {
+            problems += 1;
+        }
+        println!(
+            "  {:<16} {:<28} {:<26} {:<14} {s}",
+            row.version,
+            row.name,
+            row.applied_at,
+            &row.checksum[..row.checksum.len().min(12)],
+        );
+    }
+    for (tool, versions) in apps {
+        println!(
+            "  {tool}'s ledger ({}): {} version(s): {}",
+            tool.table(),
+            versions.len(),
+            versions.join(", ")
+        );
+    }
+    if let Some((dir, set)) = set {
+        let pending: Vec<_> = set
+            .iter()
+            .filter(|m| {
+                rows.binary_search_by_key(&m.version(), |r| r.version)
+                    .is_err()
+            })
+            .collect();
+        println!(
+            "against {} ({} migrations, set {}): {} pending, {} drifted or unknown",
+            dir.display(),
+            set.len(),
+            &set.hash()[..12],
+            pending.len(),
+            problems
+        );
+        for m in pending {
+            println!("  {:<16} {:<28} pending", m.version(), m.name());
+        }
+    }
+    if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,255 @@
+//! The `migrate-once` command as a user runs it: the built binary, spawned,
+//! its exit status and what it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate-once"));
+    // Templates of these tests in a cache of their own.
+    cmd.env("MIGRATE_ONCE_CACHE_DIR", cache());
+    cmd
+}
+
+fn cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")
+}
+
+/// The crate's own migrations.
+fn crate_set() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations")
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run migrate-once");
+    (
+        status.code().expect("an exit code, not a signal"),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, sql: &str) {
+    std::fs::write(dir.join(name), sql).unwrap();
+}
+
+#[test]
+fn stress_on_a_good_set_passes_with_exit_0() {
+    let (code, out, err) = run(bin()
+        .args(["stress", "--quick", "--no-progress"])
+        .arg(crate_set()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("PASS: zero errors"), "{out}");
+    for scenario in [
+        "per-test dbs (400 x TestDb)",
+        "shared db (8 rounds x 8 threads)",
+        "processes (8 rounds x 4)",
+        "SIGKILL mid-migration (8)",
+    ] {
+        assert!(out.contains(scenario), "{scenario}: {out}");
+    }
+    assert!(
+        out.contains(" 32/32"),
+        "every migration ran exactly as often as expected: {out}"
+    );
+}
+
+#[test]
+fn stress_on_a_broken_set_fails_with_exit_1_naming_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x);");
+    write(
+        dir.path(),
+        "0002_b.sql",
+        "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);",
+    );
+    let (code, out, err) = run(bin()
+        .args(["stress", "--quick", "--no-progress"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(
+        err.contains("no such table: nowhere") || out.contains("no such table"),
+        "{out}\n{err}"
+    );
+}
+
+#[test]
+fn a_missing_an_empty_and_a_file_directory_are_each_said_plainly_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let file = dir.path().join("0001_a.sql");
+    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x);");
+    for (given, says) in [
+        (&missing, "does not exist"),
+        (&empty, "holds no migration"),
+        (&file, "is not a directory"),
+    ] {
+        for command in ["stress", "template"] {
+            let (code, out, err) = run(bin().arg(command).arg(given));
+            assert_eq!(code, 1, "{command} {}: {out}\n{err}", given.display());
+            assert!(err.contains(says), "{command} {}: {err}", given.display());
+            assert!(err.contains(&given.display().to_string()), "{err}");
+        }
+    }
+}
+
+#[test]
+fn template_builds_once_then_finds_it_and_prints_key_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "0001_a.sql",
+        &format!("CREATE TABLE a{}(x);", std::process::id()),
+    );
+    let (code, first, err) = run(bin().arg("template").arg(dir.path()));
+    assert_eq!(code, 0, "{first}\n{err}");
+    assert!(first.contains("built by this run"), "{first}");
+    let path = first
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("path:"))
+        .map(|p| PathBuf::from(p.trim()))
+        .expect("a path line");
+    assert!(
+        path.is_file() && path.starts_with(cache()),
+        "{}",
+        path.display()
+    );
+    let (code, second, _) = run(bin().arg("template").arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(second.contains("found in the cache"), "{second}");
+}
+
+/// A database migrated with `set` (by the library, as an app would).
+fn migrated(db: &Path, set: &Path) {
+    let set = migrate_once::Migrations::from_dir(set).unwrap();
+    let mut conn = migrate_once::rusqlite::Connection::open(db).unwrap();
+    migrate_once::migrate(&mut conn, &set).unwrap();
+}
+
+#[test]
+fn status_lists_applied_and_pending_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    for d in [&old, &new] {
+        write(d, "0001_a.sql", "CREATE TABLE a(x);");
+    }
+    write(&new, "0002_b.sql", "CREATE TABLE b(x);");
+    let db = dir.path().join("app.db");
+    migrated(&db, &old);
+    let before = std::fs::read(&db).unwrap();
+    let (code, out, err) = run(bin().arg("status").arg(&db).arg(&new));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 migration(s) in its ledger"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with('1') && l.ends_with("applied")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" b ") && l.ends_with("pending")),
+        "{out}"
+    );
+    assert!(out.contains("1 pending, 0 drifted or unknown"), "{out}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "status changed the database"
+    );
+}
+
+#[test]
+fn status_of_a_database_ahead_of_the_set_or_drifted_is_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, older, edited) = (
+        dir.path().join("full"),
+        dir.path().join("older"),
+        dir.path().join("edited"),
+    );
+    for d in [&full, &older, &edited] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    write(&full, "0001_a.sql", "CREATE TABLE a(x);");
+    write(&full, "0002_b.sql", "CREATE TABLE b(x);");
+    write(&older, "0001_a.sql", "CREATE TABLE a(x);");
+    write(&edited, "0001_a.sql", "CREATE TABLE a(x, y);");
+    write(&edited, "0002_b.sql", "CREATE TABLE b(x);");
+    let db = dir.path().join("app.db");
+    migrated(&db, &full);
+
+    let (code, out, _) = run(bin().arg("status").arg(&db).arg(&older));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" b ") && l.ends_with("unknown")),
+        "{out}"
+    );
+
+    let (code, out, _) = run(bin().arg("status").arg(&db).arg(&edited));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" a ") && l.ends_with("drifted")),
+        "{out}"
+    );
+
+    // Without a set there is nothing to compare with: the ledger, exit 0.
+    let (code, out, _) = run(bin().arg("status").arg(&db));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 migration(s) in its ledger"), "{out}");
+}
+
+#[test]
+fn status_of_a_missing_database_is_exit_1_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db");
+    let (code, _, err) = run(bin().arg("status").arg(&db));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot read") && err.contains("no such file"),
+        "{err}"
+    );
+    assert!(!db.exists());
+}
+
+#[test]
+fn a_command_line_it_does_not_understand_is_exit_2() {
+    for args in [
+        vec!["frobnicate"],
+        vec!["stress", "--bogus"],
+        vec!["stress", "--threads", "zero"],
+        vec!["stress", "a", "b"],
+        vec!["status"],
+        vec![],
+    ] {
+        let (code, _, err) = run(bin().args(&args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(!err.is_empty(), "{args:?}: says why");
+    }
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for command in ["stress", "template", "status"] {
+        let (code, out, _) = run(bin().args([command, "--help"]));
+        assert_eq!(code, 0);
+        assert!(out.starts_with(&format!("migrate-once {command}")), "{out}");
+        assert!(out.contains("Exit status"), "{command}: {out}");
+        let (code, same, _) = run(bin().args(["help", command]));
+        assert_eq!((code, same), (0, out));
+    }
+    let (code, out, _) = run(bin().arg("help"));
+    assert_eq!(code, 0);
+    for command in ["stress", "template", "status"] {
+        assert!(out.contains(command), "{out}");
+    }
+}
