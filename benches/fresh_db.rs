@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
         )
         .unwrap();
         let template = migrate_once::Template::for_set(&set).unwrap();
-        let bytes = template.bytes().to_vec();
+        let bytes = template.bytes().unwrap().to_vec();
         let template_file = work.path().join(format!("template-{tables}.sqlite"));
         fs::write(&template_file, &bytes).unwrap();
         #[cfg(migrate_once_peers)]

@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let template = migrate_once::Template::for_set(&set)?;
     println!(
         "template ({} bytes) {} in {:?}: {}",
-        template.bytes().len(),
+        template.size(),
         if template.built_by_this_process() {
             "built"
         } else {

@@ -327,6 +327,13 @@ pub enum Error {
         /// SQLite's error.
         source: Arc<rusqlite::Error>,
     },
+    /// A cached template no longer matches the seal it was found with: it
+    /// was changed or damaged on disk after this process checked it. The
+    /// next call for its set checks the cache whole and rebuilds it.
+    TemplateDamaged {
+        /// The template file.
+        path: PathBuf,
+    },
     /// Another driver (sqlx, diesel) could not open the database or run
     /// the connection's setup.
     Driver {
@@ -422,7 +429,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         use rusqlite::ErrorCode as C;
         match self {
-            Error::LockTimeout { .. } | Error::InProgress => true,
+            Error::LockTimeout { .. } | Error::InProgress | Error::TemplateDamaged { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -748,6 +755,12 @@ impl fmt::Display for Error {
                 database: None,
                 ..
             } => write!(f, "could not {context}"),
+            Error::TemplateDamaged { path } => write!(
+                f,
+                "the cached template {} no longer matches its seal (changed or damaged on disk); \
+                 it is checked whole, and rebuilt, on the next call",
+                path.display()
+            ),
             Error::Driver {
                 driver, database, ..
             } => write!(f, "{driver} could not open {}", Db(database)),

@@ -24,8 +24,49 @@ use rusqlite::{Connection, ffi};
 pub(crate) fn open(uri: &str, bytes: &[u8]) -> rusqlite::Result<Connection> {
     crate::sqlite_config::before_first_connection();
     let mut conn = Connection::open(uri)?;
-    fill(&mut conn, bytes)?;
-    Ok(conn)
+    let mut store = Store::of(&mut conn, bytes.len())?;
+    // Chunks a C int can count, aligned to every SQLite page size; in
+    // practice a template is written in one call.
+    const CHUNK: usize = 1 << 30;
+    for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
+        store.write(chunk, i * CHUNK)?;
+    }
+    finish(conn)
+}
+
+/// As [`open`], with the bytes read from `source` (`len` of them, in
+/// chunks) rather than held in memory: for a template read from its file
+/// straight into the store, without a copy in between. `seen` is shown
+/// each chunk as it is written (to check it against a seal); an I/O error
+/// of `source` is returned as itself.
+pub(crate) fn open_from(
+    uri: &str,
+    len: usize,
+    source: &mut impl std::io::Read,
+    mut seen: impl FnMut(&[u8]),
+) -> Result<Connection, Either> {
+    crate::sqlite_config::before_first_connection();
+    let mut conn = Connection::open(uri).map_err(Either::Sqlite)?;
+    let mut store = Store::of(&mut conn, len).map_err(Either::Sqlite)?;
+    // Large enough that a template takes a handful of reads, small enough
+    // to stay in the CPU's cache between the read and the copy.
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0;
+    while at < len {
+        let want = buf.len().min(len - at);
+        source.read_exact(&mut buf[..want]).map_err(Either::Io)?;
+        seen(&buf[..want]);
+        store.write(&buf[..want], at).map_err(Either::Sqlite)?;
+        at += want;
+    }
+    finish(conn).map_err(Either::Sqlite)
+}
+
+/// What [`open_from`] can fail with: reading the source, or SQLite.
+#[derive(Debug)]
+pub(crate) enum Either {
+    Io(std::io::Error),
+    Sqlite(rusqlite::Error),
 }
 
 /// A private in-memory copy of `bytes`, for reading a database image: a
@@ -55,68 +96,92 @@ pub(crate) fn write_to_file(conn: &Connection, path: &std::path::Path) -> rusqli
     }
 }
 
-/// Writes `bytes` as the whole content of `conn`'s main database, which must
-/// be a memdb-VFS database this crate has just opened: empty, with no other
-/// connection to it and nothing read through `conn` yet.
+/// The store of `conn`'s main database, which must be a memdb-VFS database
+/// this crate has just opened: empty, with no other connection to it and
+/// nothing read through `conn` yet. Written with the memdb file's own
+/// `xWrite`: one allocation, one `memcpy`, no page cache.
 ///
 /// Every connection that opens the store afterwards (by its `file:/name`)
 /// reads the new content; `conn`'s own pager has cached nothing, and SQLite
 /// checks the header's change counter at the start of every read
 /// transaction anyway.
-fn fill(conn: &mut Connection, bytes: &[u8]) -> rusqlite::Result<()> {
-    let failure = crate::error::sqlite_error;
-    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
-    // SAFETY: `conn` is a live connection we hold exclusively (`&mut`), so
-    // its handle is valid and no other thread uses it. FILE_POINTER writes
-    // one `sqlite3_file*` through the pointer, which points at `file`.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            (&raw mut file).cast::<c_void>(),
-        )
-    };
-    if rc != ffi::SQLITE_OK {
-        return Err(failure(rc, "no file behind the in-memory database"));
-    }
-    // SAFETY: SQLite returned the open file of the main database, owned by
-    // `conn`'s pager and valid while `conn` is open and unchanged; `pMethods`
-    // is set by the VFS's xOpen (memdb's) and never null for an open file.
-    #[allow(unsafe_code)]
-    let write = unsafe { file.as_ref().and_then(|f| f.pMethods.as_ref()) }
-        .and_then(|methods| methods.xWrite)
-        .ok_or_else(|| failure(ffi::SQLITE_MISUSE, "the in-memory database has no xWrite"))?;
-    // Chunks a C int can count, aligned to every SQLite page size; in
-    // practice a template is written in one call.
-    const CHUNK: usize = 1 << 30;
-    for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        let len = c_int::try_from(chunk.len()).expect("a chunk is at most 1 GiB");
-        let offset = i64::try_from(i * CHUNK).expect("a template is smaller than 8 EiB");
-        // SAFETY: `file` is valid as above; memdb's xWrite copies `len` bytes
-        // from `chunk`, which outlives the call, under the store's own mutex.
+struct Store<'c> {
+    file: *mut ffi::sqlite3_file,
+    write: unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, i64) -> c_int,
+    /// How many bytes will be written in all (for the message if they do
+    /// not fit).
+    total: usize,
+    /// The store belongs to this connection, held exclusively meanwhile.
+    _conn: std::marker::PhantomData<&'c mut Connection>,
+}
+
+impl<'c> Store<'c> {
+    fn of(conn: &'c mut Connection, total: usize) -> rusqlite::Result<Store<'c>> {
+        let failure = crate::error::sqlite_error;
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: `conn` is a live connection we hold exclusively (`&mut`),
+        // so its handle is valid and no other thread uses it. FILE_POINTER
+        // writes one `sqlite3_file*` through the pointer, which points at
+        // `file`.
         #[allow(unsafe_code)]
-        let rc = unsafe { write(file, chunk.as_ptr().cast::<c_void>(), len, offset) };
-        if rc == ffi::SQLITE_FULL {
-            return Err(failure(
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                conn.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                (&raw mut file).cast::<c_void>(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(failure(rc, "no file behind the in-memory database"));
+        }
+        // SAFETY: SQLite returned the open file of the main database, owned
+        // by `conn`'s pager and valid while `conn` is open and unchanged
+        // (the borrow of `conn` in `Store` keeps it so); `pMethods` is set by
+        // the VFS's xOpen (memdb's) and never null for an open file.
+        #[allow(unsafe_code)]
+        let write = unsafe { file.as_ref().and_then(|f| f.pMethods.as_ref()) }
+            .and_then(|methods| methods.xWrite)
+            .ok_or_else(|| failure(ffi::SQLITE_MISUSE, "the in-memory database has no xWrite"))?;
+        Ok(Store {
+            file,
+            write,
+            total,
+            _conn: std::marker::PhantomData,
+        })
+    }
+
+    /// Writes `chunk` (at most 1 GiB) at `offset`.
+    fn write(&mut self, chunk: &[u8], offset: usize) -> rusqlite::Result<()> {
+        let len = c_int::try_from(chunk.len()).expect("a chunk is at most 1 GiB");
+        let offset = i64::try_from(offset).expect("a template is smaller than 8 EiB");
+        // SAFETY: `file` is valid as in `of`; memdb's xWrite copies `len`
+        // bytes from `chunk`, which outlives the call, under the store's own
+        // mutex.
+        #[allow(unsafe_code)]
+        let rc = unsafe { (self.write)(self.file, chunk.as_ptr().cast::<c_void>(), len, offset) };
+        match rc {
+            ffi::SQLITE_OK => Ok(()),
+            ffi::SQLITE_FULL => Err(crate::error::sqlite_error(
                 rc,
-                &format!(
+                format!(
                     "the template ({} bytes) is larger than SQLite lets an in-memory \
                      database grow (SQLITE_CONFIG_MEMDB_MAXSIZE, 1 GiB by default); \
                      TestDb::new makes a file instead",
-                    bytes.len()
+                    self.total
                 ),
-            ));
-        }
-        if rc != ffi::SQLITE_OK {
-            return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
+            )),
+            _ => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)),
         }
     }
-    // Opening the empty store set `conn`'s page size to SQLite's default;
-    // one read makes it take the template's from the header, so `conn` can
-    // serialize the database correctly (`TestDb::keep`). Reads no schema.
-    conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
+}
+
+/// Opening the empty store set `conn`'s page size to SQLite's default; one
+/// read makes it take the template's from the header, so `conn` copies the
+/// database correctly (`TestDb::keep`). Reads no schema.
+fn finish(conn: Connection) -> rusqlite::Result<Connection> {
+    conn.query_row("PRAGMA schema_version", [], |_| Ok(()))?;
+    Ok(conn)
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ impl<K: std::hash::Hash + Eq, T: Clone> OnceMap<K, T> {
     }
 }
 
+impl<K: std::hash::Hash + Eq, T> OnceMap<K, T> {
+    /// Forgets `key`'s outcome: the next call runs its init again.
+    fn forget(&self, key: &K) {
+        self.cells.lock().remove(key);
+    }
+}
+
 /// Failures that ran none of the set's SQL and that a change outside the
 /// process can mend (a file that is not a database replaced, a directory
 /// made writable): remembering them would only repeat an error that may no
@@ -116,7 +123,20 @@ pub(crate) fn template(set: &Migrations, setup: &Setup) -> Result<Arc<Template>>
     let dir = template::dir_for(set);
     TEMPLATES.get_or_init(
         dir.clone(),
-        || template::load_or_build(&dir, set, setup).map(Arc::new),
+        || template::load_or_build(&dir, set, setup, false).map(Arc::new),
+        |e| matches!(e, Error::Io { .. }),
+    )
+}
+
+/// The template of `set` again, after one was found damaged on disk
+/// ([`Error::TemplateDamaged`]): this process forgets the one it had, and
+/// the cache is checked whole (and rebuilt if need be) before it is trusted.
+pub(crate) fn template_checked(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
+    let dir = template::dir_for(set);
+    TEMPLATES.forget(&dir);
+    TEMPLATES.get_or_init(
+        dir.clone(),
+        || template::load_or_build(&dir, set, setup, true).map(Arc::new),
         |e| matches!(e, Error::Io { .. }),
     )
 }
@@ -159,7 +179,7 @@ impl Template {
     /// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
     /// let template = Template::for_set(&set)?;
     /// assert!(template.path().exists());
-    /// assert_eq!(&template.bytes()[..16], b"SQLite format 3\0");
+    /// assert_eq!(&template.bytes()?[..16], b"SQLite format 3\0");
     /// # Ok::<(), migrate_once::Error>(())
     /// ```
     ///

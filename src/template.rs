@@ -27,6 +27,7 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use once_cell::sync::OnceCell;
 use sha2::{Digest, Sha256};
@@ -46,12 +47,21 @@ const LOCK_FILE: &str = "build.lock";
 /// migration that fails while building it names as the database.
 const BUILDING: &str = "template-being-built-";
 
-/// A migrated database held in memory, ready to be cloned.
+/// A migrated database, cached on disk and held in memory, ready to be
+/// cloned.
 ///
 /// Made by [`Template::for_set`]; one per migration set per process.
 #[derive(Debug)]
 pub struct Template {
-    bytes: Vec<u8>,
+    seal: Seal,
+    /// The bytes, read (and checked against the seal) when first needed. A
+    /// test process that makes one in-memory clone (as under cargo-nextest)
+    /// never reads them into memory: the clone is filled from the file
+    /// directly, and checked as it is.
+    bytes: OnceCell<Vec<u8>>,
+    /// Whether a clone was already filled from the file: the next one reads
+    /// the bytes into memory once, for every clone after it.
+    streamed: AtomicBool,
     /// Read from the bytes when first asked for: only validation needs it,
     /// and reading it means parsing the whole schema.
     schema: OnceCell<Arc<Schema>>,
@@ -59,12 +69,117 @@ pub struct Template {
     built_here: bool,
 }
 
+/// What the sidecar file vouches for: the template's length and a 128-bit
+/// hash of its bytes (XXH3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seal {
+    len: usize,
+    hash: u128,
+}
+
+impl Seal {
+    fn of(bytes: &[u8]) -> Seal {
+        Seal {
+            len: bytes.len(),
+            hash: xxhash_rust::xxh3::xxh3_128(bytes),
+        }
+    }
+
+    fn text(self) -> String {
+        format!(
+            "migrate-once template v2 len={} xxh3={:032x}\n",
+            self.len, self.hash
+        )
+    }
+
+    fn parse(text: &str) -> Option<Seal> {
+        let rest = text.strip_prefix("migrate-once template v2 len=")?;
+        let (len, rest) = rest.split_once(" xxh3=")?;
+        let hash = rest.strip_suffix('\n')?;
+        Some(Seal {
+            len: len.parse().ok()?,
+            hash: u128::from_str_radix(hash, 16).ok()?,
+        })
+    }
+}
+
 /// `Template::for_set`, which goes through the process's cache of
 /// templates, is in `registry`, with the rest of the process-wide state.
 impl Template {
-    /// The template's bytes: a complete SQLite database image.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The template's bytes: a complete SQLite database image, read from
+    /// the cache (and checked against its seal) the first time they are
+    /// asked for.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let template = migrate_once::Template::for_set(&set)?;
+    /// assert_eq!(&template.bytes()?[..16], b"SQLite format 3\0");
+    /// assert_eq!(template.bytes()?.len(), template.size());
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the cached file cannot be read;
+    /// [`Error::TemplateDamaged`] if it no longer matches its seal (changed
+    /// on disk since it was found; the next `Template::for_set` rebuilds it).
+    pub fn bytes(&self) -> Result<&[u8]> {
+        self.bytes
+            .get_or_try_init(|| {
+                let bytes = fs::read(&self.path).map_err(Error::io(&self.path))?;
+                if Seal::of(&bytes) == self.seal {
+                    Ok(bytes)
+                } else {
+                    Err(self.damaged())
+                }
+            })
+            .map(Vec::as_slice)
+    }
+
+    /// The template's size in bytes.
+    pub fn size(&self) -> usize {
+        self.seal.len
+    }
+
+    fn damaged(&self) -> Error {
+        Error::TemplateDamaged {
+            path: self.path.clone(),
+        }
+    }
+
+    /// A new memdb-VFS database named `uri` holding a copy of the template,
+    /// and the connection that keeps it alive. The first clone of a process
+    /// is filled from the file directly, checked against the seal as it is
+    /// read; later ones copy the bytes held in memory.
+    pub(crate) fn copy_into_memory(&self, uri: &str) -> Result<rusqlite::Connection> {
+        let copy = |bytes: &[u8]| {
+            crate::memdb::open(uri, bytes).map_err(Error::db("copy the template into memory", None))
+        };
+        if let Some(bytes) = self.bytes.get() {
+            return copy(bytes);
+        }
+        if self.streamed.swap(true, Ordering::Relaxed) {
+            return copy(self.bytes()?);
+        }
+        let mut file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let conn = crate::memdb::open_from(uri, self.seal.len, &mut file, |chunk| {
+            hasher.update(chunk);
+        })
+        .map_err(|e| match e {
+            crate::memdb::Either::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.damaged()
+            }
+            crate::memdb::Either::Io(e) => Error::io(&self.path)(e),
+            crate::memdb::Either::Sqlite(e) => Error::db("copy the template into memory", None)(e),
+        })?;
+        // A file longer than its seal says is damaged too.
+        let longer =
+            std::io::Read::read(&mut file, &mut [0u8; 1]).map_err(Error::io(&self.path))? > 0;
+        if longer || hasher.digest128() != self.seal.hash {
+            return Err(self.damaged());
+        }
+        Ok(conn)
     }
 
     /// The schema the migrations define, read from the template the first
@@ -72,7 +187,7 @@ impl Template {
     pub(crate) fn schema(&self) -> Result<Arc<Schema>> {
         self.schema
             .get_or_try_init(|| {
-                let conn = crate::memdb::private_copy(&self.bytes)
+                let conn = crate::memdb::private_copy(self.bytes()?)
                     .map_err(Error::db("read the template", Some(&self.path)))?;
                 Schema::read(&conn).map(Arc::new)
             })
@@ -116,31 +231,46 @@ fn cache_key(set: &Migrations) -> String {
     hex(&h.finalize()[..12])
 }
 
-/// What the sidecar records about a complete template: its length and a
-/// 128-bit hash of its bytes. Any change to the bytes after it was
-/// published changes it; nothing else does.
-fn seal(bytes: &[u8]) -> String {
-    format!(
-        "migrate-once template v2 len={} xxh3={:032x}\n",
-        bytes.len(),
-        xxhash_rust::xxh3::xxh3_128(bytes)
-    )
-}
-
-fn read_cached(dir: &Path) -> Option<Template> {
-    let sidecar = fs::read_to_string(dir.join(SIDECAR_FILE)).ok()?;
+/// The template cached in `dir`, if its sidecar vouches for it. With
+/// `check_now`, its bytes are read and checked against the seal here;
+/// without, only its length is, and the bytes are checked when first read
+/// (as a test process's first clone streams them, that costs no extra
+/// read).
+fn read_cached(dir: &Path, check_now: bool) -> Option<Template> {
+    let seal = Seal::parse(&fs::read_to_string(dir.join(SIDECAR_FILE)).ok()?)?;
     let path = dir.join(TEMPLATE_FILE);
-    let bytes = fs::read(&path).ok()?;
-    (seal(&bytes) == sidecar).then(|| Template {
+    let bytes = OnceCell::new();
+    if check_now {
+        let read = fs::read(&path).ok()?;
+        if Seal::of(&read) != seal {
+            return None;
+        }
+        bytes.set(read).ok()?;
+    } else if fs::metadata(&path).ok()?.len() != seal.len as u64 {
+        return None;
+    }
+    Some(Template {
+        seal,
         bytes,
+        streamed: AtomicBool::new(false),
         schema: OnceCell::new(),
         path,
         built_here: false,
     })
 }
 
-pub(crate) fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
-    if let Some(t) = read_cached(dir) {
+/// The template of `set` cached in `dir`, built there first (once across
+/// processes, under a file lock) if there is none that its sidecar vouches
+/// for. With `check_now`, a cached one's bytes are checked against the seal
+/// before it is trusted (after a clone found it damaged); without, when
+/// first read.
+pub(crate) fn load_or_build(
+    dir: &Path,
+    set: &Migrations,
+    setup: &Setup,
+    check_now: bool,
+) -> Result<Template> {
+    if let Some(t) = read_cached(dir, check_now) {
         return Ok(t);
     }
     fs::create_dir_all(dir).map_err(Error::io(dir))?;
@@ -154,7 +284,9 @@ pub(crate) fn load_or_build(dir: &Path, set: &Migrations, setup: &Setup) -> Resu
     // Blocks while another process builds; the kernel releases the lock if
     // that process dies, so a killed builder never wedges the cache.
     lock.lock().map_err(Error::io(&lock_path))?;
-    let result = match read_cached(dir) {
+    // Under the lock: another process may have built it meanwhile; what it
+    // wrote is checked whole.
+    let result = match read_cached(dir, true) {
         Some(t) => Ok(t),
         None => {
             sweep(dir);
@@ -222,10 +354,13 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
     let _ = fs::remove_file(&sidecar);
     fs::rename(tmp, &path).map_err(Error::io(&path))?;
     let sidecar_tmp = dir.join(format!("{SIDECAR_FILE}.{}", uuid::Uuid::new_v4()));
-    fs::write(&sidecar_tmp, seal(&bytes)).map_err(Error::io(&sidecar_tmp))?;
+    let seal = Seal::of(&bytes);
+    fs::write(&sidecar_tmp, seal.text()).map_err(Error::io(&sidecar_tmp))?;
     fs::rename(&sidecar_tmp, &sidecar).map_err(Error::io(&sidecar))?;
     Ok(Template {
-        bytes,
+        seal,
+        bytes: OnceCell::with_value(bytes),
+        streamed: AtomicBool::new(false),
         schema: OnceCell::new(),
         path,
         built_here: true,
@@ -268,31 +403,31 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let dir = cache.path().join("k");
         let s = set("CREATE TABLE b(y);");
-        let first = load_or_build(&dir, &s, &Setup::default()).unwrap();
+        let first = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(first.built_here);
-        let again = load_or_build(&dir, &s, &Setup::default()).unwrap();
+        let again = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(!again.built_here, "an intact cache is reused");
-        assert_eq!(again.bytes, first.bytes);
+        assert_eq!(again.bytes().unwrap(), first.bytes().unwrap());
 
         let path = dir.join(TEMPLATE_FILE);
-        fs::write(&path, &first.bytes[..first.bytes.len() / 2]).unwrap();
-        let rebuilt = load_or_build(&dir, &s, &Setup::default()).unwrap();
+        fs::write(&path, &first.bytes().unwrap()[..first.size() / 2]).unwrap();
+        let rebuilt = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(rebuilt.built_here, "a truncated template is rebuilt");
 
-        let mut garbage = first.bytes.clone();
+        let mut garbage = first.bytes().unwrap().to_vec();
         for b in &mut garbage[100..] {
             *b = b.wrapping_mul(31).wrapping_add(7);
         }
         fs::write(&path, &garbage).unwrap();
         assert!(
-            load_or_build(&dir, &s, &Setup::default())
+            load_or_build(&dir, &s, &Setup::default(), true)
                 .unwrap()
                 .built_here
         );
 
         fs::remove_file(dir.join(SIDECAR_FILE)).unwrap();
         assert!(
-            load_or_build(&dir, &s, &Setup::default())
+            load_or_build(&dir, &s, &Setup::default(), true)
                 .unwrap()
                 .built_here
         );
@@ -303,13 +438,13 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let dir = cache.path().join("k");
         let s = set("CREATE TABLE b(y);");
-        load_or_build(&dir, &s, &Setup::default()).unwrap();
+        load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         let path = dir.join(TEMPLATE_FILE);
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("DROP TABLE b;").unwrap();
         drop(conn);
         assert!(
-            load_or_build(&dir, &s, &Setup::default())
+            load_or_build(&dir, &s, &Setup::default(), true)
                 .unwrap()
                 .built_here
         );
@@ -320,13 +455,13 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let dir = cache.path().join("k");
         let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
-        load_or_build(&dir, &s, &Setup::default()).unwrap();
+        load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         let conn = Connection::open(dir.join(TEMPLATE_FILE)).unwrap();
         conn.execute_batch("UPDATE b SET y = 'tampered';").unwrap();
         drop(conn);
-        let again = load_or_build(&dir, &s, &Setup::default()).unwrap();
+        let again = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(again.built_here, "a changed template is not trusted");
-        let conn = crate::memdb::private_copy(&again.bytes).unwrap();
+        let conn = crate::memdb::private_copy(again.bytes().unwrap()).unwrap();
         let y: String = conn.query_row("SELECT y FROM b", [], |r| r.get(0)).unwrap();
         assert_eq!(y, "seed");
     }
@@ -346,17 +481,17 @@ mod tests {
     fn a_copied_cache_is_used_as_it_is_and_a_damaged_copy_is_rebuilt() {
         let cache = tempfile::tempdir().unwrap();
         let s = set("CREATE TABLE b(y);");
-        let built = load_or_build(&cache.path().join("k"), &s, &Setup::default()).unwrap();
+        let built = load_or_build(&cache.path().join("k"), &s, &Setup::default(), true).unwrap();
         assert!(built.built_here);
 
         let restored = cache.path().join("elsewhere/k");
         copy_dir(&cache.path().join("k"), &restored);
-        let reused = load_or_build(&restored, &s, &Setup::default()).unwrap();
+        let reused = load_or_build(&restored, &s, &Setup::default(), true).unwrap();
         assert!(
             !reused.built_here,
             "a restored copy with new times is reused"
         );
-        assert_eq!(reused.bytes, built.bytes);
+        assert_eq!(reused.bytes().unwrap(), built.bytes().unwrap());
 
         let damaged = cache.path().join("damaged/k");
         copy_dir(&cache.path().join("k"), &damaged);
@@ -365,9 +500,9 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1; // one bit, in a page SQLite would not even read
         fs::write(&file, &bytes).unwrap();
-        let rebuilt = load_or_build(&damaged, &s, &Setup::default()).unwrap();
+        let rebuilt = load_or_build(&damaged, &s, &Setup::default(), true).unwrap();
         assert!(rebuilt.built_here, "a damaged copy is rebuilt");
-        assert_eq!(rebuilt.bytes.len(), built.bytes.len());
+        assert_eq!(rebuilt.size(), built.size());
     }
 
     #[test]
@@ -387,7 +522,7 @@ mod tests {
             foreign_keys: false,
             ..Setup::default()
         };
-        let err = load_or_build(&cache.path().join("k"), &s, &lax).unwrap_err();
+        let err = load_or_build(&cache.path().join("k"), &s, &lax, true).unwrap_err();
         assert!(matches!(err, Error::ForeignKeyViolation { .. }), "{err:?}");
     }
 
@@ -403,7 +538,7 @@ mod tests {
         ] {
             fs::write(dir.join(name), b"left behind").unwrap();
         }
-        load_or_build(&dir, &set("CREATE TABLE b(y);"), &Setup::default()).unwrap();
+        load_or_build(&dir, &set("CREATE TABLE b(y);"), &Setup::default(), true).unwrap();
         let mut left: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

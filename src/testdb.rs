@@ -464,8 +464,16 @@ impl<'a> TestDbBuilder<'a> {
         ".in_memory()"
     );
 
-    fn template(&self) -> Result<Arc<Template>> {
-        crate::registry::template(self.set, &self.setup)
+    /// Runs `use_it` with the set's template; if the template turns out to
+    /// have been damaged on disk since this process found it, once more
+    /// with the cache checked whole (and rebuilt if need be).
+    fn with_template<T>(&self, use_it: impl Fn(&Arc<Template>) -> Result<T>) -> Result<T> {
+        match use_it(&crate::registry::template(self.set, &self.setup)?) {
+            Err(Error::TemplateDamaged { .. }) => {
+                use_it(&crate::registry::template_checked(self.set, &self.setup)?)
+            }
+            done => done,
+        }
     }
 
     /// A new database file cloned from the template.
@@ -484,10 +492,10 @@ impl<'a> TestDbBuilder<'a> {
     ///
     /// As [`TestDb::new`].
     pub fn file(self) -> Result<TestDb> {
-        let template = self.template()?;
+        let template = self.with_template(|t| t.bytes().map(|_| Arc::clone(t)))?;
+        let bytes = template.bytes()?;
         let dir = self.dir.unwrap_or_else(default_dir);
         let (path, mut file) = new_file(&dir)?;
-        let bytes = template.bytes();
         // Asked for WAL, the file is written in WAL mode (header bytes 18
         // and 19, the file format versions, are 2), so no connection has to
         // switch it, a switch SQLite refuses at once while others open it.
@@ -522,14 +530,12 @@ impl<'a> TestDbBuilder<'a> {
     ///
     /// As [`TestDb::in_memory`].
     pub fn in_memory(self) -> Result<TestDb> {
-        let template = self.template()?;
         // A name starting with `/` makes the memdb VFS share the database
         // between every connection of this process that opens the same name.
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
         // The template's bytes go straight into the shared memdb store (see
         // `memdb` for why neither deserialize nor backup).
-        let keeper = crate::memdb::open(&uri, template.bytes())
-            .map_err(Error::db("copy the template into memory", None))?;
+        let keeper = self.with_template(|t| t.copy_into_memory(&uri))?;
         let store = Store::Memory {
             uri,
             keeper: Mutex::new(Some(keeper)),

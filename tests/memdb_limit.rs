@@ -33,7 +33,7 @@ fn an_in_memory_clone_over_the_memdb_limit_is_a_clear_error() {
     )])
     .unwrap();
     let template = migrate_once::Template::for_set(&set).unwrap();
-    let size = template.bytes().len();
+    let size = template.size();
     assert!(
         size as i64 > LIMIT,
         "template of {size} bytes is not over the limit"

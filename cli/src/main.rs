@@ -132,7 +132,7 @@ fn template(args: &Args) -> Result<ExitCode, Usage> {
             );
             println!("  key:   {key}");
             println!("  path:  {}", t.path().display());
-            println!("  size:  {} bytes", t.bytes().len());
+            println!("  size:  {} bytes", t.size());
             println!(
                 "  {}",
                 if t.built_by_this_process() {

@@ -548,6 +548,16 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "TemplateDamaged",
+            Error::TemplateDamaged {
+                path: "/cache/k/template.sqlite".into(),
+            },
+            "the cached template /cache/k/template.sqlite no longer matches its seal (changed or \
+             damaged on disk); it is checked whole, and rebuilt, on the next call",
+            false,
+            true,
+        ),
+        case(
             "Driver",
             Error::Driver {
                 driver: "sqlx",
@@ -631,6 +641,7 @@ fn the_cases_cover_every_variant() {
         "NotAFilePath",
         "Validation",
         "Database",
+        "TemplateDamaged",
         "Driver",
         "Pool",
     ]

@@ -37,6 +37,9 @@ const CHILD_LOG: &str = "MIGRATE_ONCE_TC_LOG";
 const CHILD_DB_DIR: &str = "MIGRATE_ONCE_TC_DB_DIR";
 /// Milliseconds `mark_build()` sleeps, to hold the build open.
 const CHILD_SLEEP_MS: &str = "MIGRATE_ONCE_TC_SLEEP_MS";
+/// Set: the child's TestDb is in memory (its first clone streams the
+/// template from the file), not a file.
+const CHILD_MEMORY: &str = "MIGRATE_ONCE_TC_MEMORY";
 /// Barrier: the child writes `ready-<pid>` here, then waits for [`CHILD_GO`].
 const CHILD_READY: &str = "MIGRATE_ONCE_TC_READY";
 const CHILD_GO: &str = "MIGRATE_ONCE_TC_GO";
@@ -87,23 +90,25 @@ fn child_builds_or_loads_the_template() {
     }
 
     let set = child_set(&variant);
-    let db = TestDb::builder(&set)
-        .dir(&db_dir)
-        .on_connect(move |conn| {
-            let log = log.clone();
-            conn.create_scalar_function("mark_build", 0, FunctionFlags::SQLITE_UTF8, move |_| {
-                let mark = log.join(format!(
-                    "mark-{}-{}",
-                    std::process::id(),
-                    uuid::Uuid::new_v4()
-                ));
-                fs::write(&mark, b"").map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
-                thread::sleep(Duration::from_millis(sleep_ms));
-                Ok(1)
-            })
+    let builder = TestDb::builder(&set).dir(&db_dir).on_connect(move |conn| {
+        let log = log.clone();
+        conn.create_scalar_function("mark_build", 0, FunctionFlags::SQLITE_UTF8, move |_| {
+            let mark = log.join(format!(
+                "mark-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4()
+            ));
+            fs::write(&mark, b"").map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            thread::sleep(Duration::from_millis(sleep_ms));
+            Ok(1)
         })
-        .file()
-        .expect("a TestDb");
+    });
+    let db = if std::env::var_os(CHILD_MEMORY).is_some() {
+        builder.in_memory()
+    } else {
+        builder.file()
+    }
+    .expect("a TestDb");
     // The TestDb above loaded (or built) the template; this is the same one.
     let template = Template::for_set(&set).expect("the template");
     assert!(
@@ -372,6 +377,74 @@ fn a_corrupt_or_truncated_cache_file_is_rebuilt() {
     assert_eq!(d.builds(), 4);
 }
 
+/// Copies a cache directory as `cp -r` or a CI cache restore does: the same
+/// bytes, new modification times, another place.
+fn copy_cache(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            copy_cache(&entry.path(), &target);
+        } else {
+            fs::write(&target, fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_cache_restored_elsewhere_with_new_times_is_used_without_building() {
+    let d = Dirs::new();
+    let first = d.run("a");
+    assert!(first.built, "{first:?}");
+    assert_eq!(d.builds(), 1);
+
+    let restored = TempDir::new().unwrap();
+    thread::sleep(Duration::from_millis(20)); // new modification times
+    copy_cache(&d.cache, restored.path());
+    for memory in [false, true] {
+        let mut child = d.child("a").env(CACHE_DIR_ENV, restored.path());
+        if memory {
+            child = child.env(CHILD_MEMORY, "1");
+        }
+        let r = Report::parse(child.run());
+        assert!(
+            !r.built,
+            "memory {memory}: the restored template is used: {r:?}"
+        );
+        r.assert_db("a");
+        r.assert_in(restored.path());
+    }
+    assert_eq!(d.builds(), 1, "no migration ran again");
+}
+
+#[test]
+fn a_damaged_copy_is_rebuilt_even_when_the_first_clone_streams_it() {
+    for memory in [false, true] {
+        let d = Dirs::new();
+        let first = d.run("a");
+        assert!(first.built);
+        // One bit, in the middle, the length unchanged: only the seal over
+        // the bytes can tell.
+        let mut bytes = fs::read(&first.path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x10;
+        fs::write(&first.path, &bytes).unwrap();
+        let mut child = d.child("a");
+        if memory {
+            child = child.env(CHILD_MEMORY, "1");
+        }
+        let r = Report::parse(child.run());
+        assert!(
+            r.built,
+            "memory {memory}: a damaged template is rebuilt: {r:?}"
+        );
+        r.assert_db("a");
+        assert_eq!(d.builds(), 2, "memory {memory}");
+        assert_ne!(fs::read(&first.path).unwrap(), bytes, "replaced on disk");
+    }
+}
+
 const PROCESSES: usize = 6;
 const ROUNDS: usize = 3;
 
@@ -473,7 +546,10 @@ fn threads_of_one_process_get_the_same_template() {
     }
     assert!(templates[0].built_by_this_process(), "a fresh set is built");
     assert!(templates[0].path().is_file());
-    assert_eq!(fs::read(templates[0].path()).unwrap(), templates[0].bytes());
+    assert_eq!(
+        fs::read(templates[0].path()).unwrap(),
+        templates[0].bytes().unwrap()
+    );
     let on_disk = Connection::open(templates[0].path()).unwrap();
     assert_eq!(
         count(

@@ -202,8 +202,8 @@ fn measure(
     let set = Migrations::from_dir(&dir).unwrap();
     let template = Template::for_set(&set).unwrap();
     let template_file = work.join(format!("template-{tables}.sqlite"));
-    fs::write(&template_file, template.bytes()).unwrap();
-    let template_kib = template.bytes().len() as f64 / 1024.0;
+    fs::write(&template_file, template.bytes().unwrap()).unwrap();
+    let template_kib = template.size() as f64 / 1024.0;
     let cached = CacheState::of(cache, template.path());
 
     let out_dir = work.join("out");

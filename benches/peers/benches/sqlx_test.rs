@@ -56,6 +56,7 @@ fn bench(c: &mut Criterion) {
         let bytes = migrate_once::Template::for_set(&set)
             .unwrap()
             .bytes()
+            .unwrap()
             .to_vec();
         let test_dbs = work.path().join("target/sqlx/test-dbs/crate/tests");
         std::fs::create_dir_all(&test_dbs).unwrap();
