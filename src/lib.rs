@@ -78,6 +78,7 @@ mod connection;
 #[path = "diesel.rs"]
 pub mod diesel_2;
 mod error;
+mod fingerprint;
 #[cfg(feature = "rstest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
 pub mod fixtures;
@@ -86,6 +87,7 @@ mod ledger;
 mod memdb;
 mod migrations;
 mod migrator;
+mod normalize;
 mod registry;
 mod shared;
 mod sql;
@@ -101,6 +103,7 @@ pub use connection::{
     ConnectionManager, DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, Pool,
 };
 pub use error::{AppLedgerProblem, Error, Origin, Result, SchemaObject};
+pub use fingerprint::{Change, Difference};
 pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
 pub use migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
