@@ -283,6 +283,27 @@ pub enum Error {
         /// before the run are not counted, nor refused).
         count: usize,
     },
+    /// A statement of a down migration failed when the crate ran it to check
+    /// it (see [`Reversibility`](crate::Reversibility)). Nothing of the
+    /// down was kept.
+    DownSql {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: String,
+        /// Where its down came from.
+        origin: Origin,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
+        /// 1-based number of the failing statement within the down.
+        index: usize,
+        /// 1-based line in the down where the statement starts.
+        line: usize,
+        /// The failing statement, whole (`Display` shortens a long one).
+        statement: String,
+        /// SQLite's error.
+        source: Arc<rusqlite::Error>,
+    },
     /// Another connection held the database's write lock for longer than the lock timeout.
     LockTimeout {
         /// How long this caller waited.
@@ -430,7 +451,9 @@ impl Error {
             // the last connection error if there was one: a pool that was
             // only busy may have room later, one that cannot connect will not.
             Error::Pool { source, .. } => !source.to_string().contains(": "),
-            Error::Database { source, .. } | Error::Sql { source, .. } => matches!(
+            Error::Database { source, .. }
+            | Error::Sql { source, .. }
+            | Error::DownSql { source, .. } => matches!(
                 code_of(source),
                 Some(
                     C::DatabaseBusy
@@ -690,6 +713,22 @@ impl fmt::Display for Error {
                     Db(database)
                 )
             }
+            Error::DownSql {
+                version,
+                name,
+                origin,
+                database,
+                index,
+                line,
+                statement,
+                ..
+            } => write!(
+                f,
+                "the down of migration {version} ({name}) in {origin} failed at statement {index} \
+                 (line {line}) of {}; nothing of it was applied\n  statement: {}",
+                Db(database),
+                Shortened(statement)
+            ),
             Error::LockTimeout { waited } => write!(
                 f,
                 "gave up after waiting {} ms for the database's write lock held by another connection",
@@ -773,7 +812,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(&**source),
-            Error::Sql { source, .. } | Error::Database { source, .. } => Some(&**source),
+            Error::Sql { source, .. }
+            | Error::DownSql { source, .. }
+            | Error::Database { source, .. } => Some(&**source),
             Error::Pool { source, .. } => Some(&**source),
             Error::Driver { source, .. } => Some(&**source),
             _ => None,

@@ -55,6 +55,27 @@ pub(crate) fn write_to_file(conn: &Connection, path: &std::path::Path) -> rusqli
     }
 }
 
+/// A new in-memory database (`:memory:`, private to the connection
+/// returned) holding a copy of `conn`'s main database, made with the backup
+/// API, which every rusqlite the crate supports has. For copying a live
+/// database page by page: a template's bytes go through [`open`] instead.
+pub(crate) fn copy_of(conn: &Connection) -> rusqlite::Result<Connection> {
+    use rusqlite::backup::{Backup, StepResult};
+    crate::sqlite_config::before_first_connection();
+    let mut dst = Connection::open_in_memory()?;
+    {
+        let backup = Backup::new(conn, &mut dst)?;
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                // Another connection holds a lock on the source: wait a moment.
+                _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+    }
+    Ok(dst)
+}
+
 /// Writes `bytes` as the whole content of `conn`'s main database, which must
 /// be a memdb-VFS database this crate has just opened: empty, with no other
 /// connection to it and nothing read through `conn` yet.

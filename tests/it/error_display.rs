@@ -429,6 +429,23 @@ fn cases() -> Vec<Case> {
             true,
         ),
         case(
+            "DownSql",
+            Error::DownSql {
+                version: 3,
+                name: "create_comments".into(),
+                origin: file("/m/0003_create_comments.down.sql"),
+                database: None,
+                index: 2,
+                line: 4,
+                statement: "DROP TABLE nope;".into(),
+                source: sqlite(ffi::SQLITE_ERROR, "no such table: nope"),
+            },
+            "the down of migration 3 (create_comments) in /m/0003_create_comments.down.sql failed at \
+             statement 2 (line 4) of an in-memory database; nothing of it was applied\n  statement: DROP TABLE nope;",
+            true,
+            false,
+        ),
+        case(
             "ForeignKeyViolation",
             Error::ForeignKeyViolation {
                 database: db.clone(),
@@ -614,6 +631,7 @@ fn the_cases_cover_every_variant() {
         "AppLedgerMismatch",
         "OutOfOrder",
         "Sql",
+        "DownSql",
         "ForeignKeyViolation",
         "LockTimeout",
         "InProgress",
