@@ -304,6 +304,17 @@ pub enum Error {
         /// SQLite's error.
         source: Arc<rusqlite::Error>,
     },
+    /// Down migrations do not undo what their up did (or the up cannot be
+    /// applied again after its down), or migrations have no down where one
+    /// is required; see [`Reversibility`](crate::Reversibility). Each round
+    /// trip names the objects that differ and how.
+    NotReversible {
+        /// The round trips that found a problem, in version order.
+        failed: Vec<crate::RoundTrip>,
+        /// The migrations without a down, when a down is
+        /// [required](crate::Reversibility::require_downs).
+        without_down: Vec<crate::Irreversible>,
+    },
     /// Another connection held the database's write lock for longer than the lock timeout.
     LockTimeout {
         /// How long this caller waited.
@@ -729,6 +740,26 @@ impl fmt::Display for Error {
                 Db(database),
                 Shortened(statement)
             ),
+            Error::NotReversible {
+                failed,
+                without_down,
+            } => {
+                let mut sep = "";
+                if !failed.is_empty() {
+                    f.write_str("down migrations do not undo their up:")?;
+                    for trip in failed {
+                        write!(f, "\n{}", crate::check::indent(&trip.to_string(), "  "))?;
+                    }
+                    sep = "\n";
+                }
+                if !without_down.is_empty() {
+                    write!(f, "{sep}migrations without a down, where one is required:")?;
+                    for m in without_down {
+                        write!(f, "\n  {m}")?;
+                    }
+                }
+                Ok(())
+            }
             Error::LockTimeout { waited } => write!(
                 f,
                 "gave up after waiting {} ms for the database's write lock held by another connection",

@@ -72,6 +72,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app_ledger;
+mod check;
 mod connection;
 #[cfg(feature = "diesel-2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
@@ -99,6 +100,10 @@ mod testdb;
 mod validate;
 
 pub use app_ledger::AppLedger;
+pub use check::{
+    DataCheck, Irreversible, Problem, Reversibility, ReversibilityReport, RoundTrip,
+    assert_reversible, check_reversible,
+};
 pub use connection::{
     ConnectionManager, DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, Pool,
 };

@@ -29,6 +29,7 @@ mod journal_mode;
 mod loading;
 mod migrator;
 mod nextest_shared;
+mod reversibility;
 mod shared_db;
 mod template_cache;
 mod testdb;
