@@ -315,6 +315,20 @@ pub enum Error {
         /// [required](crate::Reversibility::require_downs).
         without_down: Vec<crate::Irreversible>,
     },
+    /// The migrated schema differs from its snapshot file (see
+    /// [`assert_schema_snapshot`](crate::assert_schema_snapshot)).
+    SnapshotMismatch {
+        /// The snapshot file.
+        path: PathBuf,
+        /// A unified diff from the file to the migrated schema.
+        diff: String,
+    },
+    /// A schema snapshot file does not exist yet (see
+    /// [`assert_schema_snapshot`](crate::assert_schema_snapshot)).
+    SnapshotMissing {
+        /// The snapshot file.
+        path: PathBuf,
+    },
     /// Another connection held the database's write lock for longer than the lock timeout.
     LockTimeout {
         /// How long this caller waited.
@@ -760,6 +774,19 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::SnapshotMismatch { path, diff } => write!(
+                f,
+                "the migrated schema differs from its snapshot {}; if the change is meant, \
+                 run the tests again with {}=1 to accept it\n{diff}",
+                path.display(),
+                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+            ),
+            Error::SnapshotMissing { path } => write!(
+                f,
+                "there is no schema snapshot at {}; run the tests with {}=1 to write it",
+                path.display(),
+                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+            ),
             Error::LockTimeout { waited } => write!(
                 f,
                 "gave up after waiting {} ms for the database's write lock held by another connection",

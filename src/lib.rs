@@ -91,6 +91,7 @@ mod migrator;
 mod normalize;
 mod registry;
 mod shared;
+mod snapshot;
 mod sql;
 mod sqlite_config;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
@@ -113,6 +114,10 @@ pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
 pub use migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
 pub use shared::{SharedDb, SharedDbBuilder};
+pub use snapshot::{
+    SnapshotOutcome, UPDATE_SNAPSHOTS_ENV, assert_schema_snapshot, check_schema_snapshot,
+    schema_dump, schema_dump_of,
+};
 pub use sqlite_config::memstatus_disabled;
 #[cfg(feature = "sqlx-0_8")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_8")))]

@@ -509,6 +509,30 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
+            "SnapshotMismatch",
+            Error::SnapshotMismatch {
+                path: "/repo/tests/schema.sql".into(),
+                diff:
+                    "--- /repo/tests/schema.sql\n+++ the migrated schema\n@@ -1,1 +1,2 @@\n x\n+y\n"
+                        .into(),
+            },
+            "the migrated schema differs from its snapshot /repo/tests/schema.sql; if the change is \
+             meant, run the tests again with MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 to accept it\n\
+             --- /repo/tests/schema.sql\n+++ the migrated schema\n@@ -1,1 +1,2 @@\n x\n+y\n",
+            false,
+            false,
+        ),
+        case(
+            "SnapshotMissing",
+            Error::SnapshotMissing {
+                path: "/repo/tests/schema.sql".into(),
+            },
+            "there is no schema snapshot at /repo/tests/schema.sql; run the tests with \
+             MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 to write it",
+            false,
+            false,
+        ),
+        case(
             "ForeignKeyViolation",
             Error::ForeignKeyViolation {
                 database: db.clone(),
@@ -696,6 +720,8 @@ fn the_cases_cover_every_variant() {
         "Sql",
         "DownSql",
         "NotReversible",
+        "SnapshotMismatch",
+        "SnapshotMissing",
         "ForeignKeyViolation",
         "LockTimeout",
         "InProgress",

@@ -31,5 +31,6 @@ mod migrator;
 mod nextest_shared;
 mod reversibility;
 mod shared_db;
+mod snapshots;
 mod template_cache;
 mod testdb;
