@@ -54,6 +54,7 @@
 //! | a database per test as a file | [`TestDb::new`] |
 //! | one database many tests, threads or processes share | [`SharedDb::open`] |
 //! | to migrate a connection you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
+//! | to test the migrations: each down undoes its up, the schema is the reviewed one | [`assert_reversible`] / [`assert_schema_snapshot`] |
 //!
 //! # Pitfalls this crate takes care of
 //!

@@ -78,8 +78,9 @@ impl Migration {
         )
     }
 
-    /// Adds the SQL that reverts this migration. It is kept for callers that
-    /// want it; the migrator never runs it.
+    /// Adds the SQL that reverts this migration. The migrator never runs
+    /// it; [`assert_reversible`](crate::assert_reversible) runs it to check
+    /// that it undoes the up.
     ///
     /// ```
     /// let m = migrate_once::Migration::new(1, "create_users", "CREATE TABLE users(id INTEGER PRIMARY KEY);")
