@@ -448,6 +448,8 @@ impl<'a> Reversibility<'a> {
             } else {
                 irreversible.push(Irreversible::of(m));
             }
+            // `base` moves on: a fingerprint taken before is of another state.
+            known = None;
             Migrator::new(&upto).migrate(&mut base)?;
         }
         Ok(ReversibilityReport {

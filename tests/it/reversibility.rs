@@ -360,3 +360,19 @@ fn every_layout_the_crate_loads_is_checked() {
         .unwrap_err();
     assert!(err.to_string().contains("(embedded):\n"), "{err}");
 }
+
+#[test]
+fn a_migration_without_a_down_between_two_with_one_is_stepped_over() {
+    let set = Migrations::new(vec![
+        Migration::new(1, "a", "CREATE TABLE a(x);").with_down("DROP TABLE a;"),
+        Migration::new(2, "b", "CREATE TABLE b(x); INSERT INTO a VALUES (1);"),
+        Migration::new(3, "c", "CREATE TABLE c(x);").with_down("DROP TABLE c;"),
+    ])
+    .unwrap();
+    for data in [false, true] {
+        let report = Reversibility::new(&set).check_data(data).assert();
+        let versions: Vec<i64> = report.round_trips.iter().map(|t| t.version).collect();
+        assert_eq!(versions, [1, 3]);
+        assert_eq!(report.irreversible[0].version, 2);
+    }
+}
