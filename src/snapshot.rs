@@ -52,6 +52,11 @@ pub enum SnapshotOutcome {
 /// per object, a table's columns one per line. Bookkeeping tables are left
 /// out.
 ///
+/// The set is migrated into its [`Template`](crate::Template), as for a
+/// [`TestDb`](crate::TestDb): with the connection hook of the first caller
+/// in the process. For migrations that call functions a hook registers,
+/// dump a database migrated with the hook, with [`schema_dump_of`].
+///
 /// ```
 /// use migrate_once::{Migration, Migrations, schema_dump};
 ///
