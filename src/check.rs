@@ -111,6 +111,21 @@ pub struct RoundTrip {
 }
 
 /// One thing a round trip found wrong.
+///
+/// ```
+/// use migrate_once::{Change, Migration, Migrations, Problem, check_reversible};
+///
+/// let set = Migrations::new(vec![
+///     Migration::new(1, "t", "CREATE TABLE t(x);").with_down("DROP TABLE t;"),
+///     Migration::new(2, "seed", "INSERT INTO t VALUES (1);").with_down("SELECT 1;"), // keeps the row
+/// ])?;
+/// let report = check_reversible(&set)?;
+/// let [Problem::NotUndone(after_down), Problem::NotRepeatable(after_up_again)] =
+///     &report.round_trips[1].problems[..] else { panic!() };
+/// assert_eq!(after_down[0].change, Change::Rows { expected: 0, actual: 1 });
+/// assert_eq!(after_up_again[0].change, Change::Rows { expected: 1, actual: 2 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Problem {
@@ -280,7 +295,23 @@ impl ReversibilityReport {
     }
 
     /// The report, or [`Error::NotReversible`] with every failed round
-    /// trip (and, if downs are required, every migration without one).
+    /// trip (and, if downs are required, every migration without one): for
+    /// a test that returns `Result`.
+    ///
+    /// ```
+    /// use migrate_once::{Error, Migration, Migrations, check_reversible};
+    ///
+    /// let set = Migrations::new(vec![
+    ///     Migration::new(1, "t", "CREATE TABLE t(x);").with_down("DROP TABLE t;"),
+    ///     Migration::new(2, "u", "CREATE TABLE u(y);").with_down("DROP TABLE t;"), // the wrong table
+    /// ])?;
+    /// let report = check_reversible(&set)?;
+    /// assert_eq!(report.failures().map(|t| t.version).collect::<Vec<_>>(), [2]);
+    /// let Err(Error::NotReversible { failed, .. }) = report.into_result() else { panic!() };
+    /// assert_eq!(failed[0].problems[0].to_string(),
+    ///     "after its down, the database is not as it was before its up:\n  table t: missing\n  table u: extra");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -413,6 +444,18 @@ impl<'a> Reversibility<'a> {
     /// from a copy of the database migrated to the version before it.
     /// What the round trips find is in the report, not an error: see
     /// [`ReversibilityReport::into_result`] and [`assert`](Self::assert).
+    ///
+    /// ```
+    /// use migrate_once::{Migrations, Reversibility};
+    ///
+    /// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let report = Reversibility::new(&set).run()?;
+    /// for trip in &report.round_trips {
+    ///     println!("{trip} ({:?})", trip.duration); // "migration 1 (create_users) in …: its down undoes its up"
+    /// }
+    /// assert!(report.is_reversible());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -31,6 +31,18 @@ use crate::normalize::Sql;
 /// "Expected" is the state compared against: the database before the up,
 /// when a down is checked; after the first up, when the up is applied
 /// again.
+///
+/// ```
+/// use migrate_once::Change;
+///
+/// let lost = Change::NotNull { column: "email".into(), expected: true };
+/// assert_eq!(lost.to_string(), "column email: NOT NULL missing");
+/// let moved = Change::ColumnOrder {
+///     expected: vec!["id".into(), "email".into(), "name".into()],
+///     actual: vec!["id".into(), "name".into(), "email".into()],
+/// };
+/// assert_eq!(moved.to_string(), "columns in the order (id, name, email), expected (id, email, name)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
