@@ -164,6 +164,21 @@ pub(crate) fn rows(conn: &Connection, tool: AppLedger) -> rusqlite::Result<Vec<R
     }
 }
 
+/// Removes the row `tool` keeps for `m`, as its own revert does.
+pub(crate) fn remove(conn: &Connection, tool: AppLedger, m: &Migration) -> rusqlite::Result<()> {
+    match tool {
+        AppLedger::Sqlx => conn.execute(
+            "DELETE FROM _sqlx_migrations WHERE version = ?1",
+            [m.version()],
+        ),
+        AppLedger::Diesel => conn.execute(
+            "DELETE FROM __diesel_schema_migrations WHERE version = ?1",
+            [m.diesel_version()],
+        ),
+    }
+    .map(drop)
+}
+
 /// Writes the row `tool` would have written for applying `m`, which took `took`.
 pub(crate) fn record(
     conn: &Connection,

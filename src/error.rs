@@ -289,6 +289,52 @@ pub enum Error {
         /// before the run are not counted, nor refused).
         count: usize,
     },
+    /// A statement of a down migration failed when the crate ran it to check
+    /// it (see [`Reversibility`](crate::Reversibility)). Nothing of the
+    /// down was kept.
+    DownSql {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: String,
+        /// Where its down came from.
+        origin: Origin,
+        /// The database file; `None` for an in-memory database.
+        database: Option<PathBuf>,
+        /// 1-based number of the failing statement within the down.
+        index: usize,
+        /// 1-based line in the down where the statement starts.
+        line: usize,
+        /// The failing statement, whole (`Display` shortens a long one).
+        statement: String,
+        /// SQLite's error.
+        source: Arc<rusqlite::Error>,
+    },
+    /// Down migrations do not undo what their up did (or the up cannot be
+    /// applied again after its down), or migrations have no down where one
+    /// is required; see [`Reversibility`](crate::Reversibility). Each round
+    /// trip names the objects that differ and how.
+    NotReversible {
+        /// The round trips that found a problem, in version order.
+        failed: Vec<crate::RoundTrip>,
+        /// The migrations without a down, when a down is
+        /// [required](crate::Reversibility::require_downs).
+        without_down: Vec<crate::Irreversible>,
+    },
+    /// The migrated schema differs from its snapshot file (see
+    /// [`assert_schema_snapshot`](crate::assert_schema_snapshot)).
+    SnapshotMismatch {
+        /// The snapshot file.
+        path: PathBuf,
+        /// A unified diff from the file to the migrated schema.
+        diff: String,
+    },
+    /// A schema snapshot file does not exist yet (see
+    /// [`assert_schema_snapshot`](crate::assert_schema_snapshot)).
+    SnapshotMissing {
+        /// The snapshot file.
+        path: PathBuf,
+    },
     /// Another connection held the database's write lock for longer than the lock timeout.
     LockTimeout {
         /// How long this caller waited.
@@ -443,7 +489,9 @@ impl Error {
             // the last connection error if there was one: a pool that was
             // only busy may have room later, one that cannot connect will not.
             Error::Pool { source, .. } => !source.to_string().contains(": "),
-            Error::Database { source, .. } | Error::Sql { source, .. } => matches!(
+            Error::Database { source, .. }
+            | Error::Sql { source, .. }
+            | Error::DownSql { source, .. } => matches!(
                 code_of(source),
                 Some(
                     C::DatabaseBusy
@@ -708,6 +756,55 @@ impl fmt::Display for Error {
                     Db(database)
                 )
             }
+            Error::DownSql {
+                version,
+                name,
+                origin,
+                database,
+                index,
+                line,
+                statement,
+                ..
+            } => write!(
+                f,
+                "the down of migration {version} ({name}) in {origin} failed at statement {index} \
+                 (line {line}) of {}; nothing of it was applied\n  statement: {}",
+                Db(database),
+                Shortened(statement)
+            ),
+            Error::NotReversible {
+                failed,
+                without_down,
+            } => {
+                let mut sep = "";
+                if !failed.is_empty() {
+                    f.write_str("down migrations do not undo their up:")?;
+                    for trip in failed {
+                        write!(f, "\n{}", crate::check::indent(&trip.to_string(), "  "))?;
+                    }
+                    sep = "\n";
+                }
+                if !without_down.is_empty() {
+                    write!(f, "{sep}migrations without a down, where one is required:")?;
+                    for m in without_down {
+                        write!(f, "\n  {m}")?;
+                    }
+                }
+                Ok(())
+            }
+            Error::SnapshotMismatch { path, diff } => write!(
+                f,
+                "the migrated schema differs from its snapshot {}; if the change is meant, \
+                 run the tests again with {}=1 to accept it\n{diff}",
+                path.display(),
+                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+            ),
+            Error::SnapshotMissing { path } => write!(
+                f,
+                "there is no schema snapshot at {}; run the tests with {}=1 to write it",
+                path.display(),
+                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+            ),
             Error::LockTimeout { waited } => write!(
                 f,
                 "gave up after waiting {} ms for the database's write lock held by another connection",
@@ -800,7 +897,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(&**source),
-            Error::Sql { source, .. } | Error::Database { source, .. } => Some(&**source),
+            Error::Sql { source, .. }
+            | Error::DownSql { source, .. }
+            | Error::Database { source, .. } => Some(&**source),
             Error::Pool { source, .. } => Some(&**source),
             Error::Driver { source, .. } => Some(&**source),
             _ => None,

@@ -15,6 +15,27 @@
 //! # fn main() {}
 //! ```
 //!
+//! The migrations themselves are tested from the same set with
+//! [`migration_set`]: every down undoes its up, the schema is the one
+//! reviewed.
+//!
+//! ```
+//! use migrate_once::fixtures::*;
+//! use migrate_once::{Migrations, assert_reversible, assert_schema_snapshot};
+//! use rstest::rstest;
+//!
+//! #[rstest]
+//! fn every_down_undoes_its_up(migration_set: &Migrations) {
+//!     assert_reversible(migration_set);
+//! }
+//!
+//! #[rstest]
+//! fn the_schema_is_the_reviewed_one(migration_set: &Migrations) {
+//!     assert_schema_snapshot(migration_set, "tests/schema.sql");
+//! }
+//! # fn main() {}
+//! ```
+//!
 //! The directory is `$CARGO_MANIFEST_DIR/migrations`, read once per process
 //! at run time (cargo and cargo-nextest set `CARGO_MANIFEST_DIR` when they
 //! run tests). The fixtures panic with the crate's error message if it
@@ -49,6 +70,23 @@ pub fn default_migrations() -> Result<&'static Migrations> {
 
 fn set() -> &'static Migrations {
     default_migrations().unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+}
+
+/// The migration set in [`default_migrations_dir`] itself, for the tests
+/// of the migrations: [`assert_reversible`](crate::assert_reversible),
+/// [`assert_schema_snapshot`](crate::assert_schema_snapshot).
+///
+/// ```
+/// use migrate_once::assert_reversible;
+/// use migrate_once::fixtures::migration_set;
+///
+/// // What `#[rstest] fn t(migration_set: &Migrations)` is handed.
+/// let report = assert_reversible(migration_set());
+/// assert!(report.irreversible.is_empty());
+/// ```
+#[fixture]
+pub fn migration_set() -> &'static Migrations {
+    set()
 }
 
 /// A fresh database file of its own, cloned from the migrated template.

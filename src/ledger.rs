@@ -84,6 +84,15 @@ pub(crate) fn record(conn: &Connection, m: &Migration, took: Duration) -> rusqli
     Ok(())
 }
 
+/// Removes the row of `version`, as reverting its migration does.
+pub(crate) fn remove(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM _migrate_once_ledger WHERE version = ?1",
+        [version],
+    )
+    .map(drop)
+}
+
 /// The ledger of the database `conn` is connected to, oldest first; empty if
 /// the database was never migrated.
 ///

@@ -54,6 +54,7 @@
 //! | a database per test as a file | [`TestDb::new`] |
 //! | one database many tests, threads or processes share | [`SharedDb::open`] |
 //! | to migrate a connection you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
+//! | to test the migrations: each down undoes its up, the schema is the reviewed one | [`assert_reversible`] / [`assert_schema_snapshot`] |
 //!
 //! # Pitfalls this crate takes care of
 //!
@@ -72,12 +73,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app_ledger;
+mod check;
 mod connection;
 #[cfg(feature = "diesel-2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
 #[path = "diesel.rs"]
 pub mod diesel_2;
 mod error;
+mod fingerprint;
 #[cfg(feature = "rstest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
 pub mod fixtures;
@@ -86,8 +89,10 @@ mod ledger;
 mod memdb;
 mod migrations;
 mod migrator;
+mod normalize;
 mod registry;
 mod shared;
+mod snapshot;
 mod sql;
 mod sqlite_config;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
@@ -97,14 +102,23 @@ mod testdb;
 mod validate;
 
 pub use app_ledger::AppLedger;
+pub use check::{
+    DataCheck, Irreversible, Problem, Reversibility, ReversibilityReport, RoundTrip,
+    assert_reversible, check_reversible,
+};
 pub use connection::{
     ConnectionManager, DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, Pool,
 };
 pub use error::{AppLedgerProblem, Error, Origin, Result, SchemaObject};
+pub use fingerprint::{Change, Difference};
 pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
 pub use migrations::{Migration, Migrations};
 pub use migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
 pub use shared::{SharedDb, SharedDbBuilder};
+pub use snapshot::{
+    SnapshotOutcome, UPDATE_SNAPSHOTS_ENV, assert_schema_snapshot, check_schema_snapshot,
+    schema_dump, schema_dump_of,
+};
 pub use sqlite_config::memstatus_disabled;
 #[cfg(feature = "sqlx-0_8")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_8")))]

@@ -84,9 +84,25 @@ pub(crate) fn private_copy(bytes: &[u8]) -> rusqlite::Result<Connection> {
 /// source, not to disk, and `serialize` changed its signature in rusqlite
 /// 0.41.
 pub(crate) fn write_to_file(conn: &Connection, path: &std::path::Path) -> rusqlite::Result<()> {
+    backup(conn, &mut Connection::open(path)?)
+}
+
+/// A new in-memory database (`:memory:`, private to the connection
+/// returned) holding a copy of `conn`'s main database, made with the backup
+/// API, which every rusqlite the crate supports has. For copying a live
+/// database page by page: a template's bytes go through [`open`] instead.
+pub(crate) fn copy_of(conn: &Connection) -> rusqlite::Result<Connection> {
+    crate::sqlite_config::before_first_connection();
+    let mut dst = Connection::open_in_memory()?;
+    backup(conn, &mut dst)?;
+    Ok(dst)
+}
+
+/// Copies `src`'s main database over `dst`'s with the backup API, all pages
+/// in one step (`step(-1)`, which every rusqlite the crate supports has).
+fn backup(src: &Connection, dst: &mut Connection) -> rusqlite::Result<()> {
     use rusqlite::backup::{Backup, StepResult};
-    let mut dst = Connection::open(path)?;
-    let backup = Backup::new(conn, &mut dst)?;
+    let backup = Backup::new(src, dst)?;
     loop {
         match backup.step(-1)? {
             StepResult::Done => return Ok(()),

@@ -32,6 +32,8 @@ pub struct Migration {
     /// covers it.
     bom: bool,
     down: Option<String>,
+    /// Where the down came from: its own file, beside the up's.
+    down_origin: Option<Origin>,
     checksum: String,
     origin: Origin,
     statements: Vec<sql::Span>,
@@ -81,8 +83,9 @@ impl Migration {
         )
     }
 
-    /// Adds the SQL that reverts this migration. It is kept for callers that
-    /// want it; the migrator never runs it.
+    /// Adds the SQL that reverts this migration. The migrator never runs
+    /// it; [`assert_reversible`](crate::assert_reversible) runs it to check
+    /// that it undoes the up.
     ///
     /// ```
     /// let m = migrate_once::Migration::new(1, "create_users", "CREATE TABLE users(id INTEGER PRIMARY KEY);")
@@ -92,6 +95,7 @@ impl Migration {
     #[must_use]
     pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
         self.down = Some(without_bom(down.as_ref()).to_string());
+        self.down_origin = Some(Origin::Code);
         self
     }
 
@@ -100,7 +104,7 @@ impl Migration {
         version_text: String,
         name: String,
         up: &str,
-        down: Option<&str>,
+        down: Option<(&str, Origin)>,
         origin: Origin,
     ) -> Self {
         let checksum = hex(&Sha256::digest(normalize(up).as_bytes()));
@@ -112,7 +116,8 @@ impl Migration {
             version_text,
             name,
             bom,
-            down: down.map(|d| without_bom(d).to_string()),
+            down: down.as_ref().map(|(d, _)| without_bom(d).to_string()),
+            down_origin: down.map(|(_, o)| o),
             checksum,
             origin,
             statements,
@@ -139,6 +144,11 @@ impl Migration {
     /// The SQL that reverts the migration, if the set has one.
     pub fn down_sql(&self) -> Option<&str> {
         self.down.as_deref()
+    }
+
+    /// Where the down SQL came from (its own file), if there is one.
+    pub(crate) fn down_origin(&self) -> Option<&Origin> {
+        self.down_origin.as_ref()
     }
 
     /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its line
@@ -778,13 +788,17 @@ impl Migrations {
             }
         }
         for (version, up) in ups {
-            let down = downs.get(&version).map(|d| text(d)).transpose()?;
+            let down = downs
+                .get(&version)
+                .map(|d| Ok::<_, Error>((text(d)?, d.origin.clone())))
+                .transpose()?;
             list.push(Migration::with_origin(
                 version,
                 up.version_text.clone(),
                 up.name.clone(),
                 &text(up)?,
-                down.as_deref(),
+                down.as_ref()
+                    .map(|(sql, origin)| (sql.as_str(), origin.clone())),
                 up.origin.clone(),
             ));
         }
@@ -829,6 +843,20 @@ impl Migrations {
     /// The directory the set was read from, if any.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
+    }
+
+    /// The set of the first `n` migrations (at least one), keeping the same
+    /// app ledgers: migrating with it brings a database to the `n`-th
+    /// version and no further.
+    pub(crate) fn prefix(&self, n: usize) -> Migrations {
+        let mut set = Migrations {
+            list: self.list[..n.clamp(1, self.list.len())].to_vec(),
+            hash: String::new(),
+            dir: self.dir.clone(),
+            app_ledgers: Vec::new(),
+        };
+        set.set_app_ledgers(self.app_ledgers.clone());
+        set
     }
 }
 

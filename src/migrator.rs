@@ -809,6 +809,131 @@ pub fn migrate(conn: &mut Connection, set: &Migrations) -> Result<Report> {
     Migrator::new(set).migrate(conn)
 }
 
+/// Runs the down SQL of `m`, the newest migration applied to the database
+/// `conn` is connected to, the way [`Migrator::migrate`] runs ups:
+/// its statements and the removal of its rows from the crate's ledger and
+/// the app ledgers commit together in one `BEGIN IMMEDIATE` transaction, or
+/// nothing of it is kept; foreign keys are off while it runs (a down that
+/// rebuilds a parent table must not cascade) and checked before commit, if
+/// they were on; `legacy_alter_table` is set back afterwards.
+///
+/// Not public: the crate runs downs only to check them
+/// ([`Reversibility`](crate::Reversibility)).
+///
+/// # Errors
+///
+/// [`Error::DownSql`] naming the statement that failed,
+/// [`Error::ForbiddenStatement`] for a statement that would end the
+/// transaction, [`Error::ForeignKeyViolation`] if the down broke a foreign
+/// key, [`Error::Database`] if SQLite fails otherwise.
+pub(crate) fn revert(conn: &mut Connection, m: &Migration) -> Result<()> {
+    let Some(down) = m.down_sql() else {
+        return Ok(());
+    };
+    let path = file_of(conn);
+    let path = path.as_deref();
+    let origin = m.down_origin().unwrap_or(m.origin()).clone();
+    let spans = crate::sql::split(down);
+    for (i, span) in spans.iter().enumerate() {
+        let statement = &down[span.start..span.end];
+        if let Some(reason) = crate::sql::forbidden_reason(statement) {
+            return Err(Error::ForbiddenStatement {
+                version: m.version(),
+                name: m.name().to_string(),
+                origin,
+                index: i + 1,
+                statement: statement.to_string(),
+                reason,
+            });
+        }
+    }
+    if !conn.is_autocommit() {
+        return Err(Error::TransactionOpen);
+    }
+    let fk_on: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .map_err(Error::db("read PRAGMA foreign_keys", path))?;
+    let legacy: bool = conn
+        .query_row("PRAGMA legacy_alter_table", [], |r| r.get(0))
+        .map_err(Error::db("read PRAGMA legacy_alter_table", path))?;
+    let switch = Switch {
+        to: "PRAGMA foreign_keys = OFF",
+        back: "PRAGMA foreign_keys = ON",
+        doing: "turn foreign keys off for a down migration",
+        undoing: "turn foreign keys back on",
+    };
+    let result = switch.around(conn, fk_on, path, |conn| {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(Error::db("take the write lock", path))?;
+        let body = || -> Result<()> {
+            let before = if fk_on {
+                foreign_key_violations(conn)
+                    .map_err(Error::db("run PRAGMA foreign_key_check", path))?
+            } else {
+                Vec::new()
+            };
+            for (i, span) in spans.iter().enumerate() {
+                let statement = &down[span.start..span.end];
+                let fail = |source: rusqlite::Error| Error::DownSql {
+                    version: m.version(),
+                    name: m.name().to_string(),
+                    origin: origin.clone(),
+                    database: path.map(Path::to_path_buf),
+                    index: i + 1,
+                    line: crate::sql::line_of(down, span.start),
+                    statement: statement.to_string(),
+                    source: std::sync::Arc::new(statement_error(source)),
+                };
+                let run = || -> rusqlite::Result<()> {
+                    let mut stmt = conn.prepare(statement)?;
+                    let mut rows = stmt.raw_query();
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                };
+                run().map_err(fail)?;
+                if conn.is_autocommit() {
+                    return Err(Error::ForbiddenStatement {
+                        version: m.version(),
+                        name: m.name().to_string(),
+                        origin: origin.clone(),
+                        index: i + 1,
+                        statement: statement.to_string(),
+                        reason: "it ended the migrator's transaction",
+                    });
+                }
+            }
+            if ledger::exists(conn).map_err(Error::db("read the ledger", path))? {
+                ledger::remove(conn, m.version()).map_err(Error::db("write the ledger", path))?;
+            }
+            // Every app ledger the database has records every migration
+            // (`apply_pending` fills in those it did not keep before).
+            for tool in AppLedger::ALL {
+                let kept = app_ledger::exists(conn, tool)
+                    .map_err(Error::db("look for an app's ledger", path))?;
+                if kept {
+                    app_ledger::remove(conn, tool, m)
+                        .map_err(Error::db("write an app's ledger", path))?;
+                }
+            }
+            if fk_on {
+                check_foreign_keys(conn, path, &before)?;
+            }
+            conn.execute_batch("COMMIT")
+                .map_err(Error::db("commit the down migration", path))
+        };
+        let result = body();
+        if result.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    });
+    let restored = conn
+        .pragma_update(None, "legacy_alter_table", legacy)
+        .map_err(Error::db("set legacy_alter_table back", path));
+    result?;
+    restored
+}
+
 /// A setting the migrator changes on the caller's connection for the length
 /// of a migration, and sets back afterwards.
 struct Switch {

@@ -27,7 +27,7 @@ fn squash(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn is_bookkeeping(table: &str) -> bool {
+pub(crate) fn is_bookkeeping(table: &str) -> bool {
     [
         LEDGER_TABLE,
         AppLedger::Sqlx.table(),

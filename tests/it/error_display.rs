@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use migrate_once::{AppLedger, AppLedgerProblem, Error, Origin, SchemaObject};
+use migrate_once::{
+    AppLedger, AppLedgerProblem, Error, Migration, Migrations, Origin, Reversibility, SchemaObject,
+};
 use rusqlite::ffi;
 
 /// A SQLite failure, shared as the error variants hold it.
@@ -76,6 +78,44 @@ fn r2d2_error(fails: bool) -> r2d2::Error {
         .unwrap();
     let _held = (!fails).then(|| pool.get().unwrap());
     pool.get().map(drop).unwrap_err()
+}
+
+/// A real [`Error::NotReversible`] (its round trips cannot be built
+/// outside the crate): migration 2's down forgets its index, or, with
+/// `missing_down`, migration 3 has no down where one is required.
+fn not_reversible(missing_down: bool) -> Error {
+    let mut list = vec![
+        Migration::new(
+            1,
+            "users",
+            "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);",
+        )
+        .with_down("DROP TABLE users;"),
+        Migration::new(
+            2,
+            "index_names",
+            "CREATE INDEX users_by_name ON users(name);",
+        )
+        .with_down(if missing_down {
+            "DROP INDEX users_by_name;"
+        } else {
+            "SELECT 1;"
+        }),
+    ];
+    if missing_down {
+        list.push(Migration::new(
+            3,
+            "seed",
+            "INSERT INTO users(name) VALUES ('ada');",
+        ));
+    }
+    let set = Migrations::new(list).unwrap();
+    Reversibility::new(&set)
+        .require_downs(missing_down)
+        .run()
+        .unwrap()
+        .into_result()
+        .unwrap_err()
 }
 
 /// One case: the variant's name, the error, its exact `Display` text,
@@ -438,6 +478,70 @@ fn cases() -> Vec<Case> {
             true,
         ),
         case(
+            "DownSql",
+            Error::DownSql {
+                version: 3,
+                name: "create_comments".into(),
+                origin: file("/m/0003_create_comments.down.sql"),
+                database: None,
+                index: 2,
+                line: 4,
+                statement: "DROP TABLE nope;".into(),
+                source: sqlite(ffi::SQLITE_ERROR, "no such table: nope"),
+            },
+            "the down of migration 3 (create_comments) in /m/0003_create_comments.down.sql failed at \
+             statement 2 (line 4) of an in-memory database; nothing of it was applied\n  statement: DROP TABLE nope;",
+            true,
+            false,
+        ),
+        case(
+            "NotReversible",
+            not_reversible(false),
+            "down migrations do not undo their up:\n  \
+             migration 2 (index_names) in <built in code>:\n    \
+             after its down, the database is not as it was before its up:\n      \
+             index users_by_name: extra\n    \
+             applied again after its down, its up failed:\n      \
+             migration 2 (index_names) in <built in code> failed at statement 1 (line 1) of an \
+             in-memory database; nothing was applied\n        \
+             statement: CREATE INDEX users_by_name ON users(name);\n      \
+             caused by: index users_by_name already exists",
+            false,
+            false,
+        ),
+        case(
+            "NotReversible",
+            not_reversible(true),
+            "migrations without a down, where one is required:\n  \
+             migration 3 (seed) in <built in code>",
+            false,
+            false,
+        ),
+        case(
+            "SnapshotMismatch",
+            Error::SnapshotMismatch {
+                path: "/repo/tests/schema.sql".into(),
+                diff:
+                    "--- /repo/tests/schema.sql\n+++ the migrated schema\n@@ -1,1 +1,2 @@\n x\n+y\n"
+                        .into(),
+            },
+            "the migrated schema differs from its snapshot /repo/tests/schema.sql; if the change is \
+             meant, run the tests again with MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 to accept it\n\
+             --- /repo/tests/schema.sql\n+++ the migrated schema\n@@ -1,1 +1,2 @@\n x\n+y\n",
+            false,
+            false,
+        ),
+        case(
+            "SnapshotMissing",
+            Error::SnapshotMissing {
+                path: "/repo/tests/schema.sql".into(),
+            },
+            "there is no schema snapshot at /repo/tests/schema.sql; run the tests with \
+             MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 to write it",
+            false,
+            false,
+        ),
+        case(
             "ForeignKeyViolation",
             Error::ForeignKeyViolation {
                 database: db.clone(),
@@ -634,6 +738,10 @@ fn the_cases_cover_every_variant() {
         "AppLedgerMismatch",
         "OutOfOrder",
         "Sql",
+        "DownSql",
+        "NotReversible",
+        "SnapshotMismatch",
+        "SnapshotMissing",
         "ForeignKeyViolation",
         "LockTimeout",
         "InProgress",

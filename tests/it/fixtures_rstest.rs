@@ -4,7 +4,9 @@
 //! `rstest` feature only.)
 
 use migrate_once::fixtures::*;
-use migrate_once::{LEDGER_TABLE, SharedDb, TestDb, ledger};
+use migrate_once::{
+    LEDGER_TABLE, Migrations, SharedDb, TestDb, assert_reversible, assert_schema_snapshot, ledger,
+};
 use rstest::rstest;
 
 use crate::support::child::{ChildEnv, Running, child_test, ready_then_wait, wait_until_ready};
@@ -43,6 +45,24 @@ fn memory_db_is_seeded_and_in_memory(memory_db: TestDb) {
     assert!(memory_db.path().is_none());
     assert!(memory_db.uri().contains("vfs=memdb"), "{}", memory_db.uri());
     assert_seeded(&memory_db.connect().unwrap(), "memory_db");
+}
+
+#[rstest]
+fn the_migrations_under_test_are_reversible_from_a_fixture(migration_set: &Migrations) {
+    let report = assert_reversible(migration_set);
+    let versions: Vec<i64> = report.round_trips.iter().map(|t| t.version).collect();
+    assert_eq!(
+        versions,
+        [1, 2, 3, 4],
+        "every migration of migrations/ has a down"
+    );
+}
+
+#[rstest]
+fn the_schema_of_the_migrations_under_test_matches_its_snapshot_from_a_fixture(
+    migration_set: &Migrations,
+) {
+    assert_schema_snapshot(migration_set, "tests/fixtures/snapshots/migrations.sql");
 }
 
 // Two tests wipe their database while a third, possibly at the same time,

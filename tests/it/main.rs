@@ -29,6 +29,8 @@ mod journal_mode;
 mod loading;
 mod migrator;
 mod nextest_shared;
+mod reversibility;
 mod shared_db;
+mod snapshots;
 mod template_cache;
 mod testdb;

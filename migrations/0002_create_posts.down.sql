@@ -1,0 +1,2 @@
+DROP INDEX posts_by_user;
+DROP TABLE posts;
