@@ -71,6 +71,10 @@
 //!   troubleshooting for the build flag that fixes it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[doc(hidden)]
+#[path = "sqlx_test.rs"]
+pub mod __sqlx_test;
 mod app_ledger;
 mod connection;
 #[cfg(feature = "diesel-2")]
@@ -112,6 +116,11 @@ pub use sqlx::sqlx_0_8;
 #[cfg(feature = "sqlx-0_9")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_9")))]
 pub use sqlx::sqlx_0_9;
+// The examples use sqlx 0.9; with sqlx 0.8 alone, the macro crate's line.
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
+#[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
+pub use migrate_once_macros::sqlx_test;
 pub use template::{CACHE_DIR_ENV, Template, cache_dir};
 pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 

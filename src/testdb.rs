@@ -114,7 +114,8 @@ impl fmt::Debug for TestDb {
 /// Options for a [`TestDb`]; made by [`TestDb::builder`].
 #[derive(Debug, Clone)]
 pub struct TestDbBuilder<'a> {
-    set: &'a Migrations,
+    /// `None`: an empty database, no migration at all.
+    set: Option<&'a Migrations>,
     setup: Setup,
     dir: Option<PathBuf>,
 }
@@ -165,7 +166,19 @@ impl TestDb {
     /// ```
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
-            set,
+            set: Some(set),
+            setup: Setup::default(),
+            dir: None,
+        }
+    }
+
+    /// Options for a test database with no migration in it (no table at
+    /// all): what `#[sqlx_test(migrations = false)]` gives, as
+    /// `#[sqlx::test]` does. A set cannot be empty, so this is its own way in.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn empty_builder() -> TestDbBuilder<'static> {
+        TestDbBuilder {
+            set: None,
             setup: Setup::default(),
             dir: None,
         }
@@ -464,8 +477,11 @@ impl<'a> TestDbBuilder<'a> {
         ".in_memory()"
     );
 
-    fn template(&self) -> Result<Arc<Template>> {
-        crate::registry::template(self.set, &self.setup)
+    /// The template to copy; `None` for an empty database.
+    fn template(&self) -> Result<Option<Arc<Template>>> {
+        self.set
+            .map(|set| crate::registry::template(set, &self.setup))
+            .transpose()
     }
 
     /// A new database file cloned from the template.
@@ -487,19 +503,22 @@ impl<'a> TestDbBuilder<'a> {
         let template = self.template()?;
         let dir = self.dir.unwrap_or_else(default_dir);
         let (path, mut file) = new_file(&dir)?;
-        let bytes = template.bytes();
+        // An empty database is a file of no bytes.
+        let bytes = template.as_deref().map_or(&[][..], Template::bytes);
         // Asked for WAL, the file is written in WAL mode (header bytes 18
         // and 19, the file format versions, are 2), so no connection has to
         // switch it, a switch SQLite refuses at once while others open it.
         let mut header = [0u8; 20];
-        header.copy_from_slice(&bytes[..20]);
-        if self.setup.journal_mode == Some(crate::JournalMode::Wal) {
-            header[18] = 2;
-            header[19] = 2;
+        if let Some(start) = bytes.get(..20) {
+            header.copy_from_slice(start);
+            if self.setup.journal_mode == Some(crate::JournalMode::Wal) {
+                header[18] = 2;
+                header[19] = 2;
+            }
         }
         let written = file
-            .write_all(&header)
-            .and_then(|()| file.write_all(&bytes[20..]));
+            .write_all(&header[..bytes.len().min(20)])
+            .and_then(|()| file.write_all(bytes.get(20..).unwrap_or_default()));
         if let Err(e) = written {
             drop(file);
             let _ = fs::remove_file(&path);
@@ -528,7 +547,8 @@ impl<'a> TestDbBuilder<'a> {
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
         // The template's bytes go straight into the shared memdb store (see
         // `memdb` for why neither deserialize nor backup).
-        let keeper = crate::memdb::open(&uri, template.bytes())
+        let bytes = template.as_deref().map_or(&[][..], Template::bytes);
+        let keeper = crate::memdb::open(&uri, bytes)
             .map_err(Error::db("copy the template into memory", None))?;
         let store = Store::Memory {
             uri,

@@ -30,5 +30,7 @@ mod loading;
 mod migrator;
 mod nextest_shared;
 mod shared_db;
+#[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+mod sqlx_test;
 mod template_cache;
 mod testdb;
