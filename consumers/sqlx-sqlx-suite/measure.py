@@ -34,12 +34,25 @@ ROUNDS = int(os.environ.get("ROUNDS", "7"))
 # RELEASE=1: the release profile (optimized SQLite, sha2, xxh3 and sqlx);
 # default: the dev profile a test suite is built with.
 PROFILE = ["--release"] if os.environ.get("RELEASE") else []
+# OPTIMIZED=1: the dev profile with the packages a test process spends its
+# set-up in optimized, as the README suggests (migrate-once, sha2,
+# xxhash-rust, libsqlite3-sys), for both attributes alike.
+OPTIMIZED = [
+    arg
+    for package in ["migrate-once", "sha2", "xxhash-rust", "libsqlite3-sys"]
+    for arg in ["--config", f"profile.dev.package.{package}.opt-level=3"]
+] if os.environ.get("OPTIMIZED") else []
+
+
+def cargo(*args):
+    """A cargo command line with the profile's configuration."""
+    return ["cargo"] + OPTIMIZED + list(args)
 GROUP = 20
 
 
 def build(features):
     """The test binaries for `features`, by target name."""
-    cmd = ["cargo", "test", "--no-run", "--message-format=json", "--manifest-path", str(HERE / "Cargo.toml")] + PROFILE
+    cmd = cargo("test", "--no-run", "--message-format=json", "--manifest-path", str(HERE / "Cargo.toml"), *PROFILE)
     if features:
         cmd += ["--features", features]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
@@ -89,7 +102,7 @@ def main():
     gen = plain["generated_100"]
     nextest = subprocess.run(["cargo", "nextest", "--version"], capture_output=True).returncode == 0
 
-    profile = "release" if PROFILE else "dev"
+    profile = "release" if PROFILE else "dev, set-up packages optimized" if OPTIMIZED else "dev"
     print(f"## Per-test database set-up at 100 tables ({profile} profile, {ROUNDS} rounds, medians)\n")
     print("| model | 20 x `#[sqlx::test]` (ms) | 20 x `#[migrate_once::sqlx_test]` (ms) | 20 x no database (ms) "
           "| set-up per test, sqlx (ms) | set-up per test, migrate-once (ms) | ratio |")
@@ -101,7 +114,7 @@ def main():
         report_groups(f"cargo test, {threads} thread(s)", walls)
     if nextest:
         def nextest_group(g):
-            return timed(["cargo", "nextest", "run", "--manifest-path", str(HERE / "Cargo.toml")] + PROFILE + [
+            return timed(cargo("nextest", "run", "--manifest-path", str(HERE / "Cargo.toml"), *PROFILE) + [
                           "--test", "generated_100", "--no-fail-fast", "--status-level", "none",
                           "--final-status-level", "none", "-E", f"test(/^{g}/)"])[0]
         walls = per_test_groups(nextest_group)
@@ -111,8 +124,8 @@ def main():
     print("| command | `#[sqlx::test]` | `#[migrate_once::sqlx_test]` |")
     print("|---|---|---|")
     suite = ["--test", "sqlite-test-attr", "--test", "sqlite-migrate"]
-    for name, cmd in [("cargo test", ["cargo", "test", "--manifest-path", str(HERE / "Cargo.toml")] + PROFILE + suite),
-                      ("cargo nextest run", ["cargo", "nextest", "run", "--manifest-path", str(HERE / "Cargo.toml")] + PROFILE + suite)]:
+    for name, cmd in [("cargo test", cargo("test", "--manifest-path", str(HERE / "Cargo.toml"), *PROFILE, *suite)),
+                      ("cargo nextest run", cargo("nextest", "run", "--manifest-path", str(HERE / "Cargo.toml"), *PROFILE, *suite))]:
         if name.startswith("cargo nextest") and not nextest:
             continue
         walls = {"": [], "migrate-once": []}
