@@ -45,6 +45,8 @@
 //!
 //! With the `rstest` feature, [`fixtures`] offers `test_db`, `memory_db` and
 //! `shared_db` over the `migrations/` directory of the crate under test.
+//! With `sqlx-0_8` or `sqlx-0_9`, `#[migrate_once::sqlx_test]` takes the place
+//! of `#[sqlx::test]`: the same tests, each on a clone of the template.
 //!
 //! # Which one do I use
 //!

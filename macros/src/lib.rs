@@ -118,6 +118,9 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         });
     }
 
+    if matches!(args.migrations, Migrations::Default | Migrations::Dir(_)) {
+        check_sqlx_toml()?;
+    }
     let migrations = match &args.migrations {
         Migrations::Default => quote! {
             #runtime::Source::Default(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/migrations"))
@@ -233,10 +236,6 @@ fn parse_args(tokens: TokenStream) -> syn::Result<Args> {
             other => return Err(syn::Error::new_spanned(other, EXPECTED)),
         }
     }
-    if migrations_given {
-        return Ok(args);
-    }
-    check_sqlx_toml()?;
     Ok(args)
 }
 
@@ -284,8 +283,7 @@ fn check_sqlx_toml() -> syn::Result<()> {
     let Ok(text) = std::fs::read_to_string(Path::new(&manifest).join("sqlx.toml")) else {
         return Ok(());
     };
-    let settings = ["migrations-dir", "table-name", "ignored-chars"];
-    match settings.iter().find(|s| text.contains(*s)) {
+    match sqlx_toml_setting(&text) {
         None => Ok(()),
         Some(setting) => Err(syn::Error::new(
             Span::call_site(),
@@ -297,6 +295,20 @@ fn check_sqlx_toml() -> syn::Result<()> {
             ),
         )),
     }
+}
+
+/// The first setting of a `sqlx.toml` that changes how sqlx reads or
+/// records migrations, if any (a line that sets it, comments aside).
+fn sqlx_toml_setting(text: &str) -> Option<&'static str> {
+    let settings = ["migrations-dir", "table-name", "ignored-chars"];
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .find_map(|line| {
+            settings.into_iter().find(|s| {
+                line.strip_prefix(s)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        })
 }
 
 /// The files of one `fixtures(...)`: `("a", "b")` under `fixtures/`, paths
@@ -518,6 +530,26 @@ mod tests {
             assert!(root == "migrate_once" || root == "core", "{root} in {out}");
         }
         assert!(out.contains("keep_on_panic : true"), "{out}");
+    }
+
+    #[test]
+    fn a_sqlx_toml_that_changes_migrations_is_noticed_and_one_that_does_not_is_not() {
+        assert_eq!(
+            sqlx_toml_setting("[migrate]\ntable-name = \"ledger\""),
+            Some("table-name")
+        );
+        assert_eq!(
+            sqlx_toml_setting("[migrate]\nignored-chars = [\"\\r\"]  # CRLF"),
+            Some("ignored-chars")
+        );
+        assert_eq!(
+            sqlx_toml_setting("[migrate]\nmigrations-dir=\"db\""),
+            Some("migrations-dir")
+        );
+        assert_eq!(
+            sqlx_toml_setting("# table-name = \"x\"\n[common]\ndatabase-url-var = \"X\""),
+            None
+        );
     }
 
     #[test]
