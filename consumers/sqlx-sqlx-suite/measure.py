@@ -45,7 +45,10 @@ OPTIMIZED = [
 
 
 def cargo(*args):
-    """A cargo command line with the profile's configuration."""
+    """A cargo command line with the profile's configuration (which
+    cargo-nextest takes after `run`, not before)."""
+    if args[:2] == ("nextest", "run"):
+        return ["cargo", "nextest", "run"] + OPTIMIZED + list(args[2:])
     return ["cargo"] + OPTIMIZED + list(args)
 GROUP = 20
 
