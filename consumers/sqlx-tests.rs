@@ -233,3 +233,46 @@ fn embed_migrations_compiles_with_migrate_once_as_the_only_helper() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+// ---- `#[migrate_once::sqlx_test]`, where a `#[sqlx::test]` was ----
+
+/// The default: this project's `migrations/`, as `#[sqlx::test]` reads it.
+/// The app's own migrator, run at start-up, finds every migration applied.
+#[migrate_once::sqlx_test]
+async fn the_attribute_gives_a_clone_the_apps_migrator_agrees_with(pool: SqlitePool) {
+    assert_eq!(count(&pool, "users").await, 2);
+    app_migrator(DIR).await.run(&pool).await.unwrap();
+    assert_eq!(count(&pool, "users").await, 2);
+    assert_eq!(
+        sqlx_ledger(&pool).await,
+        vec![(20240101000000, true, 48), (20240102000000, true, 48)]
+    );
+}
+
+/// The app's migrator as `sqlx::migrate!()` embeds it.
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+#[migrate_once::sqlx_test(migrator = "MIGRATOR")]
+async fn the_attribute_takes_the_apps_embedded_migrator(
+    mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(&mut *conn).await?;
+    let (users,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await?;
+    assert_eq!(users, 2);
+    Ok(())
+}
+
+#[migrate_once::sqlx_test(migrations = false)]
+async fn the_attribute_without_migrations_is_an_empty_database(
+    options: sqlx::sqlite::SqlitePoolOptions,
+    connect: sqlx::sqlite::SqliteConnectOptions,
+) {
+    let pool = options.connect_with(connect).await.unwrap();
+    let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM sqlite_master")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0);
+}

@@ -45,6 +45,8 @@
 //!
 //! With the `rstest` feature, [`fixtures`] offers `test_db`, `memory_db` and
 //! `shared_db` over the `migrations/` directory of the crate under test.
+//! With `sqlx-0_8` or `sqlx-0_9`, `#[migrate_once::sqlx_test]` takes the place
+//! of `#[sqlx::test]`: the same tests, each on a clone of the template.
 //!
 //! # Which one do I use
 //!
@@ -72,6 +74,10 @@
 //!   troubleshooting for the build flag that fixes it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[doc(hidden)]
+#[path = "sqlx_test.rs"]
+pub mod __sqlx_test;
 mod app_ledger;
 mod check;
 mod connection;
@@ -126,6 +132,11 @@ pub use sqlx::sqlx_0_8;
 #[cfg(feature = "sqlx-0_9")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_9")))]
 pub use sqlx::sqlx_0_9;
+// The examples use sqlx 0.9; with sqlx 0.8 alone, the macro crate's line.
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
+#[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
+pub use migrate_once_macros::sqlx_test;
 pub use template::{CACHE_DIR_ENV, Template, cache_dir};
 pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 

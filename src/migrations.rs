@@ -31,6 +31,9 @@ pub struct Migration {
     /// Whether the up SQL started with a byte-order mark: sqlx's checksum
     /// covers it.
     bom: bool,
+    /// sqlx's checksum when sqlx computed it (a migration taken from its
+    /// `Migrator`), rather than the SHA-384 of `up`.
+    sqlx_checksum: Option<Vec<u8>>,
     down: Option<String>,
     /// Where the down came from: its own file, beside the up's.
     down_origin: Option<Origin>,
@@ -116,6 +119,7 @@ impl Migration {
             version_text,
             name,
             bom,
+            sqlx_checksum: None,
             down: down.as_ref().map(|(d, _)| without_bom(d).to_string()),
             down_origin: down.map(|(_, o)| o),
             checksum,
@@ -162,9 +166,23 @@ impl Migration {
         &self.origin
     }
 
+    /// The same migration with `checksum` as sqlx's: for one taken from
+    /// sqlx's own `Migrator`, which computed it (over the SQL without the
+    /// characters a `sqlx.toml` tells it to ignore, if any), so that the
+    /// ledger holds what sqlx compares, whatever its configuration.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn with_sqlx_checksum(mut self, checksum: &[u8]) -> Self {
+        self.sqlx_checksum = Some(checksum.to_vec());
+        self
+    }
+
     /// sqlx's checksum of this migration: the SHA-384 of its SQL exactly as
-    /// sqlx reads the file (byte-order mark and line endings included).
+    /// sqlx reads the file (byte-order mark and line endings included), or
+    /// the one sqlx computed.
     pub(crate) fn sqlx_checksum(&self) -> Vec<u8> {
+        if let Some(checksum) = &self.sqlx_checksum {
+            return checksum.clone();
+        }
         let mut h = sha2::Sha384::new();
         if self.bom {
             h.update("\u{feff}".as_bytes());
@@ -471,7 +489,8 @@ impl Migrations {
     /// Sets the app ledgers and computes the hash, which covers everything
     /// that shapes a migrated database: each migration's version, name and
     /// checksum, which app ledgers are kept and what they record (diesel the
-    /// version as written, sqlx a checksum that covers a byte-order mark).
+    /// version as written, sqlx a checksum that covers a byte-order mark, or
+    /// the one sqlx computed).
     fn set_app_ledgers(&mut self, mut app_ledgers: Vec<AppLedger>) {
         app_ledgers.sort();
         app_ledgers.dedup();
@@ -490,6 +509,11 @@ impl Migrations {
             }
             if sqlx {
                 hasher.update([u8::from(m.bom)]);
+                if let Some(checksum) = &m.sqlx_checksum {
+                    hasher.update([2]);
+                    hasher.update((checksum.len() as u64).to_le_bytes());
+                    hasher.update(checksum);
+                }
             }
         }
         for tool in &app_ledgers {

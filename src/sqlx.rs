@@ -15,10 +15,19 @@ macro_rules! sqlx_module {
         use std::future::Future;
         use std::path::Path;
         use std::sync::Arc;
+        use std::time::Duration;
 
-        use $sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+        use $sqlx::pool::PoolConnection;
+        use $sqlx::sqlite::{
+            Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+            SqlitePoolOptions,
+        };
+        use $sqlx::ConnectOptions;
 
         use crate::connection::{JournalMode, Setup};
+        use crate::__sqlx_test::{
+            self as sqlx_test, Args, Outcome, Signature, SqlxMigration, SqlxMigrator, TestFn,
+        };
         use crate::{Error, Result, SharedDb, TestDb};
 
         #[doc = concat!("sqlx ", $version, " handles for the crate's databases: import it and call")]
@@ -80,28 +89,165 @@ macro_rules! sqlx_module {
             }
 
             fn sqlx_pool(&self) -> impl Future<Output = Result<SqlitePool>> + Send {
-                let options = self.sqlx_options();
-                let owner = self.owner();
-                let max = self.setup().pool_size;
-                let path = self.path().map(Path::to_path_buf);
-                async move {
-                    SqlitePoolOptions::new()
-                        .max_connections(max)
-                        .min_connections(0)
-                        // The hook holds the database (it is the pool's), and
-                        // refuses once the TestDb was closed: for a memdb
-                        // database the connection just made is then to a new,
-                        // empty store, and goes with the error.
-                        .after_connect(move |_conn, _meta| {
-                            let usable = owner();
-                            Box::pin(async move {
-                                usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))
-                            })
+                test_db_pool(self)
+            }
+        }
+
+        /// `TestDb::sqlx_pool`, as a future that does not borrow the
+        /// `TestDb`: it holds the database itself.
+        fn test_db_pool(db: &TestDb) -> impl Future<Output = Result<SqlitePool>> + Send + use<> {
+            let options = db.sqlx_options();
+            let owner = db.owner();
+            let max = db.setup().pool_size;
+            let path = db.path().map(Path::to_path_buf);
+            async move {
+                SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(0)
+                    // The hook holds the database (it is the pool's), and
+                    // refuses once the TestDb was closed: for a memdb
+                    // database the connection just made is then to a new,
+                    // empty store, and goes with the error.
+                    .after_connect(move |_conn, _meta| {
+                        let usable = owner();
+                        Box::pin(async move {
+                            usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))
                         })
-                        .connect_with(options)
-                        .await
-                        .map_err(driver_error(path.as_deref()))
-                }
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(driver_error(path.as_deref()))
+            }
+        }
+
+        // `#[migrate_once::sqlx_test]`: the signatures `#[sqlx::test]` takes
+        // on SQLite, with this version's types (see `crate::__sqlx_test`).
+
+        /// The test's pool, connected as `#[sqlx::test]` connects its own.
+        async fn connect(pool: impl Future<Output = Result<SqlitePool>>, test: &str) -> SqlitePool {
+            pool.await
+                .unwrap_or_else(|e| panic!("{test}: failed to connect the test pool: {e}"))
+        }
+
+        /// Closes the test's pool, waiting at most 10 s for connections the
+        /// test still holds, as `#[sqlx::test]` does.
+        async fn close(pool: SqlitePool, test: &str) {
+            if tokio::time::timeout(Duration::from_secs(10), pool.close())
+                .await
+                .is_err()
+            {
+                eprintln!("test {test} held onto Pool after exiting");
+            }
+        }
+
+        impl<Fut> TestFn for fn(SqlitePool) -> Fut
+        where
+            Fut: Future,
+            Fut::Output: Outcome,
+        {
+            type Output = Fut::Output;
+
+            fn run_test(self, args: Args) -> Fut::Output {
+                let test = args.test_path;
+                sqlx_test::run(&args, |db| {
+                    let pool = test_db_pool(db);
+                    async move {
+                        let pool = connect(pool, test).await;
+                        let output = self(pool.clone()).await;
+                        close(pool, test).await;
+                        output
+                    }
+                })
+            }
+        }
+
+        impl<Fut> TestFn for fn(PoolConnection<Sqlite>) -> Fut
+        where
+            Fut: Future,
+            Fut::Output: Outcome,
+        {
+            type Output = Fut::Output;
+
+            fn run_test(self, args: Args) -> Fut::Output {
+                let test = args.test_path;
+                sqlx_test::run(&args, |db| {
+                    let pool = test_db_pool(db);
+                    async move {
+                        let pool = connect(pool, test).await;
+                        let conn = pool.acquire().await.unwrap_or_else(|e| {
+                            panic!("{test}: failed to acquire a connection: {e}")
+                        });
+                        let output = self(conn).await;
+                        close(pool, test).await;
+                        output
+                    }
+                })
+            }
+        }
+
+        /// Not one of `#[sqlx::test]`'s: a connection of its own, outside
+        /// any pool.
+        impl<Fut> TestFn for fn(SqliteConnection) -> Fut
+        where
+            Fut: Future,
+            Fut::Output: Outcome,
+        {
+            type Output = Fut::Output;
+
+            fn run_test(self, args: Args) -> Fut::Output {
+                let test = args.test_path;
+                sqlx_test::run(&args, |db| {
+                    let options = db.sqlx_options();
+                    async move {
+                        let conn = options
+                            .connect()
+                            .await
+                            .unwrap_or_else(|e| panic!("{test}: failed to connect: {e}"));
+                        self(conn).await
+                    }
+                })
+            }
+        }
+
+        /// The options for the test's own pool and connections, as
+        /// `#[sqlx::test]` hands them out (a pool of at most 1000).
+        impl<Fut> TestFn for fn(SqlitePoolOptions, SqliteConnectOptions) -> Fut
+        where
+            Fut: Future,
+            Fut::Output: Outcome,
+        {
+            type Output = Fut::Output;
+
+            fn run_test(self, args: Args) -> Fut::Output {
+                sqlx_test::run(&args, |db| {
+                    self(
+                        SqlitePoolOptions::new().max_connections(1000),
+                        db.sqlx_options(),
+                    )
+                })
+            }
+        }
+
+        impl Signature for fn(SqlitePool) {}
+        impl Signature for fn(PoolConnection<Sqlite>) {}
+        impl Signature for fn(SqliteConnection) {}
+        impl Signature for fn(SqlitePoolOptions, SqliteConnectOptions) {}
+
+        impl SqlxMigrator for $sqlx::migrate::Migrator {
+            fn up_migrations(&self) -> Vec<SqlxMigration<'_>> {
+                self.iter()
+                    .filter(|m| !m.migration_type.is_down_migration())
+                    .map(|m| SqlxMigration {
+                        version: m.version,
+                        description: &m.description,
+                        sql: AsRef::<str>::as_ref(&m.sql),
+                        checksum: &m.checksum,
+                    })
+                    .collect()
+            }
+
+            fn table_name(&self) -> &str {
+                migrator_table(self)
             }
         }
 
@@ -149,6 +295,11 @@ macro_rules! sqlx_module {
 #[cfg(feature = "sqlx-0_8")]
 pub mod sqlx_0_8 {
     sqlx_module!(sqlx08, "0.8");
+
+    /// sqlx 0.8 keeps its ledger in one table.
+    fn migrator_table(_: &sqlx08::migrate::Migrator) -> &str {
+        "_sqlx_migrations"
+    }
 }
 
 /// sqlx 0.9 handles for test databases (feature `sqlx-0_9`).
@@ -173,4 +324,9 @@ pub mod sqlx_0_8 {
 #[cfg(feature = "sqlx-0_9")]
 pub mod sqlx_0_9 {
     sqlx_module!(sqlx09, "0.9");
+
+    /// sqlx 0.9's table can be another (`sqlx.toml`, `dangerous_set_table_name`).
+    fn migrator_table(migrator: &sqlx09::migrate::Migrator) -> &str {
+        &migrator.table_name
+    }
 }

@@ -114,7 +114,8 @@ impl fmt::Debug for TestDb {
 /// Options for a [`TestDb`]; made by [`TestDb::builder`].
 #[derive(Debug, Clone)]
 pub struct TestDbBuilder<'a> {
-    set: &'a Migrations,
+    /// `None`: an empty database, no migration at all.
+    set: Option<&'a Migrations>,
     setup: Setup,
     dir: Option<PathBuf>,
 }
@@ -165,7 +166,19 @@ impl TestDb {
     /// ```
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
-            set,
+            set: Some(set),
+            setup: Setup::default(),
+            dir: None,
+        }
+    }
+
+    /// Options for a test database with no migration in it (no table at
+    /// all): what `#[sqlx_test(migrations = false)]` gives, as
+    /// `#[sqlx::test]` does. A set cannot be empty, so this is its own way in.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn empty_builder() -> TestDbBuilder<'static> {
+        TestDbBuilder {
+            set: None,
             setup: Setup::default(),
             dir: None,
         }
@@ -466,13 +479,17 @@ impl<'a> TestDbBuilder<'a> {
 
     /// Runs `use_it` with the set's template; if the template turns out to
     /// have been damaged on disk since this process found it, once more
-    /// with the cache checked whole (and rebuilt if need be).
-    fn with_template<T>(&self, use_it: impl Fn(&Arc<Template>) -> Result<T>) -> Result<T> {
-        match use_it(&crate::registry::template(self.set, &self.setup)?) {
+    /// with the cache checked whole (and rebuilt if need be). `None` for an
+    /// empty database, which has no template.
+    fn with_template<T>(&self, use_it: impl Fn(&Arc<Template>) -> Result<T>) -> Result<Option<T>> {
+        let Some(set) = self.set else {
+            return Ok(None);
+        };
+        match use_it(&crate::registry::template(set, &self.setup)?) {
             Err(Error::TemplateDamaged { .. }) => {
-                use_it(&crate::registry::template_checked(self.set, &self.setup)?)
+                use_it(&crate::registry::template_checked(set, &self.setup)?).map(Some)
             }
-            done => done,
+            done => done.map(Some),
         }
     }
 
@@ -493,21 +510,27 @@ impl<'a> TestDbBuilder<'a> {
     /// As [`TestDb::new`].
     pub fn file(self) -> Result<TestDb> {
         let template = self.with_template(|t| t.bytes().map(|_| Arc::clone(t)))?;
-        let bytes = template.bytes()?;
+        // An empty database is a file of no bytes.
+        let bytes = match &template {
+            Some(t) => t.bytes()?,
+            None => &[],
+        };
         let dir = self.dir.unwrap_or_else(default_dir);
         let (path, mut file) = new_file(&dir)?;
         // Asked for WAL, the file is written in WAL mode (header bytes 18
         // and 19, the file format versions, are 2), so no connection has to
         // switch it, a switch SQLite refuses at once while others open it.
         let mut header = [0u8; 20];
-        header.copy_from_slice(&bytes[..20]);
-        if self.setup.journal_mode == Some(crate::JournalMode::Wal) {
-            header[18] = 2;
-            header[19] = 2;
+        if let Some(start) = bytes.get(..20) {
+            header.copy_from_slice(start);
+            if self.setup.journal_mode == Some(crate::JournalMode::Wal) {
+                header[18] = 2;
+                header[19] = 2;
+            }
         }
         let written = file
-            .write_all(&header)
-            .and_then(|()| file.write_all(&bytes[20..]));
+            .write_all(&header[..bytes.len().min(20)])
+            .and_then(|()| file.write_all(bytes.get(20..).unwrap_or_default()));
         if let Err(e) = written {
             drop(file);
             let _ = fs::remove_file(&path);
@@ -535,7 +558,11 @@ impl<'a> TestDbBuilder<'a> {
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
         // The template's bytes go straight into the shared memdb store (see
         // `memdb` for why neither deserialize nor backup).
-        let keeper = self.with_template(|t| t.copy_into_memory(&uri))?;
+        let keeper = match self.with_template(|t| t.copy_into_memory(&uri))? {
+            Some(keeper) => keeper,
+            None => crate::memdb::open(&uri, &[])
+                .map_err(Error::db("open an empty in-memory database", None))?,
+        };
         let store = Store::Memory {
             uri,
             keeper: Mutex::new(Some(keeper)),

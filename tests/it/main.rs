@@ -32,5 +32,7 @@ mod nextest_shared;
 mod reversibility;
 mod shared_db;
 mod snapshots;
+#[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+mod sqlx_test;
 mod template_cache;
 mod testdb;

@@ -6,7 +6,7 @@
 mod common;
 
 #[path = "../../support/mod.rs"]
-#[allow(dead_code)] // `generated_set` is the harness's
+#[allow(dead_code, unused_imports)] // `generated_set` is the harness's
 mod support;
 
 #[test]

@@ -1,0 +1,10 @@
+CREATE TABLE t8 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t7(id), grand_id INTEGER REFERENCES t4(id));
+CREATE INDEX t8_label ON t8(label);
+CREATE INDEX t8_qty ON t8(qty, price);
+INSERT INTO t8 (id, code, label, state, parent_id) VALUES (1, 'c8-1', 'l1', 1, 1);
+INSERT INTO t8 (id, code, label, state, parent_id) VALUES (2, 'c8-2', 'l2', 1, 2);
+CREATE TABLE t9 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t8(id), grand_id INTEGER REFERENCES t5(id));
+CREATE INDEX t9_label ON t9(label);
+INSERT INTO t9 (id, code, label, state, parent_id) VALUES (1, 'c9-1', 'l1', 1, 1);
+INSERT INTO t9 (id, code, label, state, parent_id) VALUES (2, 'c9-2', 'l2', 1, 2);
+ALTER TABLE t8 ADD COLUMN note TEXT;

@@ -1,0 +1,11 @@
+CREATE TABLE t18 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t17(id), grand_id INTEGER REFERENCES t14(id));
+CREATE INDEX t18_label ON t18(label);
+CREATE INDEX t18_qty ON t18(qty, price);
+INSERT INTO t18 (id, code, label, state, parent_id) VALUES (1, 'c18-1', 'l1', 1, 1);
+INSERT INTO t18 (id, code, label, state, parent_id) VALUES (2, 'c18-2', 'l2', 1, 2);
+CREATE TABLE t19 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t18(id), grand_id INTEGER REFERENCES t15(id));
+CREATE INDEX t19_label ON t19(label);
+INSERT INTO t19 (id, code, label, state, parent_id) VALUES (1, 'c19-1', 'l1', 1, 1);
+INSERT INTO t19 (id, code, label, state, parent_id) VALUES (2, 'c19-2', 'l2', 1, 2);
+ALTER TABLE t18 ADD COLUMN note TEXT;
+CREATE TRIGGER t19_touch AFTER UPDATE ON t19 BEGIN UPDATE t19 SET qty = qty + 1 WHERE id = NEW.id AND 0; END;

@@ -1,0 +1,10 @@
+CREATE TABLE t28 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t27(id), grand_id INTEGER REFERENCES t24(id));
+CREATE INDEX t28_label ON t28(label);
+CREATE INDEX t28_qty ON t28(qty, price);
+INSERT INTO t28 (id, code, label, state, parent_id) VALUES (1, 'c28-1', 'l1', 1, 1);
+INSERT INTO t28 (id, code, label, state, parent_id) VALUES (2, 'c28-2', 'l2', 1, 2);
+CREATE TABLE t29 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t28(id), grand_id INTEGER REFERENCES t25(id));
+CREATE INDEX t29_label ON t29(label);
+INSERT INTO t29 (id, code, label, state, parent_id) VALUES (1, 'c29-1', 'l1', 1, 1);
+INSERT INTO t29 (id, code, label, state, parent_id) VALUES (2, 'c29-2', 'l2', 1, 2);
+ALTER TABLE t28 ADD COLUMN note TEXT;

@@ -1,0 +1,11 @@
+CREATE TABLE t38 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t37(id), grand_id INTEGER REFERENCES t34(id));
+CREATE INDEX t38_label ON t38(label);
+CREATE INDEX t38_qty ON t38(qty, price);
+INSERT INTO t38 (id, code, label, state, parent_id) VALUES (1, 'c38-1', 'l1', 1, 1);
+INSERT INTO t38 (id, code, label, state, parent_id) VALUES (2, 'c38-2', 'l2', 1, 2);
+CREATE TABLE t39 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t38(id), grand_id INTEGER REFERENCES t35(id));
+CREATE INDEX t39_label ON t39(label);
+INSERT INTO t39 (id, code, label, state, parent_id) VALUES (1, 'c39-1', 'l1', 1, 1);
+INSERT INTO t39 (id, code, label, state, parent_id) VALUES (2, 'c39-2', 'l2', 1, 2);
+ALTER TABLE t38 ADD COLUMN note TEXT;
+CREATE TRIGGER t39_touch AFTER UPDATE ON t39 BEGIN UPDATE t39 SET qty = qty + 1 WHERE id = NEW.id AND 0; END;

@@ -1,0 +1,10 @@
+CREATE TABLE t48 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t47(id), grand_id INTEGER REFERENCES t44(id));
+CREATE INDEX t48_label ON t48(label);
+CREATE INDEX t48_qty ON t48(qty, price);
+INSERT INTO t48 (id, code, label, state, parent_id) VALUES (1, 'c48-1', 'l1', 1, 1);
+INSERT INTO t48 (id, code, label, state, parent_id) VALUES (2, 'c48-2', 'l2', 1, 2);
+CREATE TABLE t49 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t48(id), grand_id INTEGER REFERENCES t45(id));
+CREATE INDEX t49_label ON t49(label);
+INSERT INTO t49 (id, code, label, state, parent_id) VALUES (1, 'c49-1', 'l1', 1, 1);
+INSERT INTO t49 (id, code, label, state, parent_id) VALUES (2, 'c49-2', 'l2', 1, 2);
+ALTER TABLE t48 ADD COLUMN note TEXT;

@@ -1,0 +1,11 @@
+CREATE TABLE t58 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t57(id), grand_id INTEGER REFERENCES t54(id));
+CREATE INDEX t58_label ON t58(label);
+CREATE INDEX t58_qty ON t58(qty, price);
+INSERT INTO t58 (id, code, label, state, parent_id) VALUES (1, 'c58-1', 'l1', 1, 1);
+INSERT INTO t58 (id, code, label, state, parent_id) VALUES (2, 'c58-2', 'l2', 1, 2);
+CREATE TABLE t59 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t58(id), grand_id INTEGER REFERENCES t55(id));
+CREATE INDEX t59_label ON t59(label);
+INSERT INTO t59 (id, code, label, state, parent_id) VALUES (1, 'c59-1', 'l1', 1, 1);
+INSERT INTO t59 (id, code, label, state, parent_id) VALUES (2, 'c59-2', 'l2', 1, 2);
+ALTER TABLE t58 ADD COLUMN note TEXT;
+CREATE TRIGGER t59_touch AFTER UPDATE ON t59 BEGIN UPDATE t59 SET qty = qty + 1 WHERE id = NEW.id AND 0; END;

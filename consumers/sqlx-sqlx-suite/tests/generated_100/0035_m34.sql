@@ -1,0 +1,10 @@
+CREATE TABLE t68 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t67(id), grand_id INTEGER REFERENCES t64(id));
+CREATE INDEX t68_label ON t68(label);
+CREATE INDEX t68_qty ON t68(qty, price);
+INSERT INTO t68 (id, code, label, state, parent_id) VALUES (1, 'c68-1', 'l1', 1, 1);
+INSERT INTO t68 (id, code, label, state, parent_id) VALUES (2, 'c68-2', 'l2', 1, 2);
+CREATE TABLE t69 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t68(id), grand_id INTEGER REFERENCES t65(id));
+CREATE INDEX t69_label ON t69(label);
+INSERT INTO t69 (id, code, label, state, parent_id) VALUES (1, 'c69-1', 'l1', 1, 1);
+INSERT INTO t69 (id, code, label, state, parent_id) VALUES (2, 'c69-2', 'l2', 1, 2);
+ALTER TABLE t68 ADD COLUMN note TEXT;

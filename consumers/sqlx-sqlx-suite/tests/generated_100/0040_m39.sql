@@ -1,0 +1,11 @@
+CREATE TABLE t78 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t77(id), grand_id INTEGER REFERENCES t74(id));
+CREATE INDEX t78_label ON t78(label);
+CREATE INDEX t78_qty ON t78(qty, price);
+INSERT INTO t78 (id, code, label, state, parent_id) VALUES (1, 'c78-1', 'l1', 1, 1);
+INSERT INTO t78 (id, code, label, state, parent_id) VALUES (2, 'c78-2', 'l2', 1, 2);
+CREATE TABLE t79 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t78(id), grand_id INTEGER REFERENCES t75(id));
+CREATE INDEX t79_label ON t79(label);
+INSERT INTO t79 (id, code, label, state, parent_id) VALUES (1, 'c79-1', 'l1', 1, 1);
+INSERT INTO t79 (id, code, label, state, parent_id) VALUES (2, 'c79-2', 'l2', 1, 2);
+ALTER TABLE t78 ADD COLUMN note TEXT;
+CREATE TRIGGER t79_touch AFTER UPDATE ON t79 BEGIN UPDATE t79 SET qty = qty + 1 WHERE id = NEW.id AND 0; END;

@@ -1,0 +1,10 @@
+CREATE TABLE t88 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t87(id), grand_id INTEGER REFERENCES t84(id));
+CREATE INDEX t88_label ON t88(label);
+CREATE INDEX t88_qty ON t88(qty, price);
+INSERT INTO t88 (id, code, label, state, parent_id) VALUES (1, 'c88-1', 'l1', 1, 1);
+INSERT INTO t88 (id, code, label, state, parent_id) VALUES (2, 'c88-2', 'l2', 1, 2);
+CREATE TABLE t89 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t88(id), grand_id INTEGER REFERENCES t85(id));
+CREATE INDEX t89_label ON t89(label);
+INSERT INTO t89 (id, code, label, state, parent_id) VALUES (1, 'c89-1', 'l1', 1, 1);
+INSERT INTO t89 (id, code, label, state, parent_id) VALUES (2, 'c89-2', 'l2', 1, 2);
+ALTER TABLE t88 ADD COLUMN note TEXT;

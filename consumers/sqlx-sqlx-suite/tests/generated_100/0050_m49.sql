@@ -1,0 +1,11 @@
+CREATE TABLE t98 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t97(id), grand_id INTEGER REFERENCES t94(id));
+CREATE INDEX t98_label ON t98(label);
+CREATE INDEX t98_qty ON t98(qty, price);
+INSERT INTO t98 (id, code, label, state, parent_id) VALUES (1, 'c98-1', 'l1', 1, 1);
+INSERT INTO t98 (id, code, label, state, parent_id) VALUES (2, 'c98-2', 'l2', 1, 2);
+CREATE TABLE t99 (id INTEGER PRIMARY KEY, code TEXT UNIQUE, label TEXT, qty INTEGER DEFAULT 0, price REAL, state INTEGER CHECK (state BETWEEN 0 AND 9), payload BLOB, created TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), parent_id INTEGER REFERENCES t98(id), grand_id INTEGER REFERENCES t95(id));
+CREATE INDEX t99_label ON t99(label);
+INSERT INTO t99 (id, code, label, state, parent_id) VALUES (1, 'c99-1', 'l1', 1, 1);
+INSERT INTO t99 (id, code, label, state, parent_id) VALUES (2, 'c99-2', 'l2', 1, 2);
+ALTER TABLE t98 ADD COLUMN note TEXT;
+CREATE TRIGGER t99_touch AFTER UPDATE ON t99 BEGIN UPDATE t99 SET qty = qty + 1 WHERE id = NEW.id AND 0; END;

@@ -1,0 +1,3 @@
+-- no-transaction
+
+PRAGMA JOURNAL_MODE = WAL;
