@@ -19,12 +19,7 @@ pub struct Args {
 }
 
 /// Options that take no value.
-const FLAGS: [&str; 4] = [
-    "--quick",
-    "--no-progress",
-    "--allow-irreversible",
-    "--strict",
-];
+const FLAGS: [&str; 4] = ["--quick", "--no-progress", "--require-downs", "--data"];
 
 impl Args {
     /// Splits `raw` into positional arguments and options; `--help` prints

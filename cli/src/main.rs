@@ -7,6 +7,7 @@
 //! failed operation), 2 for a command line it does not understand.
 
 mod args;
+mod check;
 mod progress;
 mod status;
 mod stress;
@@ -23,6 +24,8 @@ Usage: migrate-once <command> [options]
 Commands:
   stress [DIR]       hammer the set in DIR with threads, racing processes and SIGKILL;
                      exit 1 on any error or miscount
+  check [DIR]        load the set, apply it, check that every down undoes its up and,
+                     with --snapshot FILE, that the schema is the one in FILE; for CI
   template [DIR]     build the set's template into the cache directory (or find it
                      there) and print its key and path
   status DB [DIR]    what the database DB has applied; with DIR, against that set:
@@ -52,12 +55,14 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "stress" => Args::parse(rest, stress::HELP).and_then(|a| stress::run(&a)),
+        "check" => Args::parse(rest, check::HELP).and_then(|a| check::run(&a)),
         "template" => Args::parse(rest, TEMPLATE_HELP).and_then(|a| template(&a)),
         "status" => Args::parse(rest, status::HELP).and_then(|a| status::run(&a)),
         "help" | "-h" | "--help" => {
             let text = match rest.first().map(String::as_str) {
                 None => HELP,
                 Some("stress") => stress::HELP,
+                Some("check") => check::HELP,
                 Some("template") => TEMPLATE_HELP,
                 Some("status") => status::HELP,
                 Some(other) => {

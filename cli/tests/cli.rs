@@ -91,7 +91,7 @@ fn a_missing_an_empty_and_a_file_directory_are_each_said_plainly_with_exit_1() {
         (&empty, "holds no migration"),
         (&file, "is not a directory"),
     ] {
-        for command in ["stress", "template"] {
+        for command in ["stress", "check", "template"] {
             let (code, out, err) = run(bin().arg(command).arg(given));
             assert_eq!(code, 1, "{command} {}: {out}\n{err}", given.display());
             assert!(err.contains(says), "{command} {}: {err}", given.display());
@@ -229,6 +229,8 @@ fn a_command_line_it_does_not_understand_is_exit_2() {
         vec!["stress", "--threads", "zero"],
         vec!["stress", "a", "b"],
         vec!["status"],
+        vec!["check", "--snapshot"],
+        vec!["check", "--allow-everything"],
         vec![],
     ] {
         let (code, _, err) = run(bin().args(&args));
@@ -239,7 +241,7 @@ fn a_command_line_it_does_not_understand_is_exit_2() {
 
 #[test]
 fn every_command_explains_itself() {
-    for command in ["stress", "template", "status"] {
+    for command in ["stress", "check", "template", "status"] {
         let (code, out, _) = run(bin().args([command, "--help"]));
         assert_eq!(code, 0);
         assert!(out.starts_with(&format!("migrate-once {command}")), "{out}");
@@ -249,7 +251,203 @@ fn every_command_explains_itself() {
     }
     let (code, out, _) = run(bin().arg("help"));
     assert_eq!(code, 0);
-    for command in ["stress", "template", "status"] {
+    for command in ["stress", "check", "template", "status"] {
         assert!(out.contains(command), "{out}");
     }
+}
+
+// ---- check ----
+
+/// A set of reversible migrations in `dir`, sqlx's layout.
+fn reversible_set(dir: &Path) {
+    write(
+        dir,
+        "0001_users.up.sql",
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);",
+    );
+    write(dir, "0001_users.down.sql", "DROP TABLE users;");
+    write(
+        dir,
+        "0002_by_name.up.sql",
+        "CREATE INDEX users_by_name ON users(name);",
+    );
+    write(dir, "0002_by_name.down.sql", "DROP INDEX users_by_name;");
+}
+
+#[test]
+fn check_on_a_good_set_passes_every_step_with_exit_0() {
+    let (code, out, err) = run(bin().arg("check").arg(crate_set()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("load: ok, 4 migrations"), "{out}");
+    assert!(out.contains("4 with a down"), "{out}");
+    assert!(
+        out.contains("reversibility: ok, 4 down(s) undo their up"),
+        "{out}"
+    );
+    assert!(out.contains("check: ok"), "{out}");
+    assert!(
+        !out.contains("snapshot"),
+        "no snapshot was asked for: {out}"
+    );
+}
+
+#[test]
+fn check_on_a_broken_set_fails_at_the_step_that_breaks_naming_file_and_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (unloadable, failing) = (dir.path().join("unloadable"), dir.path().join("failing"));
+    for d in [&unloadable, &failing] {
+        std::fs::create_dir_all(d).unwrap();
+        write(d, "0001_a.sql", "CREATE TABLE a(x);");
+    }
+    // Loading refuses it: a statement that would end the migrator's transaction.
+    write(&unloadable, "0002_b.sql", "CREATE TABLE b(x);\nCOMMIT;");
+    // It loads, and its second statement fails when applied.
+    write(
+        &failing,
+        "0002_b.sql",
+        "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);",
+    );
+
+    let (code, out, err) = run(bin().arg("check").arg(&unloadable));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("check: FAIL at load"), "{err}");
+    assert!(
+        err.contains("0002_b.sql") && err.contains("COMMIT"),
+        "{err}"
+    );
+    assert!(!out.contains("load: ok"), "{out}");
+
+    let (code, out, err) = run(bin().arg("check").arg(&failing));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("load: ok, 2 migrations"), "{out}");
+    assert!(
+        err.contains("FAIL at reversibility: the set cannot be applied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("0002_b.sql")
+            && err.contains("INSERT INTO nowhere VALUES (1);")
+            && err.contains("no such table: nowhere"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_of_a_down_that_does_not_undo_its_up_is_exit_1_naming_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    reversible_set(dir.path());
+    // The down forgets the index.
+    write(dir.path(), "0002_by_name.down.sql", "SELECT 1;");
+    let (code, out, err) = run(bin().arg("check").arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("check: FAIL at reversibility"), "{err}");
+    assert!(
+        err.contains("migration 2 (by_name)") && err.contains("index users_by_name: extra"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("migration 1 (users)"),
+        "1 is reversible: {err}"
+    );
+}
+
+#[test]
+fn check_lists_migrations_without_a_down_and_fails_on_them_only_when_required() {
+    let dir = tempfile::tempdir().unwrap();
+    reversible_set(dir.path());
+    write(dir.path(), "0003_notes.up.sql", "CREATE TABLE notes(x);");
+    let (code, out, err) = run(bin().arg("check").arg(dir.path()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("2 down(s) undo their up"), "{out}");
+    assert!(
+        out.contains("1 migration(s) without a down, not checked: 3"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(bin().args(["check", "--require-downs"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("FAIL at reversibility") && err.contains("migration 3 (notes)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_data_catches_a_down_that_loses_rows_the_schema_check_cannot_see() {
+    let dir = tempfile::tempdir().unwrap();
+    reversible_set(dir.path());
+    // Right schema afterwards, but every user is gone.
+    write(
+        dir.path(),
+        "0002_by_name.down.sql",
+        "DROP INDEX users_by_name; DROP TABLE users; \
+         CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);",
+    );
+    let (code, out, err) = run(bin().arg("check").arg(dir.path()));
+    assert_eq!(code, 0, "schema alone: {out}\n{err}");
+    let (code, out, err) = run(bin().args(["check", "--data"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("migration 2 (by_name)") && err.contains("users"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_snapshot_is_missing_then_written_then_matched_then_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    reversible_set(&set);
+    // A relative FILE is taken from the current directory.
+    let snapshot = dir.path().join("schema.sql");
+    let check = || {
+        let mut cmd = bin();
+        cmd.current_dir(dir.path())
+            .env_remove("MIGRATE_ONCE_UPDATE_SNAPSHOTS")
+            .env("CARGO_MANIFEST_DIR", "/nonexistent")
+            .args(["check", "set", "--snapshot", "schema.sql"]);
+        cmd
+    };
+
+    let (code, out, err) = run(&mut check());
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("no schema snapshot") && err.contains("MIGRATE_ONCE_UPDATE_SNAPSHOTS=1"),
+        "{err}"
+    );
+    assert!(!snapshot.exists());
+
+    let (code, out, err) = run(check().env("MIGRATE_ONCE_UPDATE_SNAPSHOTS", "1"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("snapshot: written to"), "{out}");
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    assert!(
+        text.contains("CREATE INDEX users_by_name ON users(name);"),
+        "{text}"
+    );
+
+    let (code, out, err) = run(&mut check());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("snapshot: ok"), "{out}");
+
+    write(
+        &set,
+        "0003_age.up.sql",
+        "ALTER TABLE users ADD COLUMN age INTEGER;",
+    );
+    write(
+        &set,
+        "0003_age.down.sql",
+        "ALTER TABLE users DROP COLUMN age;",
+    );
+    let (code, out, err) = run(&mut check());
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("check: FAIL at snapshot"), "{err}");
+    assert!(err.contains("+    age INTEGER"), "a unified diff: {err}");
+    assert_eq!(
+        std::fs::read_to_string(&snapshot).unwrap(),
+        text,
+        "the file is left alone"
+    );
 }
