@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use crate::app_ledger::{self, AppLedger};
-use crate::error::{AppLedgerProblem, Error, Result, is_busy, sqlite_error, statement_error};
+use crate::error::{
+    AppLedgerProblem, Error, Origin, Result, is_busy, sqlite_error, statement_error,
+};
 use crate::identity::file_of;
 use crate::ledger::{self, LedgerRow};
 use crate::migrations::{Migration, Migrations, hex};
@@ -719,28 +721,41 @@ fn apply_one(conn: &Connection, m: &Migration, path: Option<&Path>) -> Result<()
                 source: std::sync::Arc::new(statement_error(source)),
             },
         };
-        // Stepped to the end: `execute_batch` would stop a statement that
-        // returns rows (a backfill `SELECT f(x) FROM t`) at its first row.
-        let run = || -> rusqlite::Result<()> {
-            let mut stmt = conn.prepare(statement)?;
-            let mut rows = stmt.raw_query();
-            while rows.next()?.is_some() {}
-            Ok(())
-        };
-        run().map_err(fail)?;
-        if conn.is_autocommit() {
-            // Loading refuses BEGIN/COMMIT/END/ROLLBACK; this catches
-            // anything else that ends a transaction, so that at least the
-            // error is loud.
-            return Err(Error::ForbiddenStatement {
-                version: m.version(),
-                name: m.name().to_string(),
-                origin: m.origin().clone(),
-                index,
-                statement: statement.to_string(),
-                reason: "it ended the migrator's transaction",
-            });
-        }
+        run_statement(conn, m, m.origin(), index, statement, fail)?;
+    }
+    Ok(())
+}
+
+/// Runs statement `index` of migration `m` (from `origin`, its up's file or
+/// its down's), failing with `fail`'s error.
+fn run_statement(
+    conn: &Connection,
+    m: &Migration,
+    origin: &Origin,
+    index: usize,
+    statement: &str,
+    fail: impl FnOnce(rusqlite::Error) -> Error,
+) -> Result<()> {
+    // Stepped to the end: `execute_batch` would stop a statement that
+    // returns rows (a backfill `SELECT f(x) FROM t`) at its first row.
+    let run = || -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare(statement)?;
+        let mut rows = stmt.raw_query();
+        while rows.next()?.is_some() {}
+        Ok(())
+    };
+    run().map_err(fail)?;
+    if conn.is_autocommit() {
+        // Loading refuses BEGIN/COMMIT/END/ROLLBACK; this catches anything
+        // else that ends a transaction, so that at least the error is loud.
+        return Err(Error::ForbiddenStatement {
+            version: m.version(),
+            name: m.name().to_string(),
+            origin: origin.clone(),
+            index,
+            statement: statement.to_string(),
+            reason: "it ended the migrator's transaction",
+        });
     }
     Ok(())
 }
@@ -884,23 +899,7 @@ pub(crate) fn revert(conn: &mut Connection, m: &Migration) -> Result<()> {
                     statement: statement.to_string(),
                     source: std::sync::Arc::new(statement_error(source)),
                 };
-                let run = || -> rusqlite::Result<()> {
-                    let mut stmt = conn.prepare(statement)?;
-                    let mut rows = stmt.raw_query();
-                    while rows.next()?.is_some() {}
-                    Ok(())
-                };
-                run().map_err(fail)?;
-                if conn.is_autocommit() {
-                    return Err(Error::ForbiddenStatement {
-                        version: m.version(),
-                        name: m.name().to_string(),
-                        origin: origin.clone(),
-                        index: i + 1,
-                        statement: statement.to_string(),
-                        reason: "it ended the migrator's transaction",
-                    });
-                }
+                run_statement(conn, m, &origin, i + 1, statement, fail)?;
             }
             if ledger::exists(conn).map_err(Error::db("read the ledger", path))? {
                 ledger::remove(conn, m.version()).map_err(Error::db("write the ledger", path))?;
