@@ -59,13 +59,13 @@ fn normalize(sql: &str) -> std::borrow::Cow<'_, str> {
 
 /// Lower-case hex, as checksums and cache keys are written.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 impl Migration {
@@ -615,16 +615,23 @@ impl Migrations {
             if let ByName::Suspicious(reason) = by_name {
                 return Err(Error::UnusableFile { path, reason });
             }
-            // `metadata` follows symbolic links; a dangling one or a loop is
-            // an I/O error naming the link.
-            let meta = fs::metadata(&path).map_err(Error::io(&path))?;
+            // A regular file is read without asking again what it is (a
+            // test process loads the set once per test under cargo-nextest).
+            // Anything else is asked with `metadata`, which follows symbolic
+            // links: a dangling one or a loop is an I/O error naming the link.
+            let meta = match entry.file_type() {
+                Ok(t) if t.is_file() => None,
+                _ => Some(fs::metadata(&path).map_err(Error::io(&path))?),
+            };
+            let is_file = meta.as_ref().is_none_or(fs::Metadata::is_file);
+            let is_dir = meta.as_ref().is_some_and(fs::Metadata::is_dir);
             match by_name {
-                ByName::SqlFile if meta.is_file() => {
+                ByName::SqlFile if is_file => {
                     let bytes = fs::read(&path).map_err(Error::io(&path))?;
                     entries.push(Entry::File { name, bytes });
                 }
                 ByName::SqlFile => return Err(not_a_file(path)),
-                ByName::Versioned if meta.is_dir() => {
+                ByName::Versioned if is_dir => {
                     let mut files = Vec::new();
                     for f in ["up.sql", "down.sql"] {
                         let p = path.join(f);
