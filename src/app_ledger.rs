@@ -30,8 +30,6 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::migrations::Migration;
-
 /// A migration tool whose own ledger a [`Migrations`](crate::Migrations) set
 /// keeps too (see [`Migrations::with_app_ledgers`](crate::Migrations::with_app_ledgers)),
 /// so that the tool's migrator, run on a database this crate migrated, finds
@@ -164,26 +162,44 @@ pub(crate) fn rows(conn: &Connection, tool: AppLedger) -> rusqlite::Result<Vec<R
     }
 }
 
-/// Removes the row `tool` keeps for `m`, as its own revert does.
-pub(crate) fn remove(conn: &Connection, tool: AppLedger, m: &Migration) -> rusqlite::Result<()> {
+/// What an app ledger records of one migration (built by
+/// `Migration::app_ledger_entry`).
+pub(crate) struct Entry<'a> {
+    pub version: i64,
+    /// The version as diesel writes it (`0001`, `20240101120000`).
+    pub diesel_version: &'a str,
+    /// sqlx's description of the migration.
+    pub description: String,
+    /// sqlx's checksum of the migration.
+    pub checksum: Vec<u8>,
+}
+
+/// Removes the row `tool` keeps for migration `version` (diesel's
+/// `diesel_version`), as its own revert does.
+pub(crate) fn remove(
+    conn: &Connection,
+    tool: AppLedger,
+    version: i64,
+    diesel_version: &str,
+) -> rusqlite::Result<()> {
     match tool {
-        AppLedger::Sqlx => conn.execute(
-            "DELETE FROM _sqlx_migrations WHERE version = ?1",
-            [m.version()],
-        ),
+        AppLedger::Sqlx => {
+            conn.execute("DELETE FROM _sqlx_migrations WHERE version = ?1", [version])
+        }
         AppLedger::Diesel => conn.execute(
             "DELETE FROM __diesel_schema_migrations WHERE version = ?1",
-            [m.diesel_version()],
+            [diesel_version],
         ),
     }
     .map(drop)
 }
 
-/// Writes the row `tool` would have written for applying `m`, which took `took`.
+/// Writes the row `tool` would have written for applying the migration of
+/// `entry`, which took `took`.
 pub(crate) fn record(
     conn: &Connection,
     tool: AppLedger,
-    m: &Migration,
+    entry: &Entry<'_>,
     took: Duration,
 ) -> rusqlite::Result<()> {
     match tool {
@@ -192,9 +208,9 @@ pub(crate) fn record(
                 "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
                  VALUES (?1, ?2, TRUE, ?3, ?4)",
                 rusqlite::params![
-                    m.version(),
-                    m.sqlx_description(),
-                    m.sqlx_checksum(),
+                    entry.version,
+                    entry.description,
+                    entry.checksum,
                     i64::try_from(took.as_nanos()).unwrap_or(i64::MAX)
                 ],
             )
@@ -202,7 +218,7 @@ pub(crate) fn record(
         AppLedger::Diesel => conn
             .execute(
                 "INSERT INTO __diesel_schema_migrations (version) VALUES (?1)",
-                [m.diesel_version()],
+                [entry.diesel_version],
             )
             .map(drop),
     }

@@ -33,7 +33,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use crate::connection::{OnConnect, Setup};
-use crate::error::{Error, Origin, Result, SchemaObject};
+use crate::error::{Error, Origin, Result, SchemaObject, indent};
 use crate::fingerprint::{Cache, Change, Difference, Fingerprint, quote};
 use crate::migrations::{Migration, Migrations};
 use crate::migrator::{Migrator, revert};
@@ -198,14 +198,6 @@ impl fmt::Display for Irreversible {
             self.version, self.name, self.origin
         )
     }
-}
-
-/// Every line of `text` after `prefix`.
-pub(crate) fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
-        .map(|l| format!("{prefix}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// An error's message with its causes, one per line: it is printed inside

@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Environment variable that makes [`assert_schema_snapshot`](crate::assert_schema_snapshot) (and
+/// [`check_schema_snapshot`](crate::check_schema_snapshot)) write the snapshot file instead of failing:
+/// `MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 cargo test`, then review the diff of
+/// the file. Unset, empty or `0`: compare.
+pub const UPDATE_SNAPSHOTS_ENV: &str = "MIGRATE_ONCE_UPDATE_SNAPSHOTS";
+
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -780,7 +786,7 @@ impl fmt::Display for Error {
                 if !failed.is_empty() {
                     f.write_str("down migrations do not undo their up:")?;
                     for trip in failed {
-                        write!(f, "\n{}", crate::check::indent(&trip.to_string(), "  "))?;
+                        write!(f, "\n{}", indent(&trip.to_string(), "  "))?;
                     }
                     sep = "\n";
                 }
@@ -797,13 +803,13 @@ impl fmt::Display for Error {
                 "the migrated schema differs from its snapshot {}; if the change is meant, \
                  run the tests again with {}=1 to accept it\n{diff}",
                 path.display(),
-                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+                UPDATE_SNAPSHOTS_ENV
             ),
             Error::SnapshotMissing { path } => write!(
                 f,
                 "there is no schema snapshot at {}; run the tests with {}=1 to write it",
                 path.display(),
-                crate::snapshot::UPDATE_SNAPSHOTS_ENV
+                UPDATE_SNAPSHOTS_ENV
             ),
             Error::LockTimeout { waited } => write!(
                 f,
@@ -911,3 +917,11 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<Error>();
 };
+
+/// Every line of `text` after `prefix`.
+pub(crate) fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -12,8 +12,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::migrations::{Migration, Migrations};
 
-/// Name of the ledger table.
-pub const LEDGER_TABLE: &str = "_migrate_once_ledger";
+pub use crate::bookkeeping::LEDGER_TABLE;
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS _migrate_once_ledger (
     version INTEGER PRIMARY KEY,

@@ -191,6 +191,16 @@ impl Migration {
         h.finalize().to_vec()
     }
 
+    /// What an app's ledger records of this migration.
+    pub(crate) fn app_ledger_entry(&self) -> crate::app_ledger::Entry<'_> {
+        crate::app_ledger::Entry {
+            version: self.version,
+            diesel_version: self.diesel_version(),
+            description: self.sqlx_description(),
+            checksum: self.sqlx_checksum(),
+        }
+    }
+
     /// sqlx's description: the name with `_` read as spaces.
     pub(crate) fn sqlx_description(&self) -> String {
         self.name.replace('_', " ")

@@ -594,7 +594,7 @@ impl<'a> Migrator<'a> {
                     .as_ref()
                     .is_some_and(|v| v.binary_search(&m.version()).is_ok());
                 if !recorded {
-                    app_ledger::record(conn, *tool, m, took(m.version()))
+                    app_ledger::record(conn, *tool, &m.app_ledger_entry(), took(m.version()))
                         .map_err(Error::db("write an app's ledger", path))?;
                 }
             }
@@ -910,7 +910,7 @@ pub(crate) fn revert(conn: &mut Connection, m: &Migration) -> Result<()> {
                 let kept = app_ledger::exists(conn, tool)
                     .map_err(Error::db("look for an app's ledger", path))?;
                 if kept {
-                    app_ledger::remove(conn, tool, m)
+                    app_ledger::remove(conn, tool, m.version(), m.diesel_version())
                         .map_err(Error::db("write an app's ledger", path))?;
                 }
             }

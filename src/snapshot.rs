@@ -24,11 +24,9 @@ use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::normalize::{Kind, Token, render, tokens};
 
-/// Environment variable that makes [`assert_schema_snapshot`] (and
-/// [`check_schema_snapshot`]) write the snapshot file instead of failing:
-/// `MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 cargo test`, then review the diff of
-/// the file. Unset, empty or `0`: compare.
-pub const UPDATE_SNAPSHOTS_ENV: &str = "MIGRATE_ONCE_UPDATE_SNAPSHOTS";
+// Defined beside the errors that name it, which must not depend on this
+// module; documented there.
+pub use crate::error::UPDATE_SNAPSHOTS_ENV;
 
 /// The first lines of every dump.
 const HEADER: &str = "-- Schema snapshot written by migrate-once: the migrated schema, objects sorted, SQL normalized.\n\

@@ -176,15 +176,6 @@ fn words(statement: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Tables that are bookkeeping, not schema: the crate's ledger and the
-/// app ledgers it keeps. A migration that touched them could make a report
-/// lie (a ledger row deleted, another tool's row forged).
-const BOOKKEEPING: [&str; 3] = [
-    crate::ledger::LEDGER_TABLE,
-    "_sqlx_migrations",
-    "__diesel_schema_migrations",
-];
-
 /// Pragmas a migration may use in any form: they read, or they change the
 /// database inside the transaction, or (`foreign_keys`) do nothing inside
 /// it, or (`legacy_alter_table`) the migrator sets them back afterwards.
@@ -341,8 +332,7 @@ fn touches_bookkeeping(statement: &str) -> bool {
                 .get(i..i + 6)
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"migrat"))
     });
-    has_migrat
-        && words(statement).any(|word| BOOKKEEPING.iter().any(|t| t.eq_ignore_ascii_case(word)))
+    has_migrat && words(statement).any(crate::bookkeeping::is_bookkeeping)
 }
 
 /// 1-based line number of byte offset `at` in `text`.

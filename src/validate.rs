@@ -5,9 +5,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::app_ledger::AppLedger;
 use crate::error::{Error, Result, SchemaObject};
-use crate::ledger::LEDGER_TABLE;
 
 /// The tables, indexes, views and triggers of a database, with their SQL.
 ///
@@ -27,15 +25,7 @@ fn squash(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-pub(crate) fn is_bookkeeping(table: &str) -> bool {
-    [
-        LEDGER_TABLE,
-        AppLedger::Sqlx.table(),
-        AppLedger::Diesel.table(),
-    ]
-    .iter()
-    .any(|t| t.eq_ignore_ascii_case(table))
-}
+pub(crate) use crate::bookkeeping::is_bookkeeping;
 
 impl Schema {
     /// Reads the schema of the `main` database of `conn`.
