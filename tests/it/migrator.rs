@@ -561,7 +561,6 @@ fn not_waiting_fails_at_once_with_in_progress_while_another_connection_holds_the
 /// and the ledger read before `BEGIN IMMEDIATE` waits the whole lock timeout
 /// and then reports `LockTimeout`.
 #[test]
-
 fn not_waiting_fails_at_once_with_in_progress_while_another_connection_holds_an_exclusive_lock() {
     let db = TempDb::new();
     let holder = db.open();
