@@ -23,11 +23,25 @@
 //! check, ledger, schema) cost 2.8–3.6 ms. It depends on the bytes alone, not
 //! on the file's path or modification time: a cache directory restored by a
 //! CI cache (same bytes, new times, another place) is used as it is.
+//!
+//! Hashing is cheap in an optimized build, but a test suite is usually built
+//! unoptimized, where hashing 1.5 MB took about 16 ms of every test process.
+//! So the first process that reads the file whole and finds it matching its
+//! seal records which file that was (`template.verified`: device, inode,
+//! length, modification and change times, and the seal). A later process
+//! that opens the very same, unchanged file streams it without hashing it
+//! again. Any write to the file, a truncation, a `touch` that sets its
+//! modification time back, or a copy (a CI restore) gives it a new change
+//! time (which no tool can set back) or a new inode, and it is hashed
+//! whole again. The record is only written for a file whose change time is
+//! seconds in the past, so that a change right after it cannot share its
+//! change time (file systems keep it at a clock tick's resolution).
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use once_cell::sync::OnceCell;
 use sha2::{Digest, Sha256};
@@ -42,6 +56,12 @@ pub const CACHE_DIR_ENV: &str = "MIGRATE_ONCE_CACHE_DIR";
 
 const TEMPLATE_FILE: &str = "template.sqlite";
 const SIDECAR_FILE: &str = "template.ok";
+/// The record that the template file, as it is now, was read whole and
+/// matched its seal (see the module docs).
+const VERIFIED_FILE: &str = "template.verified";
+/// How long ago a file's last change must be before it is recorded as
+/// verified: longer than any file system's timestamp resolution.
+const SETTLED: Duration = Duration::from_secs(2);
 const LOCK_FILE: &str = "build.lock";
 /// The name a template has while it is built: what an error about a
 /// migration that fails while building it names as the database.
@@ -103,6 +123,78 @@ impl Seal {
     }
 }
 
+/// Which file a path names, and whether it changed: what `fstat` says of an
+/// open file. Two equal states are the same file, unchanged, as far as the
+/// kernel can tell (a write or a rename sets the change time to now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))] // never read there: no change time
+struct FileState {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+#[cfg_attr(not(unix), allow(dead_code))]
+impl FileState {
+    #[cfg(unix)]
+    fn of(file: &fs::File) -> Option<FileState> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().ok()?;
+        Some(FileState {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    /// Elsewhere no change time can be read: every read is hashed.
+    #[cfg(not(unix))]
+    fn of(_file: &fs::File) -> Option<FileState> {
+        None
+    }
+
+    /// Whether the last change to the file is at least [`SETTLED`] before
+    /// `now`, so that any later change gives it another change time. A
+    /// change time of zero (a file system that keeps none) never is.
+    fn settled(self, now: SystemTime) -> bool {
+        let (secs, nanos) = self.ctime;
+        if secs <= 0 || !(0..1_000_000_000).contains(&nanos) {
+            return false;
+        }
+        let changed = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(secs.unsigned_abs())
+            + Duration::from_nanos(nanos.unsigned_abs());
+        now.duration_since(changed).is_ok_and(|age| age >= SETTLED)
+    }
+
+    /// The text of `template.verified` for this file and `seal`.
+    fn record(self, seal: Seal) -> String {
+        format!(
+            "migrate-once verified v1 dev={} ino={} len={} mtime={}.{:09} ctime={}.{:09} xxh3={:032x}\n",
+            self.dev,
+            self.ino,
+            self.len,
+            self.mtime.0,
+            self.mtime.1,
+            self.ctime.0,
+            self.ctime.1,
+            seal.hash
+        )
+    }
+}
+
+/// The template file opened for reading, and whether it is the very file
+/// an earlier read found whole (then its bytes need no hashing).
+struct Opened {
+    file: fs::File,
+    state: Option<FileState>,
+    vouched: bool,
+}
+
 /// `Template::for_set`, which goes through the process's cache of
 /// templates, is in `registry`, with the rest of the process-wide state.
 impl Template {
@@ -126,12 +218,15 @@ impl Template {
     pub fn bytes(&self) -> Result<&[u8]> {
         self.bytes
             .get_or_try_init(|| {
-                let bytes = fs::read(&self.path).map_err(Error::io(&self.path))?;
-                if Seal::of(&bytes) == self.seal {
-                    Ok(bytes)
-                } else {
-                    Err(self.damaged())
+                let mut opened = self.open()?;
+                let mut bytes = Vec::with_capacity(self.seal.len);
+                std::io::Read::read_to_end(&mut opened.file, &mut bytes)
+                    .map_err(Error::io(&self.path))?;
+                if bytes.len() != self.seal.len {
+                    return Err(self.damaged());
                 }
+                self.finish_read(&opened, || Seal::of(&bytes) == self.seal)?;
+                Ok(bytes)
             })
             .map(Vec::as_slice)
     }
@@ -144,6 +239,67 @@ impl Template {
     fn damaged(&self) -> Error {
         Error::TemplateDamaged {
             path: self.path.clone(),
+        }
+    }
+
+    fn verified_path(&self) -> PathBuf {
+        self.path.with_file_name(VERIFIED_FILE)
+    }
+
+    /// Opens the template file and reads what `template.verified` says of it.
+    fn open(&self) -> Result<Opened> {
+        let file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
+        let state = FileState::of(&file);
+        let vouched = state.is_some_and(|state| {
+            fs::read_to_string(self.verified_path())
+                .is_ok_and(|record| record == state.record(self.seal))
+        });
+        Ok(Opened {
+            file,
+            state,
+            vouched,
+        })
+    }
+
+    /// After the whole of `opened` was read, at its full length: a file
+    /// that was vouched for must not have changed while it was read; any
+    /// other must match the seal (`matches`), and is then recorded as
+    /// verified.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TemplateDamaged`] if either fails.
+    fn finish_read(&self, opened: &Opened, matches: impl FnOnce() -> bool) -> Result<()> {
+        let now = FileState::of(&opened.file);
+        let whole = if opened.vouched {
+            now == opened.state
+        } else {
+            matches()
+        };
+        if !whole {
+            return Err(self.damaged());
+        }
+        if !opened.vouched && now == opened.state {
+            self.vouch(opened);
+        }
+        Ok(())
+    }
+
+    /// Records that the file `opened` was read whole and matched the seal,
+    /// if its last change is settled. Best effort: a cache directory that
+    /// cannot be written to only means the next process hashes again.
+    fn vouch(&self, opened: &Opened) {
+        let Some(before) = opened.state else {
+            return;
+        };
+        if !before.settled(SystemTime::now()) {
+            return;
+        }
+        let record = self.verified_path();
+        let tmp = record.with_file_name(format!("{VERIFIED_FILE}.{}", uuid::Uuid::new_v4()));
+        if fs::write(&tmp, before.record(self.seal)).is_err() || fs::rename(&tmp, &record).is_err()
+        {
+            let _ = fs::remove_file(&tmp);
         }
     }
 
@@ -161,10 +317,13 @@ impl Template {
         if self.streamed.swap(true, Ordering::Relaxed) {
             return copy(self.bytes()?);
         }
-        let mut file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
+        let mut opened = self.open()?;
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let conn = crate::memdb::open_from(uri, self.seal.len, &mut file, |chunk| {
-            hasher.update(chunk);
+        let vouched = opened.vouched;
+        let conn = crate::memdb::open_from(uri, self.seal.len, &mut opened.file, |chunk| {
+            if !vouched {
+                hasher.update(chunk);
+            }
         })
         .map_err(|e| match e {
             crate::memdb::Either::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -174,11 +333,13 @@ impl Template {
             crate::memdb::Either::Sqlite(e) => Error::db("copy the template into memory", None)(e),
         })?;
         // A file longer than its seal says is damaged too.
-        let longer =
-            std::io::Read::read(&mut file, &mut [0u8; 1]).map_err(Error::io(&self.path))? > 0;
-        if longer || hasher.digest128() != self.seal.hash {
+        let longer = std::io::Read::read(&mut opened.file, &mut [0u8; 1])
+            .map_err(Error::io(&self.path))?
+            > 0;
+        if longer {
             return Err(self.damaged());
         }
+        self.finish_read(&opened, || hasher.digest128() == self.seal.hash)?;
         Ok(conn)
     }
 
@@ -306,7 +467,10 @@ fn sweep(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(BUILDING) || name.starts_with(&format!("{SIDECAR_FILE}.")) {
+        if name.starts_with(BUILDING)
+            || name.starts_with(&format!("{SIDECAR_FILE}."))
+            || name.starts_with(&format!("{VERIFIED_FILE}."))
+        {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -535,6 +699,7 @@ mod tests {
             "template-being-built-dead.sqlite",
             "template-being-built-dead.sqlite-journal",
             "template.ok.dead",
+            "template.verified.dead",
         ] {
             fs::write(dir.join(name), b"left behind").unwrap();
         }
@@ -545,6 +710,110 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, [LOCK_FILE, SIDECAR_FILE, TEMPLATE_FILE]);
+    }
+
+    #[test]
+    fn a_change_time_is_settled_only_seconds_after_it() {
+        let state = |ctime| FileState {
+            dev: 1,
+            ino: 2,
+            len: 3,
+            mtime: (0, 0),
+            ctime,
+        };
+        let changed = (1_700_000_000, 500_000_000);
+        let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500 + ms);
+        assert!(!state(changed).settled(at(0)));
+        assert!(!state(changed).settled(at(1_999)));
+        assert!(state(changed).settled(at(2_000)));
+        assert!(
+            !state(changed).settled(at(0) - Duration::from_secs(60)),
+            "a clock behind the file's change time"
+        );
+        assert!(!state((0, 0)).settled(at(0)), "no change time kept");
+        assert!(!state((-5, 0)).settled(at(0)));
+    }
+
+    fn memdb_uri() -> String {
+        format!("file:/migrate-once-unit-{}?vfs=memdb", uuid::Uuid::new_v4())
+    }
+
+    fn read_whole(dir: &Path) -> Result<()> {
+        let t = read_cached(dir, false).expect("a sealed template");
+        t.bytes().map(drop)
+    }
+
+    fn stream(dir: &Path) -> Result<()> {
+        let t = read_cached(dir, false).expect("a sealed template");
+        t.copy_into_memory(&memdb_uri()).map(drop)
+    }
+
+    fn vouched(dir: &Path) -> bool {
+        read_cached(dir, false).unwrap().open().unwrap().vouched
+    }
+
+    /// Changes the file in place without changing its length, and sets its
+    /// modification time back: only the bytes (or the change time) tell.
+    fn tamper(file: &Path) {
+        let mtime = fs::metadata(file).unwrap().modified().unwrap();
+        let mut bytes = fs::read(file).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(file, &bytes).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(fs::metadata(file).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_settled_file_read_whole_is_vouched_for_until_anything_changes_it() {
+        for read in [read_whole as fn(&Path) -> Result<()>, stream] {
+            let cache = tempfile::tempdir().unwrap();
+            let dir = cache.path().join("k");
+            let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
+            load_or_build(&dir, &s, &Setup::default(), true).unwrap();
+            let record = dir.join(VERIFIED_FILE);
+
+            // Just written: its change time could be shared by a change
+            // made right after, so nothing is recorded yet.
+            read(&dir).unwrap();
+            assert!(!record.exists(), "a fresh file is not vouched for");
+
+            std::thread::sleep(SETTLED + Duration::from_millis(100));
+            assert!(!vouched(&dir));
+            read(&dir).unwrap();
+            let text = fs::read_to_string(&record).unwrap();
+            assert!(text.starts_with("migrate-once verified v1 dev="), "{text}");
+            assert!(vouched(&dir), "the same file, unchanged");
+            read(&dir).unwrap();
+            read_whole(&dir).unwrap();
+            stream(&dir).unwrap();
+
+            // A copy of the directory, record and all, is another file.
+            let copy = cache.path().join("copy/k");
+            copy_dir(&dir, &copy);
+            assert!(!vouched(&copy), "a copied record vouches for nothing");
+            tamper(&copy.join(TEMPLATE_FILE));
+            assert!(matches!(read(&copy), Err(Error::TemplateDamaged { .. })));
+
+            // Changed in place, its modification time set back.
+            tamper(&dir.join(TEMPLATE_FILE));
+            assert!(!vouched(&dir), "a change in place voids the record");
+            let err = read(&dir).unwrap_err();
+            assert!(matches!(err, Error::TemplateDamaged { .. }), "{err:?}");
+            // What the registry does after a clone found it damaged.
+            assert!(
+                load_or_build(&dir, &s, &Setup::default(), true)
+                    .unwrap()
+                    .built_here,
+                "and is rebuilt"
+            );
+        }
     }
 
     #[test]

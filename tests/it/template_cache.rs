@@ -445,6 +445,59 @@ fn a_damaged_copy_is_rebuilt_even_when_the_first_clone_streams_it() {
     }
 }
 
+/// A test process that finds the template it opened already read whole by
+/// an earlier one (`template.verified` records which file, unchanged)
+/// streams it without hashing; a change in place, its modification time set
+/// back, voids that record, and the next process rebuilds.
+#[cfg(unix)]
+#[test]
+fn a_template_vouched_for_by_an_earlier_process_is_still_rebuilt_after_a_change_in_place() {
+    let d = Dirs::new();
+    let memory = |d: &Dirs| Report::parse(d.child("a").env(CHILD_MEMORY, "1").run());
+    let first = memory(&d);
+    assert!(first.built, "{first:?}");
+    let record = first.path.with_file_name("template.verified");
+    assert!(!record.exists(), "a file just written is not vouched for");
+
+    // Once its last change is seconds old, the next process to read it
+    // whole records it, and the ones after it use that record.
+    thread::sleep(Duration::from_millis(2_200));
+    let second = memory(&d);
+    assert!(!second.built, "{second:?}");
+    second.assert_db("a");
+    let text = fs::read_to_string(&record).expect("the second process vouched for it");
+    assert!(text.starts_with("migrate-once verified v1 "), "{text}");
+    let third = memory(&d);
+    assert!(!third.built, "{third:?}");
+    third.assert_db("a");
+    assert_eq!(d.builds(), 1);
+
+    // One bit, the length and the modification time as they were.
+    let mtime = fs::metadata(&first.path).unwrap().modified().unwrap();
+    let mut bytes = fs::read(&first.path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    fs::write(&first.path, &bytes).unwrap();
+    let file = fs::File::options().write(true).open(&first.path).unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    for memory_clone in [true, false] {
+        let mut child = d.child("a");
+        if memory_clone {
+            child = child.env(CHILD_MEMORY, "1");
+        }
+        let r = Report::parse(child.run());
+        if memory_clone {
+            assert!(r.built, "the changed template is rebuilt: {r:?}");
+        } else {
+            assert!(!r.built, "the rebuilt one is used: {r:?}");
+        }
+        r.assert_db("a");
+    }
+    assert_eq!(d.builds(), 2);
+    assert_ne!(fs::read(&first.path).unwrap(), bytes, "replaced on disk");
+}
+
 const PROCESSES: usize = 6;
 const ROUNDS: usize = 3;
 
