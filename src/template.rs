@@ -15,7 +15,7 @@
 //! then vouched for by a sidecar file recording its length and a 128-bit
 //! hash of its bytes (XXH3). A cached file whose bytes do not match its
 //! sidecar (truncated, corrupt, edited in place, half-copied) is rebuilt,
-//! never trusted.
+//! never trusted (with the one exception below).
 //!
 //! The check is what a test process pays before its first database, so it
 //! is kept to reading the file and hashing it: at 100 tables (860 KB) that
@@ -26,16 +26,29 @@
 //!
 //! Hashing is cheap in an optimized build, but a test suite is usually built
 //! unoptimized, where hashing 1.5 MB took about 16 ms of every test process.
-//! So the first process that reads the file whole and finds it matching its
-//! seal records which file that was (`template.verified`: device, inode,
-//! length, modification and change times, and the seal). A later process
-//! that opens the very same, unchanged file streams it without hashing it
-//! again. Any write to the file, a truncation, a `touch` that sets its
-//! modification time back, or a copy (a CI restore) gives it a new change
-//! time (which no tool can set back) or a new inode, and it is hashed
-//! whole again. The record is only written for a file whose change time is
-//! seconds in the past, so that a change right after it cannot share its
-//! change time (file systems keep it at a clock tick's resolution).
+//! So on Linux the first process that reads the file whole and finds it
+//! matching its seal records which file that was (`template.verified`: the
+//! boot, device, inode, length, modification and change times, and the
+//! seal). A later process that opens the very same, unchanged file streams
+//! it without hashing it again, and checks after the read that it did not
+//! change meanwhile. Any write to the file through the file system, a
+//! truncation, a `touch` that sets its modification time back, or a copy
+//! (`cp -a`, a CI restore) gives it a new change time (which the kernel
+//! sets, from its clock, on every change) or a new inode, and it is hashed
+//! whole again. What this gives up: a file damaged below the file system
+//! (bad media) within one boot is no longer caught. Guarded against:
+//! - a change that shares the recorded change time: a file is recorded only
+//!   if its last change was at least 2 s before it was opened, longer than
+//!   any file system's timestamp resolution, so a later change gets a later
+//!   time;
+//! - a crash or reboot, after which written pages may not have reached the
+//!   disk while the metadata did: the record names the boot
+//!   (`/proc/sys/kernel/random/boot_id`) and is void in the next one;
+//! - file systems whose change time does not say every change (FUSE ones
+//!   such as sshfs copy it from the modification time; NFS takes it from
+//!   the server's clock and caches it): only a file on ext2/3/4, XFS,
+//!   Btrfs, F2FS, tmpfs or overlayfs is ever recorded. Elsewhere, and on
+//!   other systems, every process hashes as before.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -129,6 +142,8 @@ impl Seal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(unix), allow(dead_code))] // never read there: no change time
 struct FileState {
+    /// The boot the state was read in (its `boot_id`).
+    boot: u128,
     dev: u64,
     ino: u64,
     len: u64,
@@ -138,11 +153,19 @@ struct FileState {
 
 #[cfg_attr(not(unix), allow(dead_code))]
 impl FileState {
-    #[cfg(unix)]
+    /// `None` where a file's change time cannot be trusted to say that it
+    /// changed (see the module docs): then it is hashed on every read.
+    #[cfg(target_os = "linux")]
     fn of(file: &fs::File) -> Option<FileState> {
         use std::os::unix::fs::MetadataExt;
+        if !trusted_file_system(file) {
+            return None;
+        }
+        let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let boot = u128::from_str_radix(&boot.trim().replace('-', ""), 16).ok()?;
         let m = file.metadata().ok()?;
         Some(FileState {
+            boot,
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
@@ -151,8 +174,8 @@ impl FileState {
         })
     }
 
-    /// Elsewhere no change time can be read: every read is hashed.
-    #[cfg(not(unix))]
+    /// Elsewhere every read is hashed.
+    #[cfg(not(target_os = "linux"))]
     fn of(_file: &fs::File) -> Option<FileState> {
         None
     }
@@ -174,7 +197,8 @@ impl FileState {
     /// The text of `template.verified` for this file and `seal`.
     fn record(self, seal: Seal) -> String {
         format!(
-            "migrate-once verified v1 dev={} ino={} len={} mtime={}.{:09} ctime={}.{:09} xxh3={:032x}\n",
+            "migrate-once verified v1 boot={:032x} dev={} ino={} len={} mtime={}.{:09} ctime={}.{:09} xxh3={:032x}\n",
+            self.boot,
             self.dev,
             self.ino,
             self.len,
@@ -187,11 +211,48 @@ impl FileState {
     }
 }
 
+/// File systems (`statfs` magic numbers) whose change time the kernel sets
+/// on every change, from its own clock: ext2/3/4, XFS, Btrfs, F2FS, tmpfs,
+/// overlayfs.
+#[cfg(target_os = "linux")]
+const TRUSTED_FILE_SYSTEMS: [u32; 6] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0xF2F5_2010,
+    0x0102_1994,
+    0x794C_7630,
+];
+
+/// Whether `file` is on one of [`TRUSTED_FILE_SYSTEMS`].
+#[cfg(target_os = "linux")]
+fn trusted_file_system(file: &fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `file` is open for the whole call, and `fstatfs` writes a
+    // whole `statfs` into `buf` when it returns 0.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::fstatfs(file.as_raw_fd(), buf.as_mut_ptr()) };
+    if rc != 0 {
+        return false;
+    }
+    // SAFETY: initialized by the successful call above.
+    #[allow(unsafe_code)]
+    let kind = unsafe { buf.assume_init() }.f_type;
+    // Its integer type differs between architectures; every magic number
+    // fits in 32 bits.
+    #[allow(clippy::unnecessary_cast, clippy::cast_possible_truncation)]
+    TRUSTED_FILE_SYSTEMS.contains(&(kind as u32))
+}
+
 /// The template file opened for reading, and whether it is the very file
 /// an earlier read found whole (then its bytes need no hashing).
 struct Opened {
     file: fs::File,
     state: Option<FileState>,
+    /// When `state` was read: what the file's last change must be settled
+    /// by for this read to be recorded.
+    at: SystemTime,
     vouched: bool,
 }
 
@@ -250,6 +311,7 @@ impl Template {
     fn open(&self) -> Result<Opened> {
         let file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
         let state = FileState::of(&file);
+        let at = SystemTime::now();
         let vouched = state.is_some_and(|state| {
             fs::read_to_string(self.verified_path())
                 .is_ok_and(|record| record == state.record(self.seal))
@@ -257,6 +319,7 @@ impl Template {
         Ok(Opened {
             file,
             state,
+            at,
             vouched,
         })
     }
@@ -286,13 +349,14 @@ impl Template {
     }
 
     /// Records that the file `opened` was read whole and matched the seal,
-    /// if its last change is settled. Best effort: a cache directory that
+    /// if its last change was settled when it was opened (a change after
+    /// that, even one made during the read, has a later change time). Best effort: a cache directory that
     /// cannot be written to only means the next process hashes again.
     fn vouch(&self, opened: &Opened) {
         let Some(before) = opened.state else {
             return;
         };
-        if !before.settled(SystemTime::now()) {
+        if !before.settled(opened.at) {
             return;
         }
         let record = self.verified_path();
@@ -715,6 +779,7 @@ mod tests {
     #[test]
     fn a_change_time_is_settled_only_seconds_after_it() {
         let state = |ctime| FileState {
+            boot: 7,
             dev: 1,
             ino: 2,
             len: 3,
@@ -769,43 +834,83 @@ mod tests {
         assert_eq!(fs::metadata(file).unwrap().modified().unwrap(), mtime);
     }
 
-    #[cfg(unix)]
+    /// As `cp -a`, `tar` or a CI cache restore copies: the modification
+    /// times kept.
+    fn copy_dir_keeping_times(from: &Path, to: &Path) {
+        copy_dir(from, to);
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let mtime = entry.metadata().unwrap().modified().unwrap();
+            let copy = fs::File::options()
+                .write(true)
+                .open(to.join(entry.file_name()))
+                .unwrap();
+            copy.set_modified(mtime).unwrap();
+        }
+    }
+
+    fn damaged(r: Result<()>) -> bool {
+        matches!(r, Err(Error::TemplateDamaged { .. }))
+    }
+
     #[test]
     fn a_settled_file_read_whole_is_vouched_for_until_anything_changes_it() {
         for read in [read_whole as fn(&Path) -> Result<()>, stream] {
             let cache = tempfile::tempdir().unwrap();
             let dir = cache.path().join("k");
             let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
+            let started = std::time::Instant::now();
             load_or_build(&dir, &s, &Setup::default(), true).unwrap();
+            let file = dir.join(TEMPLATE_FILE);
             let record = dir.join(VERIFIED_FILE);
+            let trusted = FileState::of(&fs::File::open(&file).unwrap()).is_some();
 
             // Just written: its change time could be shared by a change
-            // made right after, so nothing is recorded yet.
+            // made right after, so nothing is recorded yet (unless this
+            // machine took most of SETTLED to get here).
             read(&dir).unwrap();
-            assert!(!record.exists(), "a fresh file is not vouched for");
+            if started.elapsed() < SETTLED / 2 {
+                assert!(!record.exists(), "a fresh file is not vouched for");
+            }
 
             std::thread::sleep(SETTLED + Duration::from_millis(100));
-            assert!(!vouched(&dir));
             read(&dir).unwrap();
+            if !trusted {
+                // Not Linux, or a file system whose change time cannot be
+                // trusted: never recorded, every read hashed.
+                assert!(!record.exists());
+                tamper(&file);
+                assert!(damaged(read(&dir)));
+                continue;
+            }
             let text = fs::read_to_string(&record).unwrap();
-            assert!(text.starts_with("migrate-once verified v1 dev="), "{text}");
+            assert!(text.starts_with("migrate-once verified v1 boot="), "{text}");
             assert!(vouched(&dir), "the same file, unchanged");
             read(&dir).unwrap();
             read_whole(&dir).unwrap();
             stream(&dir).unwrap();
 
-            // A copy of the directory, record and all, is another file.
+            // A copy of the directory, record and all, its modification
+            // times kept, is another file.
             let copy = cache.path().join("copy/k");
-            copy_dir(&dir, &copy);
+            copy_dir_keeping_times(&dir, &copy);
             assert!(!vouched(&copy), "a copied record vouches for nothing");
             tamper(&copy.join(TEMPLATE_FILE));
-            assert!(matches!(read(&copy), Err(Error::TemplateDamaged { .. })));
+            assert!(damaged(read(&copy)));
 
-            // Changed in place, its modification time set back.
-            tamper(&dir.join(TEMPLATE_FILE));
+            // Changed while a process that trusted the record reads it.
+            let t = read_cached(&dir, false).unwrap();
+            let opened = t.open().unwrap();
+            assert!(opened.vouched);
+            tamper(&file);
+            assert!(
+                damaged(t.finish_read(&opened, || true)),
+                "a change during a read without hashing is caught after it"
+            );
+
+            // And so, changed in place, its modification time set back.
             assert!(!vouched(&dir), "a change in place voids the record");
-            let err = read(&dir).unwrap_err();
-            assert!(matches!(err, Error::TemplateDamaged { .. }), "{err:?}");
+            assert!(damaged(read(&dir)));
             // What the registry does after a clone found it damaged.
             assert!(
                 load_or_build(&dir, &s, &Setup::default(), true)
@@ -813,6 +918,36 @@ mod tests {
                     .built_here,
                 "and is rebuilt"
             );
+        }
+    }
+
+    #[test]
+    fn a_record_names_its_boot_and_only_some_file_systems_are_trusted() {
+        let state = FileState {
+            boot: 1,
+            dev: 2,
+            ino: 3,
+            len: 4,
+            mtime: (5, 6),
+            ctime: (7, 8),
+        };
+        let seal = Seal { len: 4, hash: 9 };
+        let after_reboot = FileState { boot: 10, ..state };
+        assert_ne!(state.record(seal), after_reboot.record(seal));
+        #[cfg(target_os = "linux")]
+        {
+            for (kind, trusted) in [
+                (0xEF53, true),       // ext4
+                (0x0102_1994, true),  // tmpfs
+                (0x6573_5546, false), // FUSE (sshfs copies ctime from mtime)
+                (0x6969, false),      // NFS (server's clock, cached)
+                (0x0102_1997, false), // 9p
+            ] {
+                assert_eq!(TRUSTED_FILE_SYSTEMS.contains(&kind), trusted, "{kind:#x}");
+            }
+            // /proc is none of them: a file there is never recorded.
+            let proc = fs::File::open("/proc/self/status").unwrap();
+            assert!(FileState::of(&proc).is_none());
         }
     }
 
