@@ -161,4 +161,10 @@ pub use rusqlite;
 #[doc(hidden)]
 pub mod __private {
     pub use include_dir;
+
+    /// For this crate's own tests: whether a template cached in `dir` can be
+    /// recorded as verified (`template.verified`).
+    pub fn records_verified_templates(dir: &std::path::Path) -> bool {
+        crate::template::records_verified(dir)
+    }
 }

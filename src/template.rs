@@ -157,12 +157,19 @@ impl FileState {
     /// changed (see the module docs): then it is hashed on every read.
     #[cfg(target_os = "linux")]
     fn of(file: &fs::File) -> Option<FileState> {
-        use std::os::unix::fs::MetadataExt;
         if !trusted_file_system(file) {
             return None;
         }
         let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
         let boot = u128::from_str_radix(&boot.trim().replace('-', ""), 16).ok()?;
+        FileState::stat(file, boot)
+    }
+
+    /// `file`'s state in the boot `boot`: `fstat` alone, for a file whose
+    /// file system and boot [`FileState::of`] already read.
+    #[cfg(target_os = "linux")]
+    fn stat(file: &fs::File, boot: u128) -> Option<FileState> {
+        use std::os::unix::fs::MetadataExt;
         let m = file.metadata().ok()?;
         Some(FileState {
             boot,
@@ -177,6 +184,11 @@ impl FileState {
     /// Elsewhere every read is hashed.
     #[cfg(not(target_os = "linux"))]
     fn of(_file: &fs::File) -> Option<FileState> {
+        None
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn stat(_file: &fs::File, _boot: u128) -> Option<FileState> {
         None
     }
 
@@ -243,6 +255,16 @@ fn trusted_file_system(file: &fs::File) -> bool {
     // fits in 32 bits.
     #[allow(clippy::unnecessary_cast, clippy::cast_possible_truncation)]
     TRUSTED_FILE_SYSTEMS.contains(&(kind as u32))
+}
+
+/// Whether a template cached in `dir` can be recorded as verified: its
+/// file system's change times are trusted, on a system where the boot can
+/// be read (the rule [`FileState::of`] applies to the file itself).
+pub(crate) fn records_verified(dir: &Path) -> bool {
+    fs::File::open(dir)
+        .ok()
+        .and_then(|dir| FileState::of(&dir))
+        .is_some()
 }
 
 /// The template file opened for reading, and whether it is the very file
@@ -333,7 +355,9 @@ impl Template {
     ///
     /// [`Error::TemplateDamaged`] if either fails.
     fn finish_read(&self, opened: &Opened, matches: impl FnOnce() -> bool) -> Result<()> {
-        let now = FileState::of(&opened.file);
+        let now = opened
+            .state
+            .and_then(|state| FileState::stat(&opened.file, state.boot));
         let whole = if opened.vouched {
             now == opened.state
         } else {
@@ -350,8 +374,9 @@ impl Template {
 
     /// Records that the file `opened` was read whole and matched the seal,
     /// if its last change was settled when it was opened (a change after
-    /// that, even one made during the read, has a later change time). Best effort: a cache directory that
-    /// cannot be written to only means the next process hashes again.
+    /// that, even one made during the read, has a later change time). Best
+    /// effort: a cache directory that cannot be written to only means the
+    /// next process hashes again.
     fn vouch(&self, opened: &Opened) {
         let Some(before) = opened.state else {
             return;

@@ -445,30 +445,6 @@ fn a_damaged_copy_is_rebuilt_even_when_the_first_clone_streams_it() {
     }
 }
 
-/// Whether the template cache in `dir` is on a file system whose change
-/// times let migrate-once record a template as verified (Linux: ext2/3/4,
-/// XFS, Btrfs, F2FS, tmpfs, overlayfs; see `src/template.rs`).
-fn records_verified_templates(dir: &Path) -> bool {
-    if !cfg!(target_os = "linux") {
-        return false;
-    }
-    let out = std::process::Command::new("stat")
-        .args(["-f", "-c", "%t"])
-        .arg(dir)
-        .output()
-        .expect("stat -f");
-    let kind = u32::from_str_radix(String::from_utf8_lossy(&out.stdout).trim(), 16).unwrap();
-    [
-        0xEF53,
-        0x5846_5342,
-        0x9123_683E,
-        0xF2F5_2010,
-        0x0102_1994,
-        0x794C_7630,
-    ]
-    .contains(&kind)
-}
-
 /// A test process that finds the template it opened already read whole by
 /// an earlier one (`template.verified` records which file, unchanged)
 /// streams it without hashing; a change in place, its modification time set
@@ -495,7 +471,7 @@ fn a_template_vouched_for_by_an_earlier_process_is_still_rebuilt_after_a_change_
     let third = memory(&d);
     assert!(!third.built, "{third:?}");
     third.assert_db("a");
-    if records_verified_templates(&d.cache) {
+    if migrate_once::__private::records_verified_templates(&d.cache) {
         let text = fs::read_to_string(&record).expect("the third process vouched for it");
         assert!(text.starts_with("migrate-once verified v1 "), "{text}");
     } else {
