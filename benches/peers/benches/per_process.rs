@@ -271,7 +271,7 @@ fn measure(
     // the first process to read it whole records it as verified
     // (`template.verified`) and the ones after it stream it without
     // hashing it again. A suite's processes in the first 2 s after a build
-    // hash it; `BENCHMARKS.md` measures both.
+    // hash it, as every process did before 0.2 (`BENCHMARKS.md` has both).
     std::thread::sleep(Duration::from_millis(2_100));
     // Unmeasured: every binary once (page cache, dynamic loader), and the
     // migrate-once run must find the harness's template, not build its own.
@@ -283,10 +283,15 @@ fn measure(
         cached,
         "the migrate-once contender did not use the harness's cached template"
     );
-    assert!(
-        template.path().with_file_name("template.verified").exists(),
-        "the migrate-once contender did not record the template as verified"
-    );
+    // Only on Linux, on a file system whose change times are trusted;
+    // elsewhere every process hashes, and that is what is measured.
+    let dir = template.path().parent().unwrap();
+    if migrate_once::__private::records_verified_templates(dir) {
+        assert!(
+            dir.join("template.verified").exists(),
+            "the migrate-once contender did not record the template as verified"
+        );
+    }
 
     let mut samples: Vec<Samples> = (0..CONTENDERS.len()).map(|_| Samples::default()).collect();
     for round in 0..rounds {
