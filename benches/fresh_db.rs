@@ -108,6 +108,29 @@ fn bench(c: &mut Criterion) {
                 first_statement(&db.connect().unwrap());
             })
         });
+        // The default directory: in memory (`/dev/shm`) where there is one.
+        let shm = std::path::Path::new("/dev/shm");
+        if shm.is_dir() {
+            let shm_work = tempfile::tempdir_in(shm).unwrap();
+            g.bench_function("floor: fs::copy template + open, /dev/shm", |b| {
+                b.iter(|| {
+                    let path = shm_work
+                        .path()
+                        .join(format!("copy-{}.sqlite", uuid::Uuid::new_v4()));
+                    fs::copy(&template_file, &path).unwrap();
+                    let conn = Connection::open(&path).unwrap();
+                    first_statement(&conn);
+                    drop(conn);
+                    fs::remove_file(&path).unwrap();
+                })
+            });
+            g.bench_function("TestDb::new (file, default directory)", |b| {
+                b.iter(|| {
+                    let db = TestDb::new(&set).unwrap();
+                    first_statement(&db.connect().unwrap());
+                })
+            });
+        }
         g.bench_function("naive: temp file, tx per migration", |b| {
             b.iter(|| naive(work.path(), &raw))
         });

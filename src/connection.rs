@@ -195,6 +195,9 @@ pub(crate) struct Setup {
     pub journal_mode: Option<JournalMode>,
     pub on_connect: Option<OnConnect>,
     pub pool_size: u32,
+    /// The database is in memory (memdb VFS): waits for its locks are cut
+    /// short (see [`crate::memdb::wait_briefly`]).
+    pub in_memory: bool,
 }
 
 impl Default for Setup {
@@ -205,6 +208,7 @@ impl Default for Setup {
             journal_mode: None,
             on_connect: None,
             pool_size: DEFAULT_POOL_SIZE,
+            in_memory: false,
         }
     }
 }
@@ -217,6 +221,7 @@ impl fmt::Debug for Setup {
             .field("journal_mode", &self.journal_mode)
             .field("on_connect", &self.on_connect.is_some())
             .field("pool_size", &self.pool_size)
+            .field("in_memory", &self.in_memory)
             .finish()
     }
 }
@@ -227,6 +232,9 @@ impl Setup {
         conn.pragma_update(None, "foreign_keys", self.foreign_keys)?;
         if let Some(mode) = self.journal_mode {
             retry_busy(conn, self.busy_timeout, || set_journal_mode(conn, mode))?;
+        }
+        if self.in_memory {
+            crate::memdb::wait_briefly(conn, self.busy_timeout);
         }
         if let Some(hook) = &self.on_connect {
             hook(conn)?;
@@ -405,7 +413,9 @@ macro_rules! setup_methods {
         /// Busy timeout of every connection handed out: how long a
         /// statement waits for another connection's lock before failing
         /// with "database is locked". Default 30 s. (The wait for the write
-        /// lock while migrating is the `lock_timeout`.)
+        /// lock while migrating is the `lock_timeout`.) A connection to an
+        /// in-memory `TestDb` waits 2 s at most, whatever this says: see
+        /// [`TestDb::in_memory`](crate::TestDb::in_memory).
         ///
         /// ```
         #[doc = $set_up]

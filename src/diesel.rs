@@ -59,7 +59,14 @@ fn establish(url: &str, database: Option<&Path>, setup: &Setup) -> Result<Sqlite
     let mut conn = SqliteConnection::establish(url).map_err(|e| fail(Box::new(e)))?;
     let mut pragmas = format!(
         "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = {};",
-        setup.busy_timeout.as_millis(),
+        // In memory, waits are cut short as on the crate's own connections
+        // (see `TestDb::in_memory`); diesel has no busy handler of ours.
+        if setup.in_memory {
+            setup.busy_timeout.min(crate::memdb::MEMDB_WAIT)
+        } else {
+            setup.busy_timeout
+        }
+        .as_millis(),
         if setup.foreign_keys { "ON" } else { "OFF" }
     );
     if let Some(mode) = setup.journal_mode {

@@ -379,6 +379,18 @@ pub enum Error {
         /// SQLite's error.
         source: Arc<rusqlite::Error>,
     },
+    /// A directory the crate would keep its files in, or a cached template,
+    /// is not safe to use: another user owns it or can write to it, or it
+    /// is not a directory. Nothing was read from it or written to it.
+    UnsafePath {
+        /// The directory or file.
+        path: PathBuf,
+        /// What it was to be: `"template cache directory"`, `"test database
+        /// directory"`, `"cached template"`.
+        what: &'static str,
+        /// What is wrong with it, and what to do.
+        problem: String,
+    },
     /// A cached template no longer matches the seal it was found with: it
     /// was changed or damaged on disk after this process checked it. The
     /// next call for its set checks the cache whole and rebuilds it.
@@ -858,6 +870,15 @@ impl fmt::Display for Error {
                 database: None,
                 ..
             } => write!(f, "could not {context}"),
+            Error::UnsafePath {
+                path,
+                what,
+                problem,
+            } => write!(
+                f,
+                "refusing to use {} as the {what}: {problem}",
+                path.display()
+            ),
             Error::TemplateDamaged { path } => write!(
                 f,
                 "the cached template {} no longer matches its seal (changed or damaged on disk); \

@@ -151,7 +151,7 @@ mod shared {
     /// The shared file of `set` for this run, its lock held; files of other
     /// runs that no process holds are removed first.
     pub(super) fn file(set: &Migrations) -> Result<PathBuf> {
-        let dir = crate::testdb::default_dir();
+        let dir = crate::testdb::default_dir()?;
         let name = format!("{PREFIX}{}-{}", &set.hash()[..16], run());
         let lock = dir.join(format!("{name}.lock"));
         let mut held = HELD.lock();

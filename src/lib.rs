@@ -86,6 +86,7 @@ mod connection;
 #[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
 #[path = "diesel.rs"]
 pub mod diesel_2;
+mod dirs;
 mod error;
 mod fingerprint;
 #[cfg(feature = "rstest")]
@@ -138,7 +139,7 @@ pub use sqlx::sqlx_0_9;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
-pub use template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use template::{CACHE_DIR_ENV, Template, cache_dir, cache_dir_of};
 pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
 /// The README's examples, compiled and run as doctests (they use every

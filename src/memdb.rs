@@ -13,6 +13,8 @@
 //! file's own `xWrite`: one allocation, one `memcpy`, no page cache.
 
 use std::ffi::{c_int, c_void};
+use std::io::Write;
+use std::time::Duration;
 
 use rusqlite::{Connection, ffi};
 
@@ -192,6 +194,85 @@ impl<'c> Store<'c> {
             _ => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)),
         }
     }
+}
+
+/// The longest a connection to an in-memory database waits for a lock
+/// before it fails (`SQLITE_BUSY`, "database is locked"), whatever its busy
+/// timeout (a shorter one is kept).
+///
+/// Why: the memdb VFS lets no connection take a read lock while another
+/// holds the write lock, that is for as long as another connection's write
+/// transaction is open; a file in rollback-journal mode lets readers in
+/// until the writer commits. A test that writes in a transaction on one
+/// connection and reads through another (a pool) waits for itself, and
+/// with a 30 s busy timeout it waited 30 s before it failed. Commits in
+/// memory take microseconds, so a wait this long is almost always that.
+pub(crate) const MEMDB_WAIT: Duration = Duration::from_secs(2);
+
+/// Cuts the lock waits of `conn`, a connection to an in-memory database,
+/// to [`MEMDB_WAIT`] (or `busy_timeout`, if shorter), and says why on
+/// stderr when one gives up. Replaces the connection's busy timeout:
+/// `PRAGMA busy_timeout` then reads 0.
+pub(crate) fn wait_briefly(conn: &Connection, busy_timeout: Duration) {
+    // SAFETY: `conn` is open for the whole call and not used by any other
+    // thread meanwhile (`Connection` is not `Sync`); the handler takes no
+    // data through its pointer (see `wait_briefly_raw`).
+    #[allow(unsafe_code)]
+    unsafe {
+        wait_briefly_raw(conn.handle(), busy_timeout);
+    }
+}
+
+/// [`wait_briefly`] for a connection of another driver (sqlx), by its
+/// handle.
+///
+/// # Safety
+///
+/// `db` must be an open connection that no other thread uses during the
+/// call.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn wait_briefly_raw(db: *mut ffi::sqlite3, busy_timeout: Duration) {
+    let limit = busy_timeout.min(MEMDB_WAIT);
+    if limit < MEMDB_WAIT {
+        // SAFETY: as the caller promises.
+        unsafe { ffi::sqlite3_busy_timeout(db, c_int::try_from(limit.as_millis()).unwrap_or(0)) };
+        return;
+    }
+    // SAFETY: as the caller promises; `busy` is a plain function that
+    // lives forever, and the pointer is never dereferenced (it is null).
+    unsafe { ffi::sqlite3_busy_handler(db, Some(busy), std::ptr::null_mut()) };
+}
+
+/// SQLite's busy handler for in-memory databases: waits as SQLite's own
+/// does (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms a try), for
+/// [`MEMDB_WAIT`] in all, then gives up and says why.
+extern "C" fn busy(_: *mut c_void, count: c_int) -> c_int {
+    const DELAYS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+    let count = usize::try_from(count).unwrap_or(0);
+    let waited: u64 = DELAYS.iter().take(count).sum::<u64>()
+        + 100 * u64::try_from(count.saturating_sub(DELAYS.len())).unwrap_or(u64::MAX / 200);
+    let limit = u64::try_from(MEMDB_WAIT.as_millis()).unwrap_or(u64::MAX);
+    if waited >= limit {
+        // Not `eprintln!`, which panics if stderr is gone: nothing may
+        // unwind into SQLite.
+        let _ = writeln!(
+            std::io::stderr(),
+            "migrate-once: a connection to an in-memory test database waited {} s for a lock              and gave up (\"database is locked\"). In memory (SQLite's memdb VFS), while one \
+             connection has a write transaction open, no other connection can read or write; \
+             a file lets readers in until the writer commits. If the test holds a transaction \
+             open while it queries through another connection (a pool), give it a file: \
+             TestDb::new, or #[migrate_once::sqlx_test] without `in_memory`.",
+            MEMDB_WAIT.as_secs()
+        );
+        return 0;
+    }
+    let delay = DELAYS
+        .get(count)
+        .copied()
+        .unwrap_or(100)
+        .min(limit - waited);
+    std::thread::sleep(Duration::from_millis(delay));
+    1
 }
 
 /// Opening the empty store set `conn`'s page size to SQLite's default; one

@@ -34,7 +34,7 @@ use crate::connection::Setup;
 use crate::error::{Error, Result};
 use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
-use crate::template::{self, Template};
+use crate::template::{self, Flavor, Template};
 use crate::validate::Schema;
 
 /// A map from keys to once-cells whose lock is held only to get or insert
@@ -87,15 +87,15 @@ impl<K: std::hash::Hash + Eq, T> OnceMap<K, T> {
 fn stays_open(e: &Error) -> bool {
     matches!(
         e,
-        Error::Database { .. } | Error::Io { .. } | Error::Driver { .. }
+        Error::Database { .. } | Error::Io { .. } | Error::Driver { .. } | Error::UnsafePath { .. }
     )
 }
 
 /// Databases migrated (and validated) in this process, by identity and set.
 static MIGRATED: OnceMap<(DbIdentity, String), ()> = OnceMap::new();
 
-/// Templates loaded into this process, by their cache directory.
-static TEMPLATES: OnceMap<PathBuf, Arc<Template>> = OnceMap::new();
+/// Templates loaded into this process, by their cache directory and flavor.
+static TEMPLATES: OnceMap<(PathBuf, Flavor), Arc<Template>> = OnceMap::new();
 
 /// The schema each set defines, by set hash.
 static SCHEMAS: OnceMap<String, Arc<Schema>> = OnceMap::new();
@@ -132,28 +132,33 @@ pub(crate) fn once_per_database(
 }
 
 /// The template of `set`, loaded from the on-disk cache (or built) at most
-/// once per process, with the connection setup `setup`. I/O trouble with
-/// the cache directory is not remembered: the next call tries again (a
-/// directory created meanwhile, space freed).
-pub(crate) fn template(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
-    let dir = template::dir_for(set);
+/// once per process, with the connection setup `setup`. Trouble with the
+/// cache directory is not remembered: the next call tries again (a
+/// directory created or mended meanwhile, space freed).
+pub(crate) fn template(set: &Migrations, setup: &Setup, flavor: Flavor) -> Result<Arc<Template>> {
+    let dir = template::dir_for(set)?;
     TEMPLATES.get_or_init(
-        dir.clone(),
-        || template::load_or_build(&dir, set, setup, false).map(Arc::new),
-        |e| matches!(e, Error::Io { .. }),
+        (dir.clone(), flavor),
+        || template::load_or_build_flavor(&dir, set, setup, false, flavor).map(Arc::new),
+        |_| false,
     )
 }
 
 /// The template of `set` again, after one was found damaged on disk
 /// ([`Error::TemplateDamaged`]): this process forgets the one it had, and
 /// the cache is checked whole (and rebuilt if need be) before it is trusted.
-pub(crate) fn template_checked(set: &Migrations, setup: &Setup) -> Result<Arc<Template>> {
-    let dir = template::dir_for(set);
-    TEMPLATES.forget(&dir);
+pub(crate) fn template_checked(
+    set: &Migrations,
+    setup: &Setup,
+    flavor: Flavor,
+) -> Result<Arc<Template>> {
+    let dir = template::dir_for(set)?;
+    let key = (dir.clone(), flavor);
+    TEMPLATES.forget(&key);
     TEMPLATES.get_or_init(
-        dir.clone(),
-        || template::load_or_build(&dir, set, setup, true).map(Arc::new),
-        |e| matches!(e, Error::Io { .. }),
+        key,
+        || template::load_or_build_flavor(&dir, set, setup, true, flavor).map(Arc::new),
+        |_| false,
     )
 }
 
@@ -168,15 +173,17 @@ pub(crate) fn expected_schema(set: &Migrations, setup: &Setup) -> Result<Arc<Sch
     SCHEMAS.get_or_init(
         set.hash().to_string(),
         || {
-            template(set, setup).and_then(|t| t.schema()).or_else(|_| {
-                let uri = format!(
-                    "file:/migrate-once-schema-{}?vfs=memdb",
-                    uuid::Uuid::new_v4()
-                );
-                let mut conn = setup.open(std::path::Path::new(&uri), None)?;
-                crate::migrator::migrate(&mut conn, set)?;
-                Schema::read(&conn).map(Arc::new)
-            })
+            template(set, setup, Flavor::Full)
+                .and_then(|t| t.schema())
+                .or_else(|_| {
+                    let uri = format!(
+                        "file:/migrate-once-schema-{}?vfs=memdb",
+                        uuid::Uuid::new_v4()
+                    );
+                    let mut conn = setup.open(std::path::Path::new(&uri), None)?;
+                    crate::migrator::migrate(&mut conn, set)?;
+                    Schema::read(&conn).map(Arc::new)
+                })
         },
         |_| false,
     )
@@ -209,7 +216,7 @@ impl Template {
     /// hook of the first caller in the process (or of the process that built
     /// the cached file): give every caller of one migration set the same hook.
     pub fn for_set(set: &Migrations) -> Result<Arc<Template>> {
-        template(set, &Setup::default())
+        template(set, &Setup::default(), Flavor::Full)
     }
 }
 

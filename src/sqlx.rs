@@ -100,6 +100,7 @@ macro_rules! sqlx_module {
             let owner = db.owner();
             let max = db.setup().pool_size;
             let path = db.path().map(Path::to_path_buf);
+            let in_memory = db.setup().in_memory.then_some(db.setup().busy_timeout);
             async move {
                 SqlitePoolOptions::new()
                     .max_connections(max)
@@ -108,16 +109,39 @@ macro_rules! sqlx_module {
                     // refuses once the TestDb was closed: for a memdb
                     // database the connection just made is then to a new,
                     // empty store, and goes with the error.
-                    .after_connect(move |_conn, _meta| {
+                    .after_connect(move |conn, _meta| {
                         let usable = owner();
                         Box::pin(async move {
-                            usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))
+                            usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))?;
+                            if let Some(busy_timeout) = in_memory {
+                                wait_briefly(conn, busy_timeout).await?;
+                            }
+                            Ok(())
                         })
                     })
                     .connect_with(options)
                     .await
                     .map_err(driver_error(path.as_deref()))
             }
+        }
+
+        /// Cuts the lock waits of a sqlx connection to an in-memory
+        /// database short, as the crate's own connections' are (see
+        /// `TestDb::in_memory`): a test that reads through the pool while
+        /// another of its connections has a write transaction open fails
+        /// in seconds, saying why, instead of waiting out the busy timeout.
+        async fn wait_briefly(
+            conn: &mut SqliteConnection,
+            busy_timeout: Duration,
+        ) -> std::result::Result<(), $sqlx::Error> {
+            let mut handle = conn.lock_handle().await?;
+            // SAFETY: the handle is locked for us, so sqlx's worker does not
+            // use the connection during the call, and it is open.
+            #[allow(unsafe_code)]
+            unsafe {
+                crate::memdb::wait_briefly_raw(handle.as_raw_handle().as_ptr(), busy_timeout);
+            }
+            Ok(())
         }
 
         // `#[migrate_once::sqlx_test]`: the signatures `#[sqlx::test]` takes
@@ -198,11 +222,17 @@ macro_rules! sqlx_module {
                 let test = args.test_path;
                 sqlx_test::run(&args, |db| {
                     let options = db.sqlx_options();
+                    let in_memory = db.setup().in_memory.then_some(db.setup().busy_timeout);
                     async move {
-                        let conn = options
+                        let mut conn = options
                             .connect()
                             .await
                             .unwrap_or_else(|e| panic!("{test}: failed to connect: {e}"));
+                        if let Some(busy_timeout) = in_memory {
+                            wait_briefly(&mut conn, busy_timeout)
+                                .await
+                                .unwrap_or_else(|e| panic!("{test}: failed to set up: {e}"));
+                        }
                         self(conn).await
                     }
                 })

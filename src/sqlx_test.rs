@@ -28,8 +28,8 @@ pub struct Args {
     pub migrations: Source,
     /// Fixture scripts, run in this order after migrating.
     pub fixtures: &'static [Fixture],
-    /// A database file (`file` argument) rather than an in-memory database.
-    pub file: bool,
+    /// An in-memory database (`in_memory` argument) rather than a file.
+    pub in_memory: bool,
     /// Whether a panic keeps the database (not for `#[should_panic]`).
     pub keep_on_panic: bool,
 }
@@ -222,9 +222,19 @@ fn set_for(source: &Source) -> Result<Option<Arc<Migrations>>, Error> {
     }
 }
 
+/// The busy timeout of sqlx's `SqliteConnectOptions::new()`, which
+/// `#[sqlx::test]` connects with.
+pub(crate) const SQLX_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The test's database: a clone of its set's template (or an empty
 /// database), with the fixtures run on it. Panics, naming the test, if
 /// there is none to be had: the test cannot run.
+///
+/// What a test can see of it is what `#[sqlx::test]`'s would show: a file
+/// (another process can open it by `get_filename()`), in rollback-journal
+/// mode (readers get in during another connection's write transaction),
+/// with sqlx's busy timeout and foreign keys, holding the app's tables and
+/// sqlx's ledger and nothing of this crate's.
 fn database(args: &Args) -> TestDb {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| -> ! { panic!("{}: {what}: {e}", args.test_path) };
@@ -235,11 +245,14 @@ fn database(args: &Args) -> TestDb {
     };
     // As many connections as `#[sqlx::test]`'s pool allows: a test that
     // holds many at once must not wait for one of its own.
-    let builder = builder.pool_size(1000);
-    let db = if args.file {
-        builder.file()
-    } else {
+    let builder = builder
+        .pool_size(1000)
+        .busy_timeout(SQLX_BUSY_TIMEOUT)
+        .ledger(false);
+    let db = if args.in_memory {
         builder.in_memory()
+    } else {
+        builder.file()
     }
     .unwrap_or_else(|e| fail("no test database", &e));
     if !args.fixtures.is_empty() {

@@ -1,11 +1,20 @@
 //! One migrated database per migration set, built once, cached on disk and
 //! held in memory, from which every test database is cloned.
 //!
-//! The cache lives in `MIGRATE_ONCE_CACHE_DIR` (default: `migrate-once` under
-//! the system temp directory), in a directory named by a hash of everything
-//! that shapes the template: the migration set's hash, the SQLite version
-//! and this crate's version. Changing any migration changes the name, so a
-//! stale template is never used.
+//! The cache lives in `MIGRATE_ONCE_CACHE_DIR` (default: a directory of the
+//! user's own under the system temp directory, `migrate-once-UID`; see
+//! `dirs` for why, and for what is refused), in a directory named by a hash
+//! of everything that shapes the template: the migration set's hash, the
+//! SQLite version and this crate's version. Changing any migration changes
+//! the name, so a stale template is never used. A template file another
+//! user owns is never used, whatever its seal says.
+//!
+//! Each directory holds up to two templates of the set: the migrated
+//! database (`template.sqlite`), and the same without the crate's own
+//! ledger table (`template-noledger.sqlite`), for clones that must show the
+//! application's tables and nothing else (`#[sqlx_test]`'s, as
+//! `#[sqlx::test]`'s). The second is made from the first, under the same
+//! lock, the first time it is asked for.
 //!
 //! Building is guarded by an exclusive lock on a file beside the template
 //! (released by the kernel if its holder dies), so across all processes of a
@@ -64,14 +73,45 @@ use crate::error::{Error, Result};
 use crate::migrations::{Migrations, hex};
 use crate::validate::Schema;
 
-/// Environment variable that overrides where templates are cached.
-pub const CACHE_DIR_ENV: &str = "MIGRATE_ONCE_CACHE_DIR";
+pub use crate::dirs::CACHE_DIR_ENV;
 
-const TEMPLATE_FILE: &str = "template.sqlite";
-const SIDECAR_FILE: &str = "template.ok";
-/// The record that the template file, as it is now, was read whole and
-/// matched its seal (see the module docs).
-const VERIFIED_FILE: &str = "template.verified";
+/// Which of a set's two templates (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Flavor {
+    /// The migrated database, the crate's ledger included.
+    Full,
+    /// The same without the crate's ledger table.
+    WithoutLedger,
+}
+
+impl Flavor {
+    /// The template file's name.
+    fn file(self) -> &'static str {
+        match self {
+            Flavor::Full => "template.sqlite",
+            Flavor::WithoutLedger => "template-noledger.sqlite",
+        }
+    }
+
+    /// The name of the sidecar that seals it.
+    fn sidecar(self) -> &'static str {
+        match self {
+            Flavor::Full => "template.ok",
+            Flavor::WithoutLedger => "template-noledger.ok",
+        }
+    }
+
+    /// The name of the record that the template file, as it is now, was
+    /// read whole and matched its seal (see the module docs).
+    fn verified(self) -> &'static str {
+        match self {
+            Flavor::Full => "template.verified",
+            Flavor::WithoutLedger => "template-noledger.verified",
+        }
+    }
+
+    const ALL: [Flavor; 2] = [Flavor::Full, Flavor::WithoutLedger];
+}
 /// How long ago a file's last change must be before it is recorded as
 /// verified: longer than any file system's timestamp resolution.
 const SETTLED: Duration = Duration::from_secs(2);
@@ -99,6 +139,7 @@ pub struct Template {
     /// and reading it means parsing the whole schema.
     schema: OnceCell<Arc<Schema>>,
     path: PathBuf,
+    flavor: Flavor,
     built_here: bool,
 }
 
@@ -326,12 +367,13 @@ impl Template {
     }
 
     fn verified_path(&self) -> PathBuf {
-        self.path.with_file_name(VERIFIED_FILE)
+        self.path.with_file_name(self.flavor.verified())
     }
 
     /// Opens the template file and reads what `template.verified` says of it.
     fn open(&self) -> Result<Opened> {
         let file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
+        crate::dirs::check_own_file(&file, &self.path)?;
         let state = FileState::of(&file);
         let at = SystemTime::now();
         let vouched = state.is_some_and(|state| {
@@ -385,7 +427,11 @@ impl Template {
             return;
         }
         let record = self.verified_path();
-        let tmp = record.with_file_name(format!("{VERIFIED_FILE}.{}", uuid::Uuid::new_v4()));
+        let tmp = record.with_file_name(format!(
+            "{}.{}",
+            self.flavor.verified(),
+            uuid::Uuid::new_v4()
+        ));
         if fs::write(&tmp, before.record(self.seal)).is_err() || fs::rename(&tmp, &record).is_err()
         {
             let _ = fs::remove_file(&tmp);
@@ -456,16 +502,36 @@ impl Template {
     }
 }
 
-/// The directory templates are cached in: `MIGRATE_ONCE_CACHE_DIR`, or
-/// `migrate-once` under the system temp directory.
+/// The directory templates are cached in: `MIGRATE_ONCE_CACHE_DIR`, or, by
+/// default, a directory of the user's own under the system temp directory
+/// (`$TMPDIR/migrate-once-UID` on Unix, made `0700`; `migrate-once` under
+/// the temp directory elsewhere). It is checked before it is used: see
+/// [`Error::UnsafePath`] for what is refused.
+///
+/// ```
+/// let dir = migrate_once::cache_dir();
+/// if std::env::var_os("MIGRATE_ONCE_CACHE_DIR").is_none() {
+///     assert!(dir.starts_with(std::env::temp_dir()));
+///     assert!(dir.file_name().unwrap().to_str().unwrap().starts_with("migrate-once"));
+/// }
+/// ```
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os(CACHE_DIR_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| std::env::temp_dir().join("migrate-once"), PathBuf::from)
+    crate::dirs::cache().path
 }
 
-/// The cache directory of `set`'s template.
-pub(crate) fn dir_for(set: &Migrations) -> PathBuf {
+/// The cache directory of `set`'s templates, made ready: the cache
+/// directory and the set's own directory in it exist and are safe to use.
+pub(crate) fn dir_for(set: &Migrations) -> Result<PathBuf> {
+    let root = crate::dirs::cache();
+    root.ready()?;
+    let dir = root.child(&cache_key(set));
+    dir.ready()?;
+    Ok(dir.path)
+}
+
+/// Where the cache directory of `set`'s templates is, without making or
+/// checking anything: what the `migrate-once` command reports.
+pub fn cache_dir_of(set: &Migrations) -> PathBuf {
     cache_dir().join(cache_key(set))
 }
 
@@ -486,27 +552,42 @@ fn cache_key(set: &Migrations) -> String {
 /// without, only its length is, and the bytes are checked when first read
 /// (as a test process's first clone streams them, that costs no extra
 /// read).
-fn read_cached(dir: &Path, check_now: bool) -> Option<Template> {
-    let seal = Seal::parse(&fs::read_to_string(dir.join(SIDECAR_FILE)).ok()?)?;
-    let path = dir.join(TEMPLATE_FILE);
+///
+/// # Errors
+///
+/// [`Error::UnsafePath`] if the template file belongs to another user:
+/// neither used nor rebuilt over.
+fn read_cached(dir: &Path, check_now: bool, flavor: Flavor) -> Result<Option<Template>> {
+    let Some(seal) = fs::read_to_string(dir.join(flavor.sidecar()))
+        .ok()
+        .and_then(|text| Seal::parse(&text))
+    else {
+        return Ok(None);
+    };
+    let path = dir.join(flavor.file());
+    let Ok(file) = fs::File::open(&path) else {
+        return Ok(None);
+    };
+    crate::dirs::check_own_file(&file, &path)?;
     let bytes = OnceCell::new();
     if check_now {
-        let read = fs::read(&path).ok()?;
-        if Seal::of(&read) != seal {
-            return None;
+        let mut read = Vec::with_capacity(seal.len);
+        if std::io::Read::read_to_end(&mut &file, &mut read).is_err() || Seal::of(&read) != seal {
+            return Ok(None);
         }
-        bytes.set(read).ok()?;
-    } else if fs::metadata(&path).ok()?.len() != seal.len as u64 {
-        return None;
+        let _ = bytes.set(read);
+    } else if file.metadata().map(|m| m.len()).ok() != Some(seal.len as u64) {
+        return Ok(None);
     }
-    Some(Template {
+    Ok(Some(Template {
         seal,
         bytes,
         streamed: AtomicBool::new(false),
         schema: OnceCell::new(),
         path,
+        flavor,
         built_here: false,
-    })
+    }))
 }
 
 /// The template of `set` cached in `dir`, built there first (once across
@@ -514,13 +595,26 @@ fn read_cached(dir: &Path, check_now: bool) -> Option<Template> {
 /// for. With `check_now`, a cached one's bytes are checked against the seal
 /// before it is trusted (after a clone found it damaged); without, when
 /// first read.
+#[cfg(test)]
 pub(crate) fn load_or_build(
     dir: &Path,
     set: &Migrations,
     setup: &Setup,
     check_now: bool,
 ) -> Result<Template> {
-    if let Some(t) = read_cached(dir, check_now) {
+    load_or_build_flavor(dir, set, setup, check_now, Flavor::Full)
+}
+
+/// [`load_or_build`] for either of the set's templates. The one without the
+/// ledger is made from the full one (built first if need be).
+pub(crate) fn load_or_build_flavor(
+    dir: &Path,
+    set: &Migrations,
+    setup: &Setup,
+    check_now: bool,
+    flavor: Flavor,
+) -> Result<Template> {
+    if let Some(t) = read_cached(dir, check_now, flavor)? {
         return Ok(t);
     }
     fs::create_dir_all(dir).map_err(Error::io(dir))?;
@@ -536,13 +630,22 @@ pub(crate) fn load_or_build(
     lock.lock().map_err(Error::io(&lock_path))?;
     // Under the lock: another process may have built it meanwhile; what it
     // wrote is checked whole.
-    let result = match read_cached(dir, true) {
+    let result = (|| match read_cached(dir, true, flavor)? {
         Some(t) => Ok(t),
         None => {
             sweep(dir);
-            build(dir, set, setup)
+            match flavor {
+                Flavor::Full => build(dir, set, setup),
+                Flavor::WithoutLedger => {
+                    let full = match read_cached(dir, true, Flavor::Full)? {
+                        Some(full) => full,
+                        None => build(dir, set, setup)?,
+                    };
+                    without_ledger(dir, &full)
+                }
+            }
         }
-    };
+    })();
     drop(lock);
     result
 }
@@ -557,8 +660,10 @@ fn sweep(dir: &Path) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(BUILDING)
-            || name.starts_with(&format!("{SIDECAR_FILE}."))
-            || name.starts_with(&format!("{VERIFIED_FILE}."))
+            || Flavor::ALL.iter().any(|f| {
+                name.starts_with(&format!("{}.", f.sidecar()))
+                    || name.starts_with(&format!("{}.", f.verified()))
+            })
         {
             let _ = fs::remove_file(entry.path());
         }
@@ -566,13 +671,51 @@ fn sweep(dir: &Path) {
 }
 
 fn build(dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
+    in_temporary_file(dir, |tmp| build_at(tmp, dir, set, setup))
+}
+
+/// Runs `make` on a new temporary file name in `dir`, removing what it
+/// leaves there if it fails.
+fn in_temporary_file(dir: &Path, make: impl FnOnce(&Path) -> Result<Template>) -> Result<Template> {
     let tmp = dir.join(format!("{BUILDING}{}.sqlite", uuid::Uuid::new_v4()));
-    let result = build_at(&tmp, dir, set, setup);
+    let result = make(&tmp);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
         let _ = fs::remove_file(tmp.with_extension("sqlite-journal"));
     }
     result
+}
+
+/// The template without the crate's ledger, made from `full`: the same
+/// database with that one table dropped, and vacuumed, so that its pages
+/// are those a database made without it would have.
+fn without_ledger(dir: &Path, full: &Template) -> Result<Template> {
+    in_temporary_file(dir, |tmp| {
+        fs::write(tmp, full.bytes()?).map_err(Error::io(tmp))?;
+        {
+            let conn = rusqlite::Connection::open(tmp)
+                .map_err(Error::db("open the template", Some(tmp)))?;
+            conn.execute_batch(&format!(
+                "PRAGMA synchronous = OFF; DROP TABLE {}; VACUUM;",
+                crate::bookkeeping::LEDGER_TABLE
+            ))
+            .and_then(|()| {
+                let ok: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+                if ok == "ok" {
+                    Ok(())
+                } else {
+                    Err(crate::error::sqlite_error(
+                        rusqlite::ffi::SQLITE_CORRUPT,
+                        format!("the template without its ledger failed its check: {ok}"),
+                    ))
+                }
+            })
+            .map_err(Error::db("drop the ledger from the template", Some(tmp)))?;
+            conn.close()
+                .map_err(|(_, e)| Error::db("close the template", Some(tmp))(e))?;
+        }
+        seal_into_place(tmp, dir, Flavor::WithoutLedger)
+    })
 }
 
 fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<Template> {
@@ -598,15 +741,21 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
         conn.close()
             .map_err(|(_, e)| Error::db("close the template", Some(tmp))(e))?;
     }
+    seal_into_place(tmp, dir, Flavor::Full)
+}
+
+/// Moves the finished template `tmp` into place as `flavor`'s file in `dir`
+/// and seals it.
+fn seal_into_place(tmp: &Path, dir: &Path, flavor: Flavor) -> Result<Template> {
     let bytes = fs::read(tmp).map_err(Error::io(tmp))?;
-    let path = dir.join(TEMPLATE_FILE);
-    let sidecar = dir.join(SIDECAR_FILE);
+    let path = dir.join(flavor.file());
+    let sidecar = dir.join(flavor.sidecar());
     // The template goes into place first and the sidecar that vouches for it
     // second; a reader that sees the new sidecar with an old template (or no
     // sidecar) finds the seal broken and takes the build lock.
     let _ = fs::remove_file(&sidecar);
     fs::rename(tmp, &path).map_err(Error::io(&path))?;
-    let sidecar_tmp = dir.join(format!("{SIDECAR_FILE}.{}", uuid::Uuid::new_v4()));
+    let sidecar_tmp = dir.join(format!("{}.{}", flavor.sidecar(), uuid::Uuid::new_v4()));
     let seal = Seal::of(&bytes);
     fs::write(&sidecar_tmp, seal.text()).map_err(Error::io(&sidecar_tmp))?;
     fs::rename(&sidecar_tmp, &sidecar).map_err(Error::io(&sidecar))?;
@@ -616,6 +765,7 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
         streamed: AtomicBool::new(false),
         schema: OnceCell::new(),
         path,
+        flavor,
         built_here: true,
     })
 }
@@ -662,7 +812,7 @@ mod tests {
         assert!(!again.built_here, "an intact cache is reused");
         assert_eq!(again.bytes().unwrap(), first.bytes().unwrap());
 
-        let path = dir.join(TEMPLATE_FILE);
+        let path = dir.join(Flavor::Full.file());
         fs::write(&path, &first.bytes().unwrap()[..first.size() / 2]).unwrap();
         let rebuilt = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(rebuilt.built_here, "a truncated template is rebuilt");
@@ -678,7 +828,7 @@ mod tests {
                 .built_here
         );
 
-        fs::remove_file(dir.join(SIDECAR_FILE)).unwrap();
+        fs::remove_file(dir.join(Flavor::Full.sidecar())).unwrap();
         assert!(
             load_or_build(&dir, &s, &Setup::default(), true)
                 .unwrap()
@@ -692,7 +842,7 @@ mod tests {
         let dir = cache.path().join("k");
         let s = set("CREATE TABLE b(y);");
         load_or_build(&dir, &s, &Setup::default(), true).unwrap();
-        let path = dir.join(TEMPLATE_FILE);
+        let path = dir.join(Flavor::Full.file());
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("DROP TABLE b;").unwrap();
         drop(conn);
@@ -709,7 +859,7 @@ mod tests {
         let dir = cache.path().join("k");
         let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
         load_or_build(&dir, &s, &Setup::default(), true).unwrap();
-        let conn = Connection::open(dir.join(TEMPLATE_FILE)).unwrap();
+        let conn = Connection::open(dir.join(Flavor::Full.file())).unwrap();
         conn.execute_batch("UPDATE b SET y = 'tampered';").unwrap();
         drop(conn);
         let again = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
@@ -748,7 +898,7 @@ mod tests {
 
         let damaged = cache.path().join("damaged/k");
         copy_dir(&cache.path().join("k"), &damaged);
-        let file = damaged.join(TEMPLATE_FILE);
+        let file = damaged.join(Flavor::Full.file());
         let mut bytes = fs::read(&file).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1; // one bit, in a page SQLite would not even read
@@ -798,7 +948,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        assert_eq!(left, [LOCK_FILE, SIDECAR_FILE, TEMPLATE_FILE]);
+        assert_eq!(
+            left,
+            [LOCK_FILE, Flavor::Full.sidecar(), Flavor::Full.file()]
+        );
     }
 
     #[test]
@@ -829,17 +982,26 @@ mod tests {
     }
 
     fn read_whole(dir: &Path) -> Result<()> {
-        let t = read_cached(dir, false).expect("a sealed template");
+        let t = read_cached(dir, false, Flavor::Full)
+            .unwrap()
+            .expect("a sealed template");
         t.bytes().map(drop)
     }
 
     fn stream(dir: &Path) -> Result<()> {
-        let t = read_cached(dir, false).expect("a sealed template");
+        let t = read_cached(dir, false, Flavor::Full)
+            .unwrap()
+            .expect("a sealed template");
         t.copy_into_memory(&memdb_uri()).map(drop)
     }
 
     fn vouched(dir: &Path) -> bool {
-        read_cached(dir, false).unwrap().open().unwrap().vouched
+        read_cached(dir, false, Flavor::Full)
+            .unwrap()
+            .unwrap()
+            .open()
+            .unwrap()
+            .vouched
     }
 
     /// Changes the file in place without changing its length, and sets its
@@ -886,8 +1048,8 @@ mod tests {
             let s = set("CREATE TABLE b(y); INSERT INTO b VALUES ('seed');");
             let started = std::time::Instant::now();
             load_or_build(&dir, &s, &Setup::default(), true).unwrap();
-            let file = dir.join(TEMPLATE_FILE);
-            let record = dir.join(VERIFIED_FILE);
+            let file = dir.join(Flavor::Full.file());
+            let record = dir.join(Flavor::Full.verified());
             let trusted = FileState::of(&fs::File::open(&file).unwrap()).is_some();
 
             // Just written: its change time could be shared by a change
@@ -920,11 +1082,11 @@ mod tests {
             let copy = cache.path().join("copy/k");
             copy_dir_keeping_times(&dir, &copy);
             assert!(!vouched(&copy), "a copied record vouches for nothing");
-            tamper(&copy.join(TEMPLATE_FILE));
+            tamper(&copy.join(Flavor::Full.file()));
             assert!(damaged(read(&copy)));
 
             // Changed while a process that trusted the record reads it.
-            let t = read_cached(&dir, false).unwrap();
+            let t = read_cached(&dir, false, Flavor::Full).unwrap().unwrap();
             let opened = t.open().unwrap();
             assert!(opened.vouched);
             tamper(&file);

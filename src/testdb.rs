@@ -11,25 +11,30 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 
 use crate::connection::{Owner, Pool, Setup};
+use crate::dirs::{self, Dir, Purpose};
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::template::Template;
+use crate::template::{Flavor, Template};
 
 /// Environment variable naming the directory [`TestDb::new`] puts its
 /// database files in (and where in-memory databases kept after a failed
-/// test are written): `MIGRATE_ONCE_DIR`. Unset or empty: the system temp
-/// directory.
-pub const TEST_DB_DIR_ENV: &str = "MIGRATE_ONCE_DIR";
+/// test are written): `MIGRATE_ONCE_DIR`, made if it does not exist. Unset
+/// or empty: a directory of the user's own, `/dev/shm/migrate-once-UID`
+/// where there is a `/dev/shm` (in memory: no disk writes), else
+/// `$TMPDIR/migrate-once-UID`, made `0700`.
+pub use crate::dirs::TEST_DB_DIR_ENV;
 
 /// A database of its own for one test, migrated and validated, made by
 /// copying the bytes of a template that was migrated once (per migration
 /// set, across all processes; see [`Template`]).
 ///
-/// - [`TestDb::new`]: a file named with a uuid in `MIGRATE_ONCE_DIR` (or the
-///   system temp directory), so stress loops sharing a directory never
-///   collide.
+/// - [`TestDb::new`]: a file named with a uuid in `MIGRATE_ONCE_DIR` (by
+///   default a directory of the user's own, in `/dev/shm` where there is
+///   one), so stress loops sharing a directory never collide. It behaves as
+///   any SQLite file does.
 /// - [`TestDb::in_memory`]: an in-memory database (SQLite's `memdb` VFS, never
-///   `cache=shared`) that every connection of this `TestDb` shares.
+///   `cache=shared`) that every connection of this `TestDb` shares. Its
+///   locking differs from a file's: see there.
 ///
 /// ```
 /// use migrate_once::{Migrations, TestDb};
@@ -57,16 +62,18 @@ pub const TEST_DB_DIR_ENV: &str = "MIGRATE_ONCE_DIR";
 /// [`keep`](TestDb::keep) keeps it on purpose; [`close`](TestDb::close)
 /// deletes it and reports the errors that drop has to ignore.
 ///
-/// A [`pool`](TestDb::pool) holds the database too: it lives until the
-/// `TestDb` and every clone of its pool are gone, so
-/// `TestDb::new(&set)?.pool()?` is a pool over a live database, not over a
-/// deleted one. After [`close`](TestDb::close), a pool still around cannot
-/// open new connections (it reports that the `TestDb` was closed). Once the
-/// `TestDb` is gone, a panic no longer keeps the database, and if r2d2's own
-/// thread holds the pool at the moment its last handle is dropped, the
-/// database goes a moment later, from that thread.
-/// A connection from [`connect`](TestDb::connect) does not hold the
-/// database: keep the `TestDb` in scope while you use it.
+/// A [`pool`](TestDb::pool) and a connection from
+/// [`connect`](TestDb::connect) hold the database too: it lives until the
+/// `TestDb`, every clone of its pool and every such connection are gone, so
+/// `TestDb::new(&set)?.pool()?` is a pool over a live database, and a
+/// connection returned from a helper that made its `TestDb` goes on working
+/// (on that database, which the last of them removes). After
+/// [`close`](TestDb::close), which deletes the database at once, a pool
+/// still around cannot open new connections (it reports that the `TestDb`
+/// was closed). Once the `TestDb` is gone, a panic keeps the database only
+/// if the last holder goes during it, and if r2d2's own thread holds the
+/// pool at the moment its last handle is dropped, the database goes a
+/// moment later, from that thread.
 pub struct TestDb {
     db: Arc<Db>,
     setup: Setup,
@@ -77,7 +84,7 @@ pub struct TestDb {
 /// and removed with the last of them (kept if that happens in a panic).
 struct Db {
     store: Store,
-    dir: PathBuf,
+    dir: Dir,
     state: Mutex<State>,
 }
 
@@ -118,18 +125,30 @@ pub struct TestDbBuilder<'a> {
     set: Option<&'a Migrations>,
     setup: Setup,
     dir: Option<PathBuf>,
+    ledger: bool,
 }
 
-/// Where test databases go unless a builder says otherwise: the one rule,
-/// used by the fixtures too.
-pub(crate) fn default_dir() -> PathBuf {
-    std::env::var_os(TEST_DB_DIR_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(std::env::temp_dir, PathBuf::from)
+/// Where test databases go unless a builder says otherwise, made ready:
+/// the one rule, used by the fixtures too.
+///
+/// # Errors
+///
+/// [`Error::UnsafePath`] or [`Error::Io`] if the directory is not safe to
+/// use or cannot be made (see [`TEST_DB_DIR_ENV`]).
+#[cfg(feature = "rstest")]
+pub(crate) fn default_dir() -> Result<PathBuf> {
+    let dir = dirs::test_dbs();
+    dir.ready()?;
+    Ok(dir.path)
 }
 
 impl TestDb {
-    /// A new database file cloned from the template of `set`.
+    /// A new database file cloned from the template of `set`, in
+    /// `MIGRATE_ONCE_DIR` (default: a directory of the user's own in
+    /// `/dev/shm` where there is one, else in the temp directory; see
+    /// [`TEST_DB_DIR_ENV`]). It behaves as any SQLite file: readers get in
+    /// while another connection has a write transaction open, and another
+    /// process can open it by its [`path`](TestDb::path).
     ///
     /// # Errors
     ///
@@ -142,6 +161,34 @@ impl TestDb {
 
     /// A new in-memory database cloned from the template of `set`, shared by
     /// every connection of this `TestDb` and of its pool.
+    ///
+    /// # Locking differs from a file
+    ///
+    /// The database lives in SQLite's memdb VFS, whose lock lets no
+    /// connection read while another has a write transaction open; a file
+    /// in rollback-journal mode lets readers in until the writer commits. A
+    /// test that writes in a transaction on one connection and reads
+    /// through another (its pool, a handler that takes `&pool`) waits for
+    /// itself. So connections to an in-memory `TestDb` (from
+    /// [`connect`](TestDb::connect), [`pool`](TestDb::pool), and the sqlx
+    /// pool of `sqlx_pool()`) wait at most 2 s for a lock, whatever their
+    /// busy timeout (a shorter one is kept), then fail with "database is
+    /// locked" and say why on stderr; `PRAGMA busy_timeout` reads 0 on them,
+    /// since the crate's busy handler takes its place. Where a test does
+    /// that, or where another process must open the database by its name,
+    /// use [`TestDb::new`]: a file, in memory too where there is a
+    /// `/dev/shm` (see [`TEST_DB_DIR_ENV`]).
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::TestDb::in_memory(&set)?;
+    /// let (writer, reader) = (db.connect()?, db.connect()?);
+    /// writer.execute_batch("BEGIN; DELETE FROM comments;")?;
+    /// let blocked = reader.query_row("SELECT count(*) FROM comments", [], |r| r.get::<_, i64>(0));
+    /// assert!(blocked.is_err()); // "database is locked", after 2 s
+    /// writer.execute_batch("COMMIT")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -169,6 +216,7 @@ impl TestDb {
             set: Some(set),
             setup: Setup::default(),
             dir: None,
+            ledger: true,
         }
     }
 
@@ -181,22 +229,42 @@ impl TestDb {
             set: None,
             setup: Setup::default(),
             dir: None,
+            ledger: true,
         }
     }
 
     /// A new connection to this database with its setup (busy timeout,
-    /// foreign keys, journal mode, hook).
+    /// foreign keys, journal mode, hook). It holds the database: kept past
+    /// the `TestDb` (returned from a helper that made it), it goes on
+    /// working, and the last of the two to go removes the database. (It
+    /// carries a SQL function, `migrate_once_holds_test_db()`, whose data
+    /// SQLite frees when the connection closes: that is how it holds it.)
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// fn a_connection(set: &migrate_once::Migrations) -> rusqlite::Connection {
+    ///     migrate_once::TestDb::new(set).unwrap().connect().unwrap()
+    /// }
+    /// let conn = a_connection(&set);
+    /// conn.execute("INSERT INTO users (email, display_name) VALUES ('x@example.com', 'X')", [])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::Database`] if SQLite cannot open it, or if its setup fails:
     /// the hook's error, or a journal-mode switch still refused when the
-    /// busy timeout has passed.
+    /// busy timeout has passed; or if the `TestDb` was closed.
     pub fn connect(&self) -> Result<Connection> {
-        match &self.db.store {
+        self.db
+            .usable()
+            .map_err(Error::db("connect", self.path()))?;
+        let conn = match &self.db.store {
             Store::File(p) => self.setup.open_existing(p, Some(p)),
             Store::Memory { uri, .. } => self.setup.open_existing(Path::new(uri), None),
-        }
+        }?;
+        hold(&conn, Arc::clone(&self.db)).map_err(Error::db("connect", self.path()))?;
+        Ok(conn)
     }
 
     /// A pool of connections to this database, built on first use. It opens
@@ -310,7 +378,7 @@ impl TestDb {
 }
 
 impl TestDb {
-    fn from_store(store: Store, dir: PathBuf, setup: Setup) -> TestDb {
+    fn from_store(store: Store, dir: Dir, setup: Setup) -> TestDb {
         TestDb {
             db: Arc::new(Db {
                 store,
@@ -330,7 +398,7 @@ impl Db {
         match *self.state.lock() {
             State::Removed => Err(crate::error::sqlite_error(
                 rusqlite::ffi::SQLITE_MISUSE,
-                "this TestDb was closed; its pool cannot connect any more",
+                "this TestDb was closed; it cannot be connected to any more",
             )),
             State::Live | State::Kept => Ok(()),
         }
@@ -440,16 +508,54 @@ impl Drop for Db {
     }
 }
 
-/// A new file named with a uuid, created exclusively so it can never be
+/// A new file named with a uuid in `dir` (made ready first, and made again
+/// if it was removed meanwhile), created exclusively so it can never be
 /// someone else's.
-fn new_file(dir: &Path) -> Result<(PathBuf, fs::File)> {
-    let path = dir.join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(Error::io(&path))?;
+fn new_file(dir: &Dir) -> Result<(PathBuf, fs::File)> {
+    dir.ready()?;
+    let path = dir
+        .path
+        .join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()));
+    let create = || OpenOptions::new().write(true).create_new(true).open(&path);
+    let file = match create() {
+        Err(e) if dir.again(&e) => create(),
+        done => done,
+    }
+    .map_err(Error::io(&path))?;
     Ok((path, file))
+}
+
+/// A new file in `dir` holding `bytes` (the first twenty as `header`).
+fn write_new(dir: &Dir, header: &[u8], bytes: &[u8]) -> Result<PathBuf> {
+    let (path, mut file) = new_file(dir)?;
+    let written = file
+        .write_all(header)
+        .and_then(|()| file.write_all(bytes.get(header.len()..).unwrap_or_default()));
+    if let Err(e) = written {
+        drop(file);
+        let _ = fs::remove_file(&path);
+        return Err(Error::io(&path)(e));
+    }
+    Ok(path)
+}
+
+/// Keeps a test's database alive while `conn` is open: SQLite drops a
+/// function's data when the connection closes, so a function holding the
+/// database is how a plain `rusqlite::Connection` holds it. A connection a
+/// test keeps after its `TestDb` (one returned from a helper that made the
+/// `TestDb`) then goes on working, on the database it was given, which is
+/// removed when the last of them closes.
+fn hold(conn: &Connection, db: Arc<Db>) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    // Never called for its value; `AssertUnwindSafe`: the closure only
+    // owns the handle, and a panic cannot leave it half changed.
+    let db = std::panic::AssertUnwindSafe(db);
+    conn.create_scalar_function(
+        "migrate_once_holds_test_db",
+        0,
+        FunctionFlags::SQLITE_UTF8,
+        move |_| Ok(Arc::strong_count(&db) as i64),
+    )
 }
 
 impl<'a> TestDbBuilder<'a> {
@@ -463,10 +569,53 @@ impl<'a> TestDbBuilder<'a> {
     /// assert!(db.path().unwrap().starts_with(dir.path()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// The directory is made (with its parents) if it does not exist, and
+    /// refused ([`Error::UnsafePath`]) if others can write it without the
+    /// sticky bit.
     #[must_use]
     pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.dir = Some(dir.as_ref().to_path_buf());
         self
+    }
+
+    /// Whether the database keeps the crate's own ledger table
+    /// ([`LEDGER_TABLE`](crate::LEDGER_TABLE)). Default `true`.
+    ///
+    /// Without it the database holds the application's tables, and the
+    /// ledgers of the application's own migrator that the set keeps
+    /// ([`Migrations::with_app_ledgers`]), and nothing of the crate's: what
+    /// `#[sqlx_test]` gives, as `#[sqlx::test]` does, so that a test that
+    /// lists the tables finds only its own. The clone is made from a
+    /// template without the ledger, made once per set like the other.
+    /// [`migrate`](crate::migrate) on such a database finds no ledger of
+    /// its own: it adopts what the app ledger records, and without one it
+    /// fails as on any database migrated by other means ("table … already
+    /// exists").
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// let db = migrate_once::TestDb::builder(&set).ledger(false).file()?;
+    /// let ledgers: i64 = db.connect()?.query_row(
+    ///     "SELECT count(*) FROM sqlite_master WHERE name = '_migrate_once_ledger'",
+    ///     [],
+    ///     |r| r.get(0),
+    /// )?;
+    /// assert_eq!(ledgers, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn ledger(mut self, keep: bool) -> Self {
+        self.ledger = keep;
+        self
+    }
+
+    /// The directory this builder's database goes to.
+    fn target_dir(&self) -> Dir {
+        match &self.dir {
+            Some(dir) => dirs::named(dir, Purpose::TestDbs),
+            None => dirs::test_dbs(),
+        }
     }
 
     crate::connection::setup_methods!(
@@ -474,7 +623,7 @@ impl<'a> TestDbBuilder<'a> {
         "those from `connect` and `pool`, and the one that builds the template",
         "# let set = migrate_once::Migrations::from_dir(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations\"))?;",
         "migrate_once::TestDb::builder(&set)",
-        ".in_memory()"
+        ".file()"
     );
 
     /// Runs `use_it` with the set's template; if the template turns out to
@@ -485,10 +634,18 @@ impl<'a> TestDbBuilder<'a> {
         let Some(set) = self.set else {
             return Ok(None);
         };
-        match use_it(&crate::registry::template(set, &self.setup)?) {
-            Err(Error::TemplateDamaged { .. }) => {
-                use_it(&crate::registry::template_checked(set, &self.setup)?).map(Some)
-            }
+        let flavor = if self.ledger {
+            Flavor::Full
+        } else {
+            Flavor::WithoutLedger
+        };
+        match use_it(&crate::registry::template(set, &self.setup, flavor)?) {
+            Err(Error::TemplateDamaged { .. }) => use_it(&crate::registry::template_checked(
+                set,
+                &self.setup,
+                flavor,
+            )?)
+            .map(Some),
             done => done.map(Some),
         }
     }
@@ -515,8 +672,6 @@ impl<'a> TestDbBuilder<'a> {
             Some(t) => t.bytes()?,
             None => &[],
         };
-        let dir = self.dir.unwrap_or_else(default_dir);
-        let (path, mut file) = new_file(&dir)?;
         // Asked for WAL, the file is written in WAL mode (header bytes 18
         // and 19, the file format versions, are 2), so no connection has to
         // switch it, a switch SQLite refuses at once while others open it.
@@ -528,14 +683,19 @@ impl<'a> TestDbBuilder<'a> {
                 header[19] = 2;
             }
         }
-        let written = file
-            .write_all(&header[..bytes.len().min(20)])
-            .and_then(|()| file.write_all(bytes.get(20..).unwrap_or_default()));
-        if let Err(e) = written {
-            drop(file);
-            let _ = fs::remove_file(&path);
-            return Err(Error::io(&path)(e));
-        }
+        let header = &header[..bytes.len().min(20)];
+        let mut dir = self.target_dir();
+        let path = match write_new(&dir, header, bytes) {
+            // The default directory in memory is full (a container's
+            // `/dev/shm` can be 64 MB): the disk's instead, from now on.
+            Err(Error::Io { source, .. })
+                if source.kind() == io::ErrorKind::StorageFull && dir.fallback().is_some() =>
+            {
+                dir = dir.fallback().expect("checked just above");
+                write_new(&dir, header, bytes)?
+            }
+            done => done?,
+        };
         Ok(TestDb::from_store(Store::File(path), dir, self.setup))
     }
 
@@ -552,7 +712,8 @@ impl<'a> TestDbBuilder<'a> {
     /// # Errors
     ///
     /// As [`TestDb::in_memory`].
-    pub fn in_memory(self) -> Result<TestDb> {
+    pub fn in_memory(mut self) -> Result<TestDb> {
+        self.setup.in_memory = true;
         // A name starting with `/` makes the memdb VFS share the database
         // between every connection of this process that opens the same name.
         let uri = format!("file:/migrate-once-{}?vfs=memdb", uuid::Uuid::new_v4());
@@ -567,7 +728,7 @@ impl<'a> TestDbBuilder<'a> {
             uri,
             keeper: Mutex::new(Some(keeper)),
         };
-        let dir = self.dir.unwrap_or_else(default_dir);
+        let dir = self.target_dir();
         Ok(TestDb::from_store(store, dir, self.setup))
     }
 }

@@ -44,13 +44,19 @@ struct Args {
     /// `(path, span)` of each fixture file, relative to the test's source
     /// file, in the order they are applied.
     fixtures: Vec<(String, Span)>,
-    /// A database file instead of an in-memory one.
+    /// An in-memory database instead of a file (`in_memory`); `file`, the
+    /// default, is still taken.
+    in_memory: bool,
+    /// `file` was written.
     file: bool,
 }
 
 impl Args {
     fn is_default(&self) -> bool {
-        self.migrations == Migrations::Default && self.fixtures.is_empty() && !self.file
+        self.migrations == Migrations::Default
+            && self.fixtures.is_empty()
+            && !self.in_memory
+            && !self.file
     }
 }
 
@@ -69,7 +75,7 @@ enum Migrations {
 
 const EXPECTED: &str = "expected `migrations = \"<dir>\"`, `migrations = false`, \
      `migrator = \"<path to a sqlx Migrator>\"`, `fixtures(\"<name>\", ...)`, \
-     `fixtures(path = \"<dir>\", scripts(\"<name>\", ...))` or `file`";
+     `fixtures(path = \"<dir>\", scripts(\"<name>\", ...))`, `in_memory` or `file`";
 
 const SIGNATURES: &str = "it takes, as `#[sqlx::test]` does for SQLite, one of: \
      `SqlitePool`, `PoolConnection<Sqlite>`, `(SqlitePoolOptions, SqliteConnectOptions)`, \
@@ -95,7 +101,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if arity == 0 && !args.is_default() {
         return Err(syn::Error::new(
             Span::call_site(),
-            "`migrations`, `migrator`, `fixtures` and `file` need a database argument \
+            "`migrations`, `migrator`, `fixtures`, `in_memory` and `file` need a database argument \
              (a `SqlitePool`, say): a test without one gets no database",
         ));
     }
@@ -140,7 +146,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             #runtime::Fixture { path: #path, contents: ::core::include_str!(#path) }
         }
     });
-    let file = args.file;
+    let in_memory = args.in_memory;
     // A test that is meant to panic keeps no database when it does.
     let keep = !attrs.iter().any(|a| a.path().is_ident("should_panic"));
     // Outside `cargo test` (a doctest, a `cargo check` of the crate), a
@@ -179,7 +185,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 test_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                 migrations: #migrations,
                 fixtures: &[#(#fixtures),*],
-                file: #file,
+                in_memory: #in_memory,
                 keep_on_panic: #keep,
             };
             #run
@@ -232,7 +238,19 @@ fn parse_args(tokens: TokenStream) -> syn::Result<Args> {
                     }
                 };
             }
-            Meta::Path(path) if path.is_ident("file") => args.file = true,
+            Meta::Path(path) if path.is_ident("file") || path.is_ident("in_memory") => {
+                if args.file || args.in_memory {
+                    return Err(syn::Error::new_spanned(
+                        path,
+                        "only one of `file` (the default) and `in_memory`",
+                    ));
+                }
+                if path.is_ident("file") {
+                    args.file = true;
+                } else {
+                    args.in_memory = true;
+                }
+            }
             other => return Err(syn::Error::new_spanned(other, EXPECTED)),
         }
     }
@@ -478,8 +496,11 @@ mod tests {
     }
 
     #[test]
-    fn file_asks_for_a_file_and_anything_else_is_refused_with_the_list() {
-        assert!(args("file").unwrap().file);
+    fn in_memory_asks_for_memory_file_is_the_default_and_anything_else_is_refused() {
+        assert!(args("in_memory").unwrap().in_memory);
+        let file = args("file").unwrap();
+        assert!(file.file && !file.in_memory);
+        assert!(error("file, in_memory").contains("only one of"));
         let e = error(r#"database = "x""#);
         assert!(e.contains("expected `migrations"), "{e}");
     }

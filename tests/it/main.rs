@@ -36,3 +36,4 @@ mod snapshots;
 mod sqlx_test;
 mod template_cache;
 mod testdb;
+mod two_users;

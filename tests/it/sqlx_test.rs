@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use tempfile::TempDir;
 
-use crate::support::child::{ChildEnv, ChildTest, Outcome};
+use crate::support::child::{ChildEnv, ChildTest, Outcome, child_test};
 
 /// The tests, written once with `$sqlx` for the sqlx crate of one version.
 macro_rules! sqlx_tests {
@@ -61,8 +61,8 @@ macro_rules! sqlx_tests {
         async fn a_pool_gets_the_crates_migrations(pool: SqlitePool) -> $sqlx::Result<()> {
             assert_eq!(count(&pool, "users").await, 2);
             assert_eq!(count(&pool, "posts").await, 2);
-            // In memory by default, and foreign keys on, as sqlx's own.
-            assert_eq!(file_of(&pool).await, "");
+            // A file by default, as sqlx's own, and foreign keys on.
+            assert!(Path::new(&file_of(&pool).await).is_file());
             let err = $sqlx::query("INSERT INTO posts (user_id, title) VALUES (99, 'orphan')")
                 .execute(&pool)
                 .await
@@ -305,7 +305,7 @@ macro_rules! sqlx_tests {
             assert_eq!(n, 1);
         }
 
-        // ---- file ----
+        // ---- file (the default) and in_memory ----
 
         #[migrate_once::sqlx_test(file)]
         async fn file_gives_a_database_file(pool: SqlitePool) {
@@ -313,6 +313,41 @@ macro_rules! sqlx_tests {
             assert!(Path::new(&file).is_file(), "{file:?}");
             assert!(file.contains("migrate-once-"), "{file}");
             assert_eq!(count(&pool, "users").await, 2);
+        }
+
+        #[migrate_once::sqlx_test(in_memory)]
+        async fn in_memory_gives_an_in_memory_database(pool: SqlitePool) {
+            assert_eq!(file_of(&pool).await, "");
+            assert_eq!(count(&pool, "users").await, 2);
+        }
+
+        /// In memory, a read through the pool while another connection of
+        /// it has a write transaction open cannot get in (the memdb VFS):
+        /// it fails within seconds, not after the busy timeout.
+        #[migrate_once::sqlx_test(in_memory)]
+        async fn in_memory_a_blocked_read_fails_fast(pool: SqlitePool) {
+            let mut writer = pool.acquire().await.unwrap();
+            $sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *writer)
+                .await
+                .unwrap();
+            add_user(&mut *writer, "pending@example.com").await;
+            let started = std::time::Instant::now();
+            let err = $sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users")
+                .fetch_one(&pool)
+                .await
+                .unwrap_err();
+            let waited = started.elapsed();
+            assert!(err.to_string().contains("locked"), "{err}");
+            assert!(
+                waited >= std::time::Duration::from_millis(1900)
+                    && waited < std::time::Duration::from_secs(4),
+                "{waited:?}"
+            );
+            $sqlx::query("ROLLBACK")
+                .execute(&mut *writer)
+                .await
+                .unwrap();
         }
     };
 }
@@ -437,4 +472,39 @@ fn a_should_panic_test_keeps_nothing() {
     );
     assert!(files.is_empty(), "nothing kept: {files:?}");
     assert!(!out.stderr.contains("is kept at"), "{out:?}");
+}
+
+// ---- the directory of test databases ----
+
+const MISSING_DIR_PARENT: &str =
+    "sqlx_test::a_test_database_directory_that_does_not_exist_is_made_as_sqlx_makes_its_own";
+
+#[migrate_once::sqlx_test]
+#[ignore = "run as a child process by sqlx_test::a_test_database_directory_that_does_not_exist_is_made_as_sqlx_makes_its_own"]
+async fn child_in_a_directory_that_does_not_exist(pool: sqlx09::SqlitePool) {
+    let dir = ChildEnv::of(MISSING_DIR_PARENT).path(KEPT_DIR);
+    let file = pool.connect_options().get_filename().to_owned();
+    let users: i64 = sqlx09::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    println!(
+        "RESULT inside={} users={users}",
+        u8::from(file.starts_with(&dir))
+    );
+}
+
+#[test]
+fn a_test_database_directory_that_does_not_exist_is_made_as_sqlx_makes_its_own() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("target/test-dbs");
+    let out = child_test!(child_in_a_directory_that_does_not_exist)
+        .env(KEPT_DIR, &dir)
+        .run();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.field("inside"), Some(1), "{out:?}");
+    assert_eq!(out.field("users"), Some(2), "{out:?}");
+    assert!(dir.is_dir());
+    // The passing test's database is gone with it.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{out:?}");
 }
