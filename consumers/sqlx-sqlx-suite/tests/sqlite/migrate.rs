@@ -1,6 +1,6 @@
 // Vendored from sqlx 0.9.0 (crates.io), tests/sqlite/migrate.rs; MIT OR
 // Apache-2.0, see LICENSE-MIT and LICENSE-APACHE. Changed: the attribute is
-// `db_test`, below; `no_tx_reversible` asks migrate-once for a file (README.md).
+// `db_test`, below.
 #[cfg(feature = "migrate-once")]
 use migrate_once::sqlx_test as db_test;
 #[cfg(not(feature = "migrate-once"))]
@@ -130,12 +130,7 @@ async fn no_tx(mut conn: PoolConnection<Sqlite>) -> anyhow::Result<()> {
     Ok(())
 }
 
-// Switches the database to WAL, which an in-memory database cannot be.
-#[cfg_attr(not(feature = "migrate-once"), sqlx::test(migrations = false))]
-#[cfg_attr(
-    feature = "migrate-once",
-    migrate_once::sqlx_test(migrations = false, file)
-)]
+#[db_test(migrations = false)]
 async fn no_tx_reversible(mut conn: PoolConnection<Sqlite>) -> anyhow::Result<()> {
     clean_up(&mut conn).await?;
 
