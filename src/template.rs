@@ -80,6 +80,15 @@ const LOCK_FILE: &str = "build.lock";
 /// migration that fails while building it names as the database.
 const BUILDING: &str = "template-being-built-";
 
+/// Whether `path` is the file a template is being built in: an error about
+/// a migration that fails there says so rather than naming the file, which
+/// the failed build removes.
+pub(crate) fn is_being_built(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(BUILDING))
+}
+
 /// A migrated database, cached on disk and held in memory, ready to be
 /// cloned.
 ///

@@ -446,12 +446,37 @@ fn cases() -> Vec<Case> {
         case(
             "Sql",
             Error::Sql {
+                version: 3,
+                name: "audit_trigger".into(),
+                origin: file("/m/0003_audit_trigger.up.sql"),
+                database: Some(
+                    "/cache/5b6394bb85767a11268c120f/template-being-built-6da9c513.sqlite".into(),
+                ),
+                index: 1,
+                line: 2,
+                column: Some(56),
+                statement: "CREATE TRIGGER posts_audit AFTER INSERT ON posts BEGIN\n    \
+                            INSERT INTO audit (what) VALUES ('post ' || NEW.id,);\nEND;"
+                    .into(),
+                source: sqlite(ffi::SQLITE_ERROR, "near \")\": syntax error"),
+            },
+            "migration 3 (audit_trigger) in /m/0003_audit_trigger.up.sql failed at line 2, column 56 \
+             (statement 1) of the template being built for the set in /cache/5b6394bb85767a11268c120f; \
+             nothing was applied\n  statement: CREATE TRIGGER posts_audit AFTER INSERT ON posts BEGIN\n    \
+             INSERT INTO audit (what) VALUES ('post ' || NEW.id,);\nEND;",
+            true,
+            false,
+        ),
+        case(
+            "Sql",
+            Error::Sql {
                 version: 5,
                 name: "create_t5".into(),
                 origin: Origin::Embedded("0005_create_t5.sql".into()),
                 database: db.clone(),
                 index: 2,
                 line: 6,
+                column: None,
                 statement: "INSERT INTO missing (v) VALUES (5);".into(),
                 source: sqlite(ffi::SQLITE_ERROR, "no such table: missing"),
             },
@@ -469,6 +494,7 @@ fn cases() -> Vec<Case> {
                 database: None,
                 index: 1,
                 line: 1,
+                column: None,
                 statement: "CREATE TABLE a (x);".into(),
                 source: sqlite(ffi::SQLITE_BUSY, "database is locked"),
             },
@@ -486,6 +512,7 @@ fn cases() -> Vec<Case> {
                 database: None,
                 index: 2,
                 line: 4,
+                column: None,
                 statement: "DROP TABLE nope;".into(),
                 source: sqlite(ffi::SQLITE_ERROR, "no such table: nope"),
             },
@@ -900,6 +927,7 @@ fn a_long_statement_is_shortened_in_the_message_and_whole_in_the_field() {
         database: None,
         index: 1,
         line: 1,
+        column: None,
         statement: statement.clone(),
         source: sqlite(ffi::SQLITE_ERROR, "no such table: t"),
     };
