@@ -12,6 +12,7 @@ use migrate_once::{
 };
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, out, outln};
 
 pub const HELP: &str = "\
 migrate-once check [DIR] [--snapshot FILE] [--require-downs] [--data]
@@ -57,11 +58,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     let set = match args::load(&dir) {
         Ok(set) => set,
         Err(code) => {
-            eprintln!("check: FAIL at load");
+            errln!("check: FAIL at load");
             return Ok(code);
         }
     };
-    println!("load: ok, {}", describe(&dir, &set));
+    outln!("load: ok, {}", describe(&dir, &set));
 
     let report = match Reversibility::new(&set)
         .require_downs(args.flag("--require-downs"))
@@ -70,18 +71,18 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("migrate-once: {} cannot be applied: {e:?}", dir.display());
-            eprintln!("check: FAIL at reversibility: the set cannot be applied");
+            errln!("migrate-once: {} cannot be applied: {e:?}", dir.display());
+            errln!("check: FAIL at reversibility: the set cannot be applied");
             return Ok(ExitCode::FAILURE);
         }
     };
     let missing = report.irreversible.len();
     if let Err(e) = report.clone().into_result() {
-        eprintln!("migrate-once: {e:?}");
-        eprintln!("check: FAIL at reversibility");
+        errln!("migrate-once: {e:?}");
+        errln!("check: FAIL at reversibility");
         return Ok(ExitCode::FAILURE);
     }
-    print!(
+    out!(
         "reversibility: ok, {} down(s) undo their up ({:.2} s)",
         report.round_trips.len(),
         report.duration.as_secs_f64()
@@ -92,16 +93,16 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             .iter()
             .map(|m| m.version.to_string())
             .collect();
-        print!(
+        out!(
             "; {missing} migration(s) without a down, not checked: {}",
             shorten(&versions)
         );
     }
-    println!();
+    outln!();
 
     if let Some(file) = snapshot {
         match check_schema_snapshot(&set, &file) {
-            Ok(outcome) => println!(
+            Ok(outcome) => outln!(
                 "snapshot: {} {}",
                 match outcome {
                     SnapshotOutcome::Written => "written to",
@@ -111,22 +112,22 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
                 file.display()
             ),
             Err(Error::SnapshotMissing { path }) => {
-                eprintln!(
+                errln!(
                     "migrate-once: there is no schema snapshot at {}; run the check again with \
                      {UPDATE_SNAPSHOTS_ENV}=1 to write it, and commit it",
                     path.display()
                 );
-                eprintln!("check: FAIL at snapshot");
+                errln!("check: FAIL at snapshot");
                 return Ok(ExitCode::FAILURE);
             }
             Err(e) => {
-                eprintln!("migrate-once: {e:?}");
-                eprintln!("check: FAIL at snapshot");
+                errln!("migrate-once: {e:?}");
+                errln!("check: FAIL at snapshot");
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    println!(
+    outln!(
         "check: ok ({} migrations, {:.2} s)",
         set.len(),
         started.elapsed().as_secs_f64()

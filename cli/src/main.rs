@@ -5,15 +5,21 @@
 //! Exit status: 0 when all is well, 1 when the command ran and found a
 //! problem (or could not do its job: a missing directory, a broken set, a
 //! failed operation), 2 for a command line it does not understand.
+//!
+//! Everything is printed through the `out` module's macros, never
+//! `println!`, which panics when a pipe reader such as `head` went away.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
 mod check;
+mod out;
 mod progress;
 mod status;
 mod stress;
 
 use std::process::ExitCode;
 
+use crate::out::{err, errln, out, outln};
 use args::{Args, Usage};
 
 const HELP: &str = "\
@@ -50,7 +56,7 @@ fn main() -> ExitCode {
         return stress::child(&raw[1..]);
     }
     let Some((command, rest)) = raw.split_first() else {
-        eprint!("{HELP}");
+        err!("{HELP}");
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
@@ -71,11 +77,11 @@ fn main() -> ExitCode {
                     )));
                 }
             };
-            print!("{text}");
+            out!("{text}");
             return ExitCode::SUCCESS;
         }
         "-V" | "--version" => {
-            println!("migrate-once {}", env!("CARGO_PKG_VERSION"));
+            outln!("migrate-once {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         other => Err(Usage(format!(
@@ -93,7 +99,7 @@ fn usage(u: &Usage) -> ExitCode {
         // --help: the command's text was printed already.
         return ExitCode::SUCCESS;
     }
-    eprintln!("migrate-once: {}", u.0);
+    errln!("migrate-once: {}", u.0);
     ExitCode::from(2)
 }
 
@@ -129,16 +135,16 @@ fn template(args: &Args) -> Result<ExitCode, Usage> {
                 .parent()
                 .and_then(|p| p.file_name())
                 .map_or_else(String::new, |k| k.to_string_lossy().into_owned());
-            println!(
+            outln!(
                 "template of {} ({} migrations, set {})",
                 dir.display(),
                 set.len(),
                 &set.hash()[..12]
             );
-            println!("  key:   {key}");
-            println!("  path:  {}", t.path().display());
-            println!("  size:  {} bytes", t.size());
-            println!(
+            outln!("  key:   {key}");
+            outln!("  path:  {}", t.path().display());
+            outln!("  size:  {} bytes", t.size());
+            outln!(
                 "  {}",
                 if t.built_by_this_process() {
                     "built by this run"
@@ -149,7 +155,7 @@ fn template(args: &Args) -> Result<ExitCode, Usage> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "migrate-once: cannot build the template of {}: {e:?}",
                 dir.display()
             );

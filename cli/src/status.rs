@@ -9,6 +9,7 @@ use migrate_once::{AppLedger, LedgerRow, Migrations, rusqlite};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, outln};
 
 pub const HELP: &str = "\
 migrate-once status DB [DIR]
@@ -48,7 +49,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     match read(&db) {
         Ok((rows, apps)) => Ok(report(&db, &rows, &apps, set.as_ref())),
         Err(e) => {
-            eprintln!("migrate-once: cannot read {}: {e}", db.display());
+            errln!("migrate-once: cannot read {}: {e}", db.display());
             Ok(ExitCode::FAILURE)
         }
     }
@@ -103,7 +104,7 @@ fn report(
     apps: &AppRows,
     set: Option<&(std::path::PathBuf, Migrations)>,
 ) -> ExitCode {
-    println!(
+    outln!(
         "{}: {} migration(s) in its ledger",
         db.display(),
         rows.len()
@@ -116,9 +117,12 @@ fn report(
         Some(Some(_)) => "applied",
     };
     if !rows.is_empty() {
-        println!(
+        outln!(
             "  {:<16} {:<28} {:<26} {:<14} state",
-            "version", "name", "applied at", "checksum"
+            "version",
+            "name",
+            "applied at",
+            "checksum"
         );
     }
     for row in rows {
@@ -126,7 +130,7 @@ fn report(
         if s == "unknown" || s == "drifted" {
             problems += 1;
         }
-        println!(
+        outln!(
             "  {:<16} {:<28} {:<26} {:<14} {s}",
             row.version,
             row.name,
@@ -135,7 +139,7 @@ fn report(
         );
     }
     for (tool, versions) in apps {
-        println!(
+        outln!(
             "  {tool}'s ledger ({}): {} version(s): {}",
             tool.table(),
             versions.len(),
@@ -150,7 +154,7 @@ fn report(
                     .is_err()
             })
             .collect();
-        println!(
+        outln!(
             "against {} ({} migrations, set {}): {} pending, {} drifted or unknown",
             dir.display(),
             set.len(),
@@ -159,7 +163,7 @@ fn report(
             problems
         );
         for m in pending {
-            println!("  {:<16} {:<28} pending", m.version(), m.name());
+            outln!("  {:<16} {:<28} pending", m.version(), m.name());
         }
     }
     if problems == 0 {

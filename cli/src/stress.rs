@@ -29,6 +29,7 @@ use migrate_once::{Error, Migrations, SharedDb, TestDb, migrate};
 use rusqlite::Connection;
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, outln};
 use crate::progress::Progress;
 
 /// The hidden first argument of the children the stress run spawns (itself).
@@ -130,7 +131,7 @@ impl Tally {
             .collect::<String>();
         *self.errors.entry(kind).or_default() += 1;
         if PRINTED.fetch_add(1, Ordering::Relaxed) < 3 {
-            eprintln!("error: {text}");
+            errln!("error: {text}");
         }
     }
 
@@ -413,14 +414,14 @@ fn kills(args: &Options, set: &Migrations, work: &Path) -> Tally {
 /// A child process: `__stress-child race|kill DB SIGNAL SET_DIR`.
 pub fn child(raw: &[String]) -> ExitCode {
     let [mode, db, signal, set_dir] = raw else {
-        eprintln!("migrate-once: {CHILD} takes: race|kill DB SIGNAL SET_DIR");
+        errln!("migrate-once: {CHILD} takes: race|kill DB SIGNAL SET_DIR");
         return ExitCode::from(2);
     };
     let (db, signal, set_dir) = (Path::new(db), Path::new(signal), Path::new(set_dir));
     let set = match Migrations::from_dir(set_dir) {
         Ok(s) => s,
         Err(e) => {
-            println!("error={e}");
+            outln!("error={e}");
             return ExitCode::FAILURE;
         }
     };
@@ -449,11 +450,11 @@ pub fn child(raw: &[String]) -> ExitCode {
     }
     match migrate(&mut conn, &set) {
         Ok(r) => {
-            println!("applied={}", r.applied.len());
+            outln!("applied={}", r.applied.len());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("error={e}");
+            outln!("error={e}");
             ExitCode::FAILURE
         }
     }
@@ -472,7 +473,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
         std::fs::create_dir(&d).expect("a work dir");
         d
     };
-    println!(
+    outln!(
         "migrate-once stress: {} migrations from {} (set {}), {} threads, SQLite {}",
         set.len(),
         args.migrations.display(),
@@ -502,15 +503,21 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             kills(&args, &set, &dir("kill")),
         ),
     ];
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
-        "scenario", "ops", "errors", "p50", "p95", "p99", "executed/expected"
+        "scenario",
+        "ops",
+        "errors",
+        "p50",
+        "p95",
+        "p99",
+        "executed/expected"
     );
     let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1e3);
     let mut ok = true;
     for (name, t) in &results {
-        println!(
+        outln!(
             "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
             name,
             t.ops,
@@ -525,14 +532,14 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             }
         );
         for (kind, n) in &t.errors {
-            println!("    {n} x {kind}");
+            outln!("    {n} x {kind}");
         }
         for note in &t.notes {
-            println!("    {note}");
+            outln!("    {note}");
         }
         ok &= t.ok();
     }
-    println!(
+    outln!(
         "\n{} in {:.1}s",
         if ok {
             "PASS: zero errors, every migration executed exactly as often as expected"

@@ -2,7 +2,7 @@
 //! its exit status and what it prints.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate-once"));
@@ -450,4 +450,58 @@ fn check_snapshot_is_missing_then_written_then_matched_then_differs() {
         text,
         "the file is left alone"
     );
+}
+
+// ---- pipes ----
+
+/// A pipe whose reader has gone away, as `| head -1` leaves it once it has
+/// its line: every write to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
+/// `migrate-once stress --quick migrations | head -1`: the reader goes
+/// away, and the command ends with its own exit status (0: the run passed),
+/// no panic and no stack trace; with stderr gone too (`2>&1 | head -1`),
+/// a broken set is still exit 1, not a panic's 101.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly_with_its_own_exit_status() {
+    let stress = [
+        "stress",
+        "--iterations",
+        "20",
+        "--rounds",
+        "1",
+        "--processes",
+        "2",
+        "--kills",
+        "1",
+    ];
+    for args in [&["check"][..], &["template"][..], &stress[..]] {
+        let out = bin()
+            .args(args)
+            .arg(crate_set())
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run migrate-once");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x,);");
+    let status = bin()
+        .arg("check")
+        .arg(dir.path())
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .expect("run migrate-once");
+    assert_eq!(status.code(), Some(1), "the check's own failure, not a panic");
 }
