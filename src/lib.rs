@@ -105,6 +105,7 @@ mod sqlite_config;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 mod sqlx;
 mod template;
+mod template_key;
 mod testdb;
 mod validate;
 
@@ -139,6 +140,7 @@ pub use sqlx::sqlx_0_9;
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
 pub use template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use template_key::TemplateKey;
 pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
 /// The README's examples, compiled and run as doctests (they use every

@@ -57,11 +57,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use once_cell::sync::OnceCell;
-use sha2::{Digest, Sha256};
 
 use crate::connection::Setup;
 use crate::error::{Error, Result};
-use crate::migrations::{Migrations, hex};
+use crate::migrations::Migrations;
 use crate::validate::Schema;
 
 /// Environment variable that overrides where templates are cached.
@@ -480,14 +479,9 @@ pub(crate) fn dir_for(set: &Migrations) -> PathBuf {
 
 /// Everything that shapes a template: the set, the SQLite that builds it,
 /// and the code that builds it (the crate's version, and a fingerprint of
-/// its source, see `build.rs`).
+/// its source, see `build.rs`); spelled out by [`crate::TemplateKey`].
 fn cache_key(set: &Migrations) -> String {
-    let mut h = Sha256::new();
-    h.update(set.hash().as_bytes());
-    h.update(rusqlite::version().as_bytes());
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(env!("MIGRATE_ONCE_SOURCE_HASH").as_bytes());
-    hex(&h.finalize()[..12])
+    crate::TemplateKey::of(set).key
 }
 
 /// The template cached in `dir`, if its sidecar vouches for it. With

@@ -12,6 +12,7 @@
 
 mod args;
 mod check;
+mod key;
 mod out;
 mod progress;
 mod status;
@@ -107,11 +108,16 @@ const TEMPLATE_HELP: &str = "\
 migrate-once template [DIR]
 
 Builds the template of the migration set in DIR (default: `migrations`) into the
-template cache, or finds it there, and prints its key and path. A CI job runs it
-before the test step and saves MIGRATE_ONCE_CACHE_DIR with its cache action, so
-that test processes clone the template instead of migrating: the cache is keyed
-by the set, the SQLite version and the crate's version and source, and a
-restored copy is checked by the bytes it holds, not by file times or places.
+template cache, or finds it there, and prints its key, what the key is made of,
+and its path. A CI job runs it before the test step and saves
+MIGRATE_ONCE_CACHE_DIR with its cache action, so that test processes clone the
+template instead of migrating. The key is a hash of the set, the SQLite version
+and migrate-once's version and source: tests use the template this command
+builds only if they link the same SQLite and the same migrate-once, so build the
+command from the same Cargo.lock as the tests (`cargo run --release -p
+migrate-once-cli` in the same workspace, or `cargo install --locked`), and key
+the CI cache on the migrations and Cargo.lock. A restored copy is checked by
+the bytes it holds, not by file times or places.
 
 Options:
   -h, --help   this text
@@ -130,28 +136,20 @@ fn template(args: &Args) -> Result<ExitCode, Usage> {
     };
     match migrate_once::Template::for_set(&set) {
         Ok(t) => {
-            let key = t
-                .path()
-                .parent()
-                .and_then(|p| p.file_name())
-                .map_or_else(String::new, |k| k.to_string_lossy().into_owned());
             outln!(
                 "template of {} ({} migrations, set {})",
                 dir.display(),
                 set.len(),
                 &set.hash()[..12]
             );
-            outln!("  key:   {key}");
-            outln!("  path:  {}", t.path().display());
-            outln!("  size:  {} bytes", t.size());
-            outln!(
-                "  {}",
-                if t.built_by_this_process() {
-                    "built by this run"
-                } else {
-                    "found in the cache"
-                }
-            );
+            let key = key::print(&set);
+            outln!("  path:    {}", t.path().display());
+            outln!("  size:    {} bytes", t.size());
+            if t.built_by_this_process() {
+                outln!("built key {} by this run", key.key);
+            } else {
+                outln!("found key {} in the cache", key.key);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -16,7 +16,8 @@ migrate-once status DB [DIR]
 
 Prints what the database DB has applied, by its ledger (_migrate_once_ledger):
 version, name, when, and checksum; and the rows of sqlx's or diesel's ledger if
-it has one. With DIR (a migration set), each version of either is marked:
+it has one. With DIR (a migration set), each version of either is marked, and the key and
+cache directory of the set's template are printed (see `migrate-once template`):
 
   applied     in the database, with the SQL the set has now
   drifted     in the database, but the set's SQL was edited since
@@ -165,6 +166,18 @@ fn report(
         for m in pending {
             outln!("  {:<16} {:<28} pending", m.version(), m.name());
         }
+        outln!("the set's template (what `migrate-once template` builds and tests clone):");
+        let key = crate::key::print(set);
+        let dir = key.dir();
+        outln!(
+            "  cache:   {} ({})",
+            dir.display(),
+            if dir.is_dir() {
+                "there"
+            } else {
+                "not built yet"
+            }
+        );
     }
     if problems == 0 {
         ExitCode::SUCCESS

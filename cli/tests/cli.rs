@@ -110,20 +110,54 @@ fn template_builds_once_then_finds_it_and_prints_key_and_path() {
     );
     let (code, first, err) = run(bin().arg("template").arg(dir.path()));
     assert_eq!(code, 0, "{first}\n{err}");
-    assert!(first.contains("built by this run"), "{first}");
+    // The key a test of this workspace makes (the same Cargo.lock, so the
+    // same SQLite, and the same migrate-once source) is the one built.
+    let key =
+        migrate_once::TemplateKey::of(&migrate_once::Migrations::from_dir(dir.path()).unwrap());
+    assert!(
+        first.ends_with(&format!("built key {} by this run\n", key.key)),
+        "{first}"
+    );
+    for ingredient in [
+        format!("key:     {}, made of:", key.key),
+        format!("set           {}", key.set_hash),
+        format!("SQLite        {} (", key.sqlite_version),
+        format!(
+            "migrate-once  {}, source {}",
+            key.crate_version, key.source_fingerprint
+        ),
+    ] {
+        assert!(first.contains(&ingredient), "{ingredient}: {first}");
+    }
     let path = first
         .lines()
         .find_map(|l| l.trim().strip_prefix("path:"))
         .map(|p| PathBuf::from(p.trim()))
         .expect("a path line");
     assert!(
-        path.is_file() && path.starts_with(cache()),
+        path.is_file() && path.parent() == Some(&*cache().join(&key.key)),
         "{}",
         path.display()
     );
     let (code, second, _) = run(bin().arg("template").arg(dir.path()));
     assert_eq!(code, 0);
-    assert!(second.contains("found in the cache"), "{second}");
+    assert!(
+        second.ends_with(&format!("found key {} in the cache\n", key.key)),
+        "{second}"
+    );
+    // `status` against the set names the same key and cache directory.
+    let db = dir.path().join("app.db");
+    migrated(&db, dir.path());
+    let (code, status, err) = run(bin().arg("status").arg(&db).arg(dir.path()));
+    assert_eq!(code, 0, "{status}\n{err}");
+    assert!(
+        status.contains(&format!("key:     {}, made of:", key.key))
+            && status.contains(&format!(
+                "cache:   {} (there)",
+                cache().join(&key.key).display()
+            )),
+        "{status}"
+    );
 }
 
 /// A database migrated with `set` (by the library, as an app would).
