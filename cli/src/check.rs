@@ -17,17 +17,19 @@ use crate::out::{errln, out, outln};
 pub const HELP: &str = "\
 migrate-once check [DIR] [--snapshot FILE] [--require-downs] [--data]
 
-Checks the migration set in DIR (default: `migrations`), in three steps, and
+Checks the migration set in DIR (default: `migrations`), in four steps, and
 stops at the first that fails:
 
   load           every file loads: versions, names, up/down pairs, UTF-8, no
                  statement that would reach outside its migration. Prints the
                  migrations, their versions and how many have a down.
+  apply          the set is applied to an in-memory database, as a test's
+                 template is built. An up that fails is reported here, with its
+                 file, the line and column, and the statement.
   reversibility  on an in-memory database, each migration is applied in order;
                  each one with a down is applied, undone, and applied again,
                  and the database after the down must be the one before the up
                  (tables, columns, keys, indexes, views, triggers, row counts).
-                 An up that fails is reported here, with its file and statement.
   snapshot       with --snapshot FILE: the migrated schema, normalized and
                  sorted, must be the text in FILE. A difference is printed as a
                  unified diff. With MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 in the
@@ -64,6 +66,29 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     };
     outln!("load: ok, {}", describe(&dir, &set));
 
+    // Applied forward once, on its own: a migration that fails is the set
+    // failing to apply, and is reported as such, not as a down that does
+    // not undo its up.
+    let applying = Instant::now();
+    let applied = rusqlite::Connection::open_in_memory()
+        .map_err(|e| format!("cannot open an in-memory database: {e}"))
+        .and_then(|mut conn| {
+            migrate_once::migrate(&mut conn, &set)
+                .map_err(|e| format!("{} cannot be applied: {e:?}", dir.display()))
+        });
+    match applied {
+        Ok(report) => outln!(
+            "apply: ok, {} migrations applied to an in-memory database ({:.2} s)",
+            report.applied.len(),
+            applying.elapsed().as_secs_f64()
+        ),
+        Err(e) => {
+            errln!("migrate-once: {e}");
+            errln!("check: FAIL at apply");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+
     let report = match Reversibility::new(&set)
         .require_downs(args.flag("--require-downs"))
         .check_data(args.flag("--data"))
@@ -71,8 +96,8 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     {
         Ok(report) => report,
         Err(e) => {
-            errln!("migrate-once: {} cannot be applied: {e:?}", dir.display());
-            errln!("check: FAIL at reversibility: the set cannot be applied");
+            errln!("migrate-once: {e:?}");
+            errln!("check: FAIL at reversibility");
             return Ok(ExitCode::FAILURE);
         }
     };

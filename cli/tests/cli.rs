@@ -58,24 +58,65 @@ fn stress_on_a_good_set_passes_with_exit_0() {
     );
 }
 
-#[test]
-fn stress_on_a_broken_set_fails_with_exit_1_naming_the_statement() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x);");
+/// A set whose third migration is a trigger with a stray comma on line 3
+/// of its file: it loads, and fails when applied.
+fn trigger_with_a_stray_comma(dir: &Path) -> &'static str {
     write(
-        dir.path(),
-        "0002_b.sql",
-        "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);",
+        dir,
+        "0001_users.sql",
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT);",
     );
+    write(
+        dir,
+        "0002_audit.sql",
+        "CREATE TABLE audit(id INTEGER PRIMARY KEY, what TEXT);",
+    );
+    write(
+        dir,
+        "0003_audit_trigger.up.sql",
+        "-- Every new user is audited.\n\
+         CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN\n    \
+         INSERT INTO audit (what) VALUES ('user ' || NEW.id,);\n\
+         END;\n",
+    );
+    write(
+        dir,
+        "0003_audit_trigger.down.sql",
+        "DROP TRIGGER users_audit;",
+    );
+    // Line 3 of the file, column 56: the `)` after the comma.
+    "0003_audit_trigger.up.sql failed at line 3, column 56 (statement 1)"
+}
+
+#[test]
+fn stress_on_a_broken_set_fails_with_exit_1_printing_the_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = trigger_with_a_stray_comma(dir.path());
     let (code, out, err) = run(bin()
         .args(["stress", "--quick", "--no-progress"])
         .arg(dir.path()));
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("FAIL"), "{out}");
+    // Printed whole once, on stderr, however many operations it failed.
+    assert_eq!(err.matches(at).count(), 1, "{err}");
+    assert!(err.contains("near \")\": syntax error"), "{err}");
+    // It failed while the template was built: said so, and the deleted
+    // file it was built in is not named.
     assert!(
-        err.contains("no such table: nowhere") || out.contains("no such table"),
-        "{out}\n{err}"
+        err.contains("of the template being built for the set in"),
+        "{err}"
     );
+    assert!(!err.contains("template-being-built-"), "{err}");
+    // The table counts it under the whole file name.
+    let row = out
+        .lines()
+        .find(|l| l.contains(" x migration 3 (audit_trigger)"))
+        .unwrap_or_else(|| panic!("no row counting the error: {out}"));
+    assert!(
+        row.contains(at) && row.ends_with("near \")\": syntax error"),
+        "{row}"
+    );
+    assert!(!out.contains("cannot be built: migration"), "{out}");
 }
 
 #[test]
@@ -314,6 +355,7 @@ fn check_on_a_good_set_passes_every_step_with_exit_0() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("load: ok, 4 migrations"), "{out}");
     assert!(out.contains("4 with a down"), "{out}");
+    assert!(out.contains("apply: ok, 4 migrations applied"), "{out}");
     assert!(
         out.contains("reversibility: ok, 4 down(s) undo their up"),
         "{out}"
@@ -354,16 +396,30 @@ fn check_on_a_broken_set_fails_at_the_step_that_breaks_naming_file_and_statement
     let (code, out, err) = run(bin().arg("check").arg(&failing));
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("load: ok, 2 migrations"), "{out}");
-    assert!(
-        err.contains("FAIL at reversibility: the set cannot be applied"),
-        "{err}"
-    );
+    assert!(err.ends_with("check: FAIL at apply\n"), "{err}");
+    assert!(!err.contains("reversibility"), "{err}");
     assert!(
         err.contains("0002_b.sql")
             && err.contains("INSERT INTO nowhere VALUES (1);")
             && err.contains("no such table: nowhere"),
         "{err}"
     );
+}
+
+#[test]
+fn check_of_a_syntax_error_names_the_apply_step_and_the_line_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = trigger_with_a_stray_comma(dir.path());
+    let (code, out, err) = run(bin().arg("check").arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("load: ok, 3 migrations"), "{out}");
+    assert!(!out.contains("apply: ok"), "{out}");
+    assert!(err.contains(at), "{err}");
+    assert!(
+        !err.contains("byte"),
+        "a position in the file, not in the statement: {err}"
+    );
+    assert!(err.ends_with("check: FAIL at apply\n"), "{err}");
 }
 
 #[test]
@@ -537,5 +593,9 @@ fn a_closed_pipe_ends_the_command_quietly_with_its_own_exit_status() {
         .stderr(closed_pipe())
         .status()
         .expect("run migrate-once");
-    assert_eq!(status.code(), Some(1), "the check's own failure, not a panic");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the check's own failure, not a panic"
+    );
 }
