@@ -99,6 +99,11 @@ pub enum Error {
     DirNotFound {
         /// The directory that was asked for.
         path: PathBuf,
+        /// Where it was looked for: `path` resolved against the current
+        /// directory (`path` itself when it is absolute). A relative path
+        /// depends on where the tests run, which differs between `cargo
+        /// test` (the package's directory) and an IDE or a workspace root.
+        looked_at: PathBuf,
     },
     /// The migrations directory given is a file (or something else that is
     /// not a directory).
@@ -618,8 +623,18 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, .. } => write!(f, "I/O error on {}", path.display()),
-            Error::DirNotFound { path } => {
-                write!(f, "migrations directory {} does not exist", path.display())
+            Error::DirNotFound { path, looked_at } => {
+                write!(f, "migrations directory {} does not exist", path.display())?;
+                if path.is_relative() {
+                    write!(
+                        f,
+                        " (looked for {}: a relative path is taken from the current directory; \
+                         concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{}\") does not depend on it)",
+                        looked_at.display(),
+                        path.display()
+                    )?;
+                }
+                Ok(())
             }
             Error::NotADirectory { path } => write!(
                 f,

@@ -182,8 +182,21 @@ fn cases() -> Vec<Case> {
             "DirNotFound",
             Error::DirNotFound {
                 path: "/m/missing".into(),
+                looked_at: "/m/missing".into(),
             },
             "migrations directory /m/missing does not exist",
+            false,
+            false,
+        ),
+        case(
+            "DirNotFound",
+            Error::DirNotFound {
+                path: "db/migrations".into(),
+                looked_at: "/home/ada/app/db/migrations".into(),
+            },
+            "migrations directory db/migrations does not exist (looked for \
+             /home/ada/app/db/migrations: a relative path is taken from the current directory; \
+             concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/db/migrations\") does not depend on it)",
             false,
             false,
         ),
