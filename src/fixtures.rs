@@ -39,12 +39,13 @@
 //! The directory is `$CARGO_MANIFEST_DIR/migrations`, read once per process
 //! at run time (cargo and cargo-nextest set `CARGO_MANIFEST_DIR` when they
 //! run tests). The fixtures panic with the crate's error message if it
-//! cannot be loaded or migrated: a fixture has no other way to fail a test.
+//! cannot be loaded or migrated (a fixture has no other way to fail a
+//! test); the panic points at the `#[rstest]` test that asked for the
+//! fixture, and its message names that test.
 
 use std::path::PathBuf;
 
 use once_cell::sync::Lazy;
-use rstest::fixture;
 
 use crate::{Migrations, Result, SharedDb, TestDb};
 
@@ -68,8 +69,64 @@ pub fn default_migrations() -> Result<&'static Migrations> {
     SET.as_ref().map_err(Clone::clone)
 }
 
+/// Makes the function `$name` an rstest fixture, as `#[rstest::fixture]`
+/// would: a struct of the same name whose `default()` the `#[rstest]` macro
+/// calls for an argument of that name (and `get()`, which `#[from(...)]`
+/// and `#[with(...)]` reach). Written out because `#[fixture]` leaves
+/// `default()` without `#[track_caller]`: a fixture that cannot be made
+/// panicked at this file, and the panic now points at the `#[rstest]`
+/// test that asked for it. (Checked by the crate's tests on the rstest it
+/// depends on; fixtures without arguments need nothing else.)
+macro_rules! fixture {
+    ($name:ident -> $ty:ty) => {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        pub struct $name {}
+
+        impl $name {
+            #[doc(hidden)]
+            #[track_caller]
+            pub fn get() -> $ty {
+                $name()
+            }
+
+            #[doc(hidden)]
+            #[track_caller]
+            #[allow(clippy::should_implement_trait)]
+            pub fn default() -> $ty {
+                Self::get()
+            }
+        }
+    };
+}
+
+#[track_caller]
 fn set() -> &'static Migrations {
-    default_migrations().unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+    ready(default_migrations(), "")
+}
+
+/// The fixture's value, or the panic that fails the test that asked for it
+/// (a fixture has no other way to fail). `#[track_caller]` on every
+/// fixture makes the panic point at the test's `#[rstest]` function rather
+/// than at this file, and the message names the test too: the thread's
+/// name, under `cargo test` and cargo-nextest alike.
+#[track_caller]
+fn ready<T>(result: Result<T>, fixture: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            let test = std::thread::current()
+                .name()
+                .filter(|n| *n != "main")
+                .map_or_else(String::new, |n| format!(" of test `{n}`"));
+            let what = if fixture.is_empty() {
+                "the migration set".to_string()
+            } else {
+                format!("the `{fixture}` fixture")
+            };
+            panic!("migrate-once: {what}{test} cannot be made: {e:?}")
+        }
+    }
 }
 
 /// The migration set in [`default_migrations_dir`] itself, for the tests
@@ -84,22 +141,25 @@ fn set() -> &'static Migrations {
 /// let report = assert_reversible(migration_set());
 /// assert!(report.irreversible.is_empty());
 /// ```
-#[fixture]
+#[track_caller]
 pub fn migration_set() -> &'static Migrations {
     set()
 }
+fixture!(migration_set -> &'static Migrations);
 
 /// A fresh database file of its own, cloned from the migrated template.
-#[fixture]
+#[track_caller]
 pub fn test_db() -> TestDb {
-    TestDb::new(set()).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+    ready(TestDb::new(set()), "test_db")
 }
+fixture!(test_db -> TestDb);
 
 /// A fresh in-memory database of its own, cloned from the migrated template.
-#[fixture]
+#[track_caller]
 pub fn memory_db() -> TestDb {
-    TestDb::in_memory(set()).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+    ready(TestDb::in_memory(set()), "memory_db")
 }
+fixture!(memory_db -> TestDb);
 
 /// One database file shared by every test of one test run using this
 /// migration set, migrated exactly once: under cargo-nextest every process
@@ -109,12 +169,13 @@ pub fn memory_db() -> TestDb {
 /// `migrate-once-shared-<set hash>-<run>.sqlite` in `MIGRATE_ONCE_DIR` or
 /// the system temp directory. The files of earlier runs (and of earlier
 /// versions of the set) are removed once no process holds them.
-#[fixture]
+#[track_caller]
 pub fn shared_db() -> SharedDb {
     let set = set();
-    let path = shared::file(set).unwrap_or_else(|e| panic!("migrate-once: {e:?}"));
-    SharedDb::open(path, set).unwrap_or_else(|e| panic!("migrate-once: {e:?}"))
+    let path = ready(shared::file(set), "shared_db");
+    ready(SharedDb::open(path, set), "shared_db")
 }
+fixture!(shared_db -> SharedDb);
 
 /// The `shared_db` fixture's files: one per (set, run), each with a lock
 /// file that every process using it holds a shared lock on for as long as
