@@ -262,6 +262,27 @@ fn each_run_gets_a_fresh_shared_db_and_unused_ones_are_removed() {
     assert_eq!(c.field("users"), Some(3));
 }
 
+/// Under `cargo test` (no `NEXTEST_RUN_ID`) a test binary is the whole
+/// run: when it exits, its shared database and lock file go with it, and
+/// the directory is as it was.
+#[test]
+#[cfg(unix)]
+fn a_cargo_test_run_removes_its_shared_db_when_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = child_test!(child_run_uses_the_shared_db)
+        .env(RUN_DIR, dir.path())
+        .env_remove("NEXTEST_RUN_ID")
+        .run();
+    assert!(run.status.success(), "{run:?}");
+    let file = run.value("file").unwrap().to_string();
+    assert!(file.starts_with("migrate-once-shared-"), "{file}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 const BROKEN_DIR: &str = "MIGRATE_ONCE_TEST_BROKEN_PACKAGE";
 const BROKEN_PARENT: &str =
     "fixtures_rstest::a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it";
