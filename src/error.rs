@@ -78,9 +78,9 @@ impl fmt::Display for SchemaObject {
 /// let mut conn = rusqlite::Connection::open_in_memory()?;
 /// let err = migrate_once::migrate(&mut conn, &set).unwrap_err();
 /// assert!(format!("{err:?}").starts_with(
-///     "migration 1 (bad) in <built in code> failed at statement 1 (line 1) of an in-memory database; \
-///      nothing was applied\n  statement: CREATE TABLE t(x;\n\nCaused by:\n    \
-///      near \";\": syntax error (at byte 16 of the statement)"
+///     "migration 1 (bad) in <built in code> failed at line 1, column 17 (statement 1) of an \
+///      in-memory database; nothing was applied\n  statement: CREATE TABLE t(x;\n\nCaused by:\n    \
+///      near \";\": syntax error"
 /// ));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -99,6 +99,11 @@ pub enum Error {
     DirNotFound {
         /// The directory that was asked for.
         path: PathBuf,
+        /// Where it was looked for: `path` resolved against the current
+        /// directory (`path` itself when it is absolute). A relative path
+        /// depends on where the tests run, which differs between `cargo
+        /// test` (the package's directory) and an IDE or a workspace root.
+        looked_at: PathBuf,
     },
     /// The migrations directory given is a file (or something else that is
     /// not a directory).
@@ -273,12 +278,18 @@ pub enum Error {
         database: Option<PathBuf>,
         /// 1-based number of the failing statement within the migration.
         index: usize,
-        /// 1-based line in the migration where the statement starts.
+        /// 1-based line of the migration's file (counted from its first
+        /// line) where the error is: the line SQLite's error points at (the
+        /// token a syntax error names), or, when SQLite gives no position
+        /// (a constraint failing as the statement runs), the line the
+        /// statement starts on.
         line: usize,
+        /// 1-based column, in characters, on `line` of the token SQLite's
+        /// error points at; `None` when SQLite gives no position.
+        column: Option<usize>,
         /// The failing statement, whole (`Display` shortens a long one).
         statement: String,
-        /// SQLite's error. For a syntax error its message ends with the
-        /// byte offset in the statement.
+        /// SQLite's error.
         source: Arc<rusqlite::Error>,
     },
     /// The migrations left rows that violate a foreign key. Nothing of the run was kept.
@@ -309,8 +320,13 @@ pub enum Error {
         database: Option<PathBuf>,
         /// 1-based number of the failing statement within the down.
         index: usize,
-        /// 1-based line in the down where the statement starts.
+        /// 1-based line of the down's file where the error is, as for
+        /// [`Error::Sql`]: where SQLite's error points, or where the
+        /// statement starts.
         line: usize,
+        /// 1-based column on `line` of the token SQLite's error points at;
+        /// `None` when SQLite gives no position.
+        column: Option<usize>,
         /// The failing statement, whole (`Display` shortens a long one).
         statement: String,
         /// SQLite's error.
@@ -452,17 +468,21 @@ pub(crate) fn sqlite_error(code: std::ffi::c_int, message: impl Into<String>) ->
 }
 
 /// SQLite's error for a failed statement, without the copy of the whole
-/// statement that rusqlite's syntax errors carry: the `Sql` variant has the
-/// statement already, and a multi-megabyte one must not be printed twice.
-pub(crate) fn statement_error(e: rusqlite::Error) -> rusqlite::Error {
+/// statement that rusqlite's syntax errors carry (the `Sql` variant has the
+/// statement already, and a multi-megabyte one must not be printed twice),
+/// and the byte offset in the statement that SQLite's error points at, if
+/// it gave one. The caller turns the offset into a line and column of the
+/// migration's file: a byte count within one statement means nothing to
+/// someone reading the file.
+pub(crate) fn statement_error(e: rusqlite::Error) -> (rusqlite::Error, Option<usize>) {
     match e {
         rusqlite::Error::SqlInputError {
             error, msg, offset, ..
-        } => rusqlite::Error::SqliteFailure(
-            error,
-            Some(format!("{msg} (at byte {offset} of the statement)")),
+        } => (
+            rusqlite::Error::SqliteFailure(error, Some(msg)),
+            usize::try_from(offset).ok(),
         ),
-        other => other,
+        other => (other, None),
     }
 }
 
@@ -554,14 +574,38 @@ fn list(objects: &[SchemaObject]) -> String {
         .join(", ")
 }
 
-/// "database /path" for a file, "an in-memory database" otherwise.
+/// "database /path" for a file, "an in-memory database" otherwise, and
+/// "the template being built in /cache/dir" for the file a template is
+/// built in: that file is gone by the time anyone reads the message (a
+/// failed build removes it), and the reader needs to know that the set
+/// failed while its template was built, not on a database of theirs.
 struct Db<'a>(&'a Option<PathBuf>);
 
 impl fmt::Display for Db<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            Some(p) if crate::template::is_being_built(p) => write!(
+                f,
+                "the template being built for the set in {}",
+                p.parent().unwrap_or(p).display()
+            ),
             Some(p) => write!(f, "database {}", p.display()),
             None => f.write_str("an in-memory database"),
+        }
+    }
+}
+
+/// Where a statement failed: "line 2, column 17 (statement 1)" when
+/// SQLite said where, "statement 3 (line 4)" (the line it starts on) when
+/// it did not.
+struct At(usize, usize, Option<usize>);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let At(index, line, column) = *self;
+        match column {
+            Some(column) => write!(f, "line {line}, column {column} (statement {index})"),
+            None => write!(f, "statement {index} (line {line})"),
         }
     }
 }
@@ -591,8 +635,18 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, .. } => write!(f, "I/O error on {}", path.display()),
-            Error::DirNotFound { path } => {
-                write!(f, "migrations directory {} does not exist", path.display())
+            Error::DirNotFound { path, looked_at } => {
+                write!(f, "migrations directory {} does not exist", path.display())?;
+                if path.is_relative() {
+                    write!(
+                        f,
+                        " (looked for {}: a relative path is taken from the current directory; \
+                         concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{}\") does not depend on it)",
+                        looked_at.display(),
+                        path.display()
+                    )?;
+                }
+                Ok(())
             }
             Error::NotADirectory { path } => write!(
                 f,
@@ -750,12 +804,14 @@ impl fmt::Display for Error {
                 database,
                 index,
                 line,
+                column,
                 statement,
                 ..
             } => write!(
                 f,
-                "migration {version} ({name}) in {origin} failed at statement {index} (line {line}) of {}; \
+                "migration {version} ({name}) in {origin} failed at {} of {}; \
                  nothing was applied\n  statement: {}",
+                At(*index, *line, *column),
                 Db(database),
                 Shortened(statement)
             ),
@@ -781,12 +837,14 @@ impl fmt::Display for Error {
                 database,
                 index,
                 line,
+                column,
                 statement,
                 ..
             } => write!(
                 f,
-                "the down of migration {version} ({name}) in {origin} failed at statement {index} \
-                 (line {line}) of {}; nothing of it was applied\n  statement: {}",
+                "the down of migration {version} ({name}) in {origin} failed at {} of {}; \
+                 nothing of it was applied\n  statement: {}",
+                At(*index, *line, *column),
                 Db(database),
                 Shortened(statement)
             ),

@@ -106,6 +106,7 @@ mod sqlite_config;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 mod sqlx;
 mod template;
+mod template_key;
 mod testdb;
 mod validate;
 
@@ -139,18 +140,21 @@ pub use sqlx::sqlx_0_9;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
-pub use template::{CACHE_DIR_ENV, Template, cache_dir, cache_dir_of};
+pub use template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use template_key::TemplateKey;
 pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
-/// The README's examples, compiled and run as doctests (they use every
-/// feature).
+/// The README's examples, compiled as doctests (they use every feature).
+/// Each is a whole test a user pastes into `tests/`: `build.rs` writes the
+/// README with the few hidden lines a doctest needs to compile one, and
+/// `consumers/readme` runs them, pasted as they are, in CI.
 #[cfg(all(
     doctest,
     feature = "rstest",
     feature = "sqlx-0_9",
     feature = "diesel-2"
 ))]
-#[doc = include_str!("../README.md")]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/README.doctest.md"))]
 pub struct ReadmeDoctests;
 
 /// The rusqlite this crate was built with: the `Connection` type

@@ -586,6 +586,9 @@ impl Migrations {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::DirNotFound {
                     path: dir.to_path_buf(),
+                    // `absolute` only joins the current directory; it fails
+                    // only if there is none, and then the path is all there is.
+                    looked_at: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
                 });
             }
             Err(e) => return Err(Error::io(dir)(e)),

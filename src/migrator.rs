@@ -710,20 +710,38 @@ fn apply_one(conn: &Connection, m: &Migration, path: Option<&Path>) -> Result<()
             // the database: a directory that cannot be written fails it
             // whatever the statement, which is not the statement's fault.
             e if journal_cannot_be_made(&e) => Error::db(JOURNAL_DIRECTORY, path)(e),
-            source => Error::Sql {
-                version: m.version(),
-                name: m.name().to_string(),
-                origin: m.origin().clone(),
-                database: path.map(Path::to_path_buf),
-                index,
-                line: crate::sql::line_of(m.up_sql(), offset),
-                statement: statement.to_string(),
-                source: std::sync::Arc::new(statement_error(source)),
-            },
+            source => {
+                let (source, at) = statement_error(source);
+                let (line, column) = position(m.up_sql(), offset, at);
+                Error::Sql {
+                    version: m.version(),
+                    name: m.name().to_string(),
+                    origin: m.origin().clone(),
+                    database: path.map(Path::to_path_buf),
+                    index,
+                    line,
+                    column,
+                    statement: statement.to_string(),
+                    source: std::sync::Arc::new(source),
+                }
+            }
         };
         run_statement(conn, m, m.origin(), index, statement, fail)?;
     }
     Ok(())
+}
+
+/// The line (and, if SQLite said where in the statement, the column) of
+/// the migration's file at which the statement starting at byte `start` of
+/// `text` failed.
+fn position(text: &str, start: usize, at: Option<usize>) -> (usize, Option<usize>) {
+    match at {
+        Some(offset) => {
+            let (line, column) = crate::sql::position_in_file(text, start, offset);
+            (line, Some(column))
+        }
+        None => (crate::sql::line_of(text, start), None),
+    }
 }
 
 /// Runs statement `index` of migration `m` (from `origin`, its up's file or
@@ -889,15 +907,20 @@ pub(crate) fn revert(conn: &mut Connection, m: &Migration) -> Result<()> {
             };
             for (i, span) in spans.iter().enumerate() {
                 let statement = &down[span.start..span.end];
-                let fail = |source: rusqlite::Error| Error::DownSql {
-                    version: m.version(),
-                    name: m.name().to_string(),
-                    origin: origin.clone(),
-                    database: path.map(Path::to_path_buf),
-                    index: i + 1,
-                    line: crate::sql::line_of(down, span.start),
-                    statement: statement.to_string(),
-                    source: std::sync::Arc::new(statement_error(source)),
+                let fail = |source: rusqlite::Error| {
+                    let (source, at) = statement_error(source);
+                    let (line, column) = position(down, span.start, at);
+                    Error::DownSql {
+                        version: m.version(),
+                        name: m.name().to_string(),
+                        origin: origin.clone(),
+                        database: path.map(Path::to_path_buf),
+                        index: i + 1,
+                        line,
+                        column,
+                        statement: statement.to_string(),
+                        source: std::sync::Arc::new(source),
+                    }
                 };
                 run_statement(conn, m, &origin, i + 1, statement, fail)?;
             }

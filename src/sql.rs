@@ -344,6 +344,20 @@ pub(crate) fn line_of(text: &str, at: usize) -> usize {
         + 1
 }
 
+/// Where an error in a statement is, as someone reading the file looks for
+/// it: the 1-based line and column (in characters) of byte `offset` of the
+/// statement that starts at byte `start` of `text`. SQLite's offset is a
+/// byte count within the statement it was given; an offset past the end
+/// (an incomplete statement) is the end.
+pub(crate) fn position_in_file(text: &str, start: usize, offset: usize) -> (usize, usize) {
+    let mut at = start.saturating_add(offset).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    (line_of(text, at), text[line_start..at].chars().count() + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +445,18 @@ mod tests {
     fn line_numbers_are_one_based() {
         assert_eq!(line_of("a\nb\nc", 0), 1);
         assert_eq!(line_of("a\nb\nc", 4), 3);
+    }
+
+    #[test]
+    fn a_position_in_a_statement_is_a_line_and_column_of_the_file() {
+        let text = "-- note\r\nCREATE TABLE a(x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n  SELECT 1,;\nEND;";
+        let start = text.find("CREATE TRIGGER").unwrap();
+        let comma = text.find(",;").unwrap() + 1 - start;
+        assert_eq!(position_in_file(text, start, comma), (4, 12));
+        assert_eq!(position_in_file(text, start, 0), (3, 1));
+        // Past the end (an incomplete statement): the end of the text.
+        assert_eq!(position_in_file(text, start, 10_000), (5, 5));
+        // Columns count characters, not bytes.
+        assert_eq!(position_in_file("SELECT 'é',;", 0, 12), (1, 12));
     }
 }

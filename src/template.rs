@@ -66,11 +66,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use once_cell::sync::OnceCell;
-use sha2::{Digest, Sha256};
 
 use crate::connection::Setup;
 use crate::error::{Error, Result};
-use crate::migrations::{Migrations, hex};
+use crate::migrations::Migrations;
 use crate::validate::Schema;
 
 pub use crate::dirs::CACHE_DIR_ENV;
@@ -119,6 +118,15 @@ const LOCK_FILE: &str = "build.lock";
 /// The name a template has while it is built: what an error about a
 /// migration that fails while building it names as the database.
 const BUILDING: &str = "template-being-built-";
+
+/// Whether `path` is the file a template is being built in: an error about
+/// a migration that fails there says so rather than naming the file, which
+/// the failed build removes.
+pub(crate) fn is_being_built(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(BUILDING))
+}
 
 /// A migrated database, cached on disk and held in memory, ready to be
 /// cloned.
@@ -529,22 +537,12 @@ pub(crate) fn dir_for(set: &Migrations) -> Result<PathBuf> {
     Ok(dir.path)
 }
 
-/// Where the cache directory of `set`'s templates is, without making or
-/// checking anything: what the `migrate-once` command reports.
-pub fn cache_dir_of(set: &Migrations) -> PathBuf {
-    cache_dir().join(cache_key(set))
-}
 
 /// Everything that shapes a template: the set, the SQLite that builds it,
 /// and the code that builds it (the crate's version, and a fingerprint of
-/// its source, see `build.rs`).
+/// its source, see `build.rs`); spelled out by [`crate::TemplateKey`].
 fn cache_key(set: &Migrations) -> String {
-    let mut h = Sha256::new();
-    h.update(set.hash().as_bytes());
-    h.update(rusqlite::version().as_bytes());
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(env!("MIGRATE_ONCE_SOURCE_HASH").as_bytes());
-    hex(&h.finalize()[..12])
+    crate::TemplateKey::of(set).key
 }
 
 /// The template cached in `dir`, if its sidecar vouches for it. With

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::out::{errln, out};
 use migrate_once::Migrations;
 
 /// A command line the command does not understand; the message says why.
@@ -32,7 +33,7 @@ impl Args {
         let mut it = raw.iter();
         while let Some(a) = it.next() {
             if a == "-h" || a == "--help" {
-                print!("{help}");
+                out!("{help}");
                 return Err(Usage(String::new()));
             }
             if let Some((name, value)) = a.split_once('=').filter(|_| a.starts_with("--")) {
@@ -129,7 +130,7 @@ impl Args {
 /// giving exit status 1 then.
 pub fn load(dir: &std::path::Path) -> Result<Migrations, ExitCode> {
     Migrations::from_dir(dir).map_err(|e| {
-        eprintln!("migrate-once: cannot load {}: {e:?}", dir.display());
+        errln!("migrate-once: cannot load {}: {e:?}", dir.display());
         ExitCode::FAILURE
     })
 }

@@ -12,21 +12,24 @@ use migrate_once::{
 };
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, out, outln};
 
 pub const HELP: &str = "\
 migrate-once check [DIR] [--snapshot FILE] [--require-downs] [--data]
 
-Checks the migration set in DIR (default: `migrations`), in three steps, and
+Checks the migration set in DIR (default: `migrations`), in four steps, and
 stops at the first that fails:
 
   load           every file loads: versions, names, up/down pairs, UTF-8, no
                  statement that would reach outside its migration. Prints the
                  migrations, their versions and how many have a down.
+  apply          the set is applied to an in-memory database, as a test's
+                 template is built. An up that fails is reported here, with its
+                 file, the line and column, and the statement.
   reversibility  on an in-memory database, each migration is applied in order;
                  each one with a down is applied, undone, and applied again,
                  and the database after the down must be the one before the up
                  (tables, columns, keys, indexes, views, triggers, row counts).
-                 An up that fails is reported here, with its file and statement.
   snapshot       with --snapshot FILE: the migrated schema, normalized and
                  sorted, must be the text in FILE. A difference is printed as a
                  unified diff. With MIGRATE_ONCE_UPDATE_SNAPSHOTS=1 in the
@@ -57,11 +60,34 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     let set = match args::load(&dir) {
         Ok(set) => set,
         Err(code) => {
-            eprintln!("check: FAIL at load");
+            errln!("check: FAIL at load");
             return Ok(code);
         }
     };
-    println!("load: ok, {}", describe(&dir, &set));
+    outln!("load: ok, {}", describe(&dir, &set));
+
+    // Applied forward once, on its own: a migration that fails is the set
+    // failing to apply, and is reported as such, not as a down that does
+    // not undo its up.
+    let applying = Instant::now();
+    let applied = rusqlite::Connection::open_in_memory()
+        .map_err(|e| format!("cannot open an in-memory database: {e}"))
+        .and_then(|mut conn| {
+            migrate_once::migrate(&mut conn, &set)
+                .map_err(|e| format!("{} cannot be applied: {e:?}", dir.display()))
+        });
+    match applied {
+        Ok(report) => outln!(
+            "apply: ok, {} migrations applied to an in-memory database ({:.2} s)",
+            report.applied.len(),
+            applying.elapsed().as_secs_f64()
+        ),
+        Err(e) => {
+            errln!("migrate-once: {e}");
+            errln!("check: FAIL at apply");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
 
     let report = match Reversibility::new(&set)
         .require_downs(args.flag("--require-downs"))
@@ -70,18 +96,18 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("migrate-once: {} cannot be applied: {e:?}", dir.display());
-            eprintln!("check: FAIL at reversibility: the set cannot be applied");
+            errln!("migrate-once: {e:?}");
+            errln!("check: FAIL at reversibility");
             return Ok(ExitCode::FAILURE);
         }
     };
     let missing = report.irreversible.len();
     if let Err(e) = report.clone().into_result() {
-        eprintln!("migrate-once: {e:?}");
-        eprintln!("check: FAIL at reversibility");
+        errln!("migrate-once: {e:?}");
+        errln!("check: FAIL at reversibility");
         return Ok(ExitCode::FAILURE);
     }
-    print!(
+    out!(
         "reversibility: ok, {} down(s) undo their up ({:.2} s)",
         report.round_trips.len(),
         report.duration.as_secs_f64()
@@ -92,16 +118,16 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             .iter()
             .map(|m| m.version.to_string())
             .collect();
-        print!(
+        out!(
             "; {missing} migration(s) without a down, not checked: {}",
             shorten(&versions)
         );
     }
-    println!();
+    outln!();
 
     if let Some(file) = snapshot {
         match check_schema_snapshot(&set, &file) {
-            Ok(outcome) => println!(
+            Ok(outcome) => outln!(
                 "snapshot: {} {}",
                 match outcome {
                     SnapshotOutcome::Written => "written to",
@@ -111,22 +137,22 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
                 file.display()
             ),
             Err(Error::SnapshotMissing { path }) => {
-                eprintln!(
+                errln!(
                     "migrate-once: there is no schema snapshot at {}; run the check again with \
                      {UPDATE_SNAPSHOTS_ENV}=1 to write it, and commit it",
                     path.display()
                 );
-                eprintln!("check: FAIL at snapshot");
+                errln!("check: FAIL at snapshot");
                 return Ok(ExitCode::FAILURE);
             }
             Err(e) => {
-                eprintln!("migrate-once: {e:?}");
-                eprintln!("check: FAIL at snapshot");
+                errln!("migrate-once: {e:?}");
+                errln!("check: FAIL at snapshot");
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    println!(
+    outln!(
         "check: ok ({} migrations, {:.2} s)",
         set.len(),
         started.elapsed().as_secs_f64()

@@ -5,15 +5,22 @@
 //! Exit status: 0 when all is well, 1 when the command ran and found a
 //! problem (or could not do its job: a missing directory, a broken set, a
 //! failed operation), 2 for a command line it does not understand.
+//!
+//! Everything is printed through the `out` module's macros, never
+//! `println!`, which panics when a pipe reader such as `head` went away.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
 mod check;
+mod key;
+mod out;
 mod progress;
 mod status;
 mod stress;
 
 use std::process::ExitCode;
 
+use crate::out::{err, errln, out, outln};
 use args::{Args, Usage};
 
 const HELP: &str = "\
@@ -50,7 +57,7 @@ fn main() -> ExitCode {
         return stress::child(&raw[1..]);
     }
     let Some((command, rest)) = raw.split_first() else {
-        eprint!("{HELP}");
+        err!("{HELP}");
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
@@ -71,11 +78,11 @@ fn main() -> ExitCode {
                     )));
                 }
             };
-            print!("{text}");
+            out!("{text}");
             return ExitCode::SUCCESS;
         }
         "-V" | "--version" => {
-            println!("migrate-once {}", env!("CARGO_PKG_VERSION"));
+            outln!("migrate-once {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         other => Err(Usage(format!(
@@ -93,7 +100,7 @@ fn usage(u: &Usage) -> ExitCode {
         // --help: the command's text was printed already.
         return ExitCode::SUCCESS;
     }
-    eprintln!("migrate-once: {}", u.0);
+    errln!("migrate-once: {}", u.0);
     ExitCode::from(2)
 }
 
@@ -101,11 +108,16 @@ const TEMPLATE_HELP: &str = "\
 migrate-once template [DIR]
 
 Builds the template of the migration set in DIR (default: `migrations`) into the
-template cache, or finds it there, and prints its key and path. A CI job runs it
-before the test step and saves MIGRATE_ONCE_CACHE_DIR with its cache action, so
-that test processes clone the template instead of migrating: the cache is keyed
-by the set, the SQLite version and the crate's version and source, and a
-restored copy is checked by the bytes it holds, not by file times or places.
+template cache, or finds it there, and prints its key, what the key is made of,
+and its path. A CI job runs it before the test step and saves
+MIGRATE_ONCE_CACHE_DIR with its cache action, so that test processes clone the
+template instead of migrating. The key is a hash of the set, the SQLite version
+and migrate-once's version and source: tests use the template this command
+builds only if they link the same SQLite and the same migrate-once, so build the
+command from the same Cargo.lock as the tests (`cargo run --release -p
+migrate-once-cli` in the same workspace, or `cargo install --locked`), and key
+the CI cache on the migrations and Cargo.lock. A restored copy is checked by
+the bytes it holds, not by file times or places.
 
 Options:
   -h, --help   this text
@@ -124,32 +136,24 @@ fn template(args: &Args) -> Result<ExitCode, Usage> {
     };
     match migrate_once::Template::for_set(&set) {
         Ok(t) => {
-            let key = t
-                .path()
-                .parent()
-                .and_then(|p| p.file_name())
-                .map_or_else(String::new, |k| k.to_string_lossy().into_owned());
-            println!(
+            outln!(
                 "template of {} ({} migrations, set {})",
                 dir.display(),
                 set.len(),
                 &set.hash()[..12]
             );
-            println!("  key:   {key}");
-            println!("  path:  {}", t.path().display());
-            println!("  size:  {} bytes", t.size());
-            println!(
-                "  {}",
-                if t.built_by_this_process() {
-                    "built by this run"
-                } else {
-                    "found in the cache"
-                }
-            );
+            let key = key::print(&set);
+            outln!("  path:    {}", t.path().display());
+            outln!("  size:    {} bytes", t.size());
+            if t.built_by_this_process() {
+                outln!("built key {} by this run", key.key);
+            } else {
+                outln!("found key {} in the cache", key.key);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "migrate-once: cannot build the template of {}: {e:?}",
                 dir.display()
             );

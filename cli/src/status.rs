@@ -9,13 +9,15 @@ use migrate_once::{AppLedger, LedgerRow, Migrations, rusqlite};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, outln};
 
 pub const HELP: &str = "\
 migrate-once status DB [DIR]
 
 Prints what the database DB has applied, by its ledger (_migrate_once_ledger):
 version, name, when, and checksum; and the rows of sqlx's or diesel's ledger if
-it has one. With DIR (a migration set), each version of either is marked:
+it has one. With DIR (a migration set), each version of either is marked, and the key and
+cache directory of the set's template are printed (see `migrate-once template`):
 
   applied     in the database, with the SQL the set has now
   drifted     in the database, but the set's SQL was edited since
@@ -48,7 +50,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     match read(&db) {
         Ok((rows, apps)) => Ok(report(&db, &rows, &apps, set.as_ref())),
         Err(e) => {
-            eprintln!("migrate-once: cannot read {}: {e}", db.display());
+            errln!("migrate-once: cannot read {}: {e}", db.display());
             Ok(ExitCode::FAILURE)
         }
     }
@@ -103,7 +105,7 @@ fn report(
     apps: &AppRows,
     set: Option<&(std::path::PathBuf, Migrations)>,
 ) -> ExitCode {
-    println!(
+    outln!(
         "{}: {} migration(s) in its ledger",
         db.display(),
         rows.len()
@@ -116,9 +118,12 @@ fn report(
         Some(Some(_)) => "applied",
     };
     if !rows.is_empty() {
-        println!(
+        outln!(
             "  {:<16} {:<28} {:<26} {:<14} state",
-            "version", "name", "applied at", "checksum"
+            "version",
+            "name",
+            "applied at",
+            "checksum"
         );
     }
     for row in rows {
@@ -126,7 +131,7 @@ fn report(
         if s == "unknown" || s == "drifted" {
             problems += 1;
         }
-        println!(
+        outln!(
             "  {:<16} {:<28} {:<26} {:<14} {s}",
             row.version,
             row.name,
@@ -135,7 +140,7 @@ fn report(
         );
     }
     for (tool, versions) in apps {
-        println!(
+        outln!(
             "  {tool}'s ledger ({}): {} version(s): {}",
             tool.table(),
             versions.len(),
@@ -150,7 +155,7 @@ fn report(
                     .is_err()
             })
             .collect();
-        println!(
+        outln!(
             "against {} ({} migrations, set {}): {} pending, {} drifted or unknown",
             dir.display(),
             set.len(),
@@ -159,8 +164,20 @@ fn report(
             problems
         );
         for m in pending {
-            println!("  {:<16} {:<28} pending", m.version(), m.name());
+            outln!("  {:<16} {:<28} pending", m.version(), m.name());
         }
+        outln!("the set's template (what `migrate-once template` builds and tests clone):");
+        let key = crate::key::print(set);
+        let dir = key.dir();
+        outln!(
+            "  cache:   {} ({})",
+            dir.display(),
+            if dir.is_dir() {
+                "there"
+            } else {
+                "not built yet"
+            }
+        );
     }
     if problems == 0 {
         ExitCode::SUCCESS

@@ -18,17 +18,18 @@
 //! Exit status 1 if any operation failed or any migration ran more or fewer
 //! times than expected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use migrate_once::{Error, Migrations, SharedDb, TestDb, migrate};
 use rusqlite::Connection;
 
 use crate::args::{self, Args, Usage};
+use crate::out::{errln, outln};
 use crate::progress::Progress;
 
 /// The hidden first argument of the children the stress run spawns (itself).
@@ -98,12 +99,97 @@ impl Options {
     }
 }
 
-/// How many errors this run has printed whole.
-static PRINTED: AtomicUsize = AtomicUsize::new(0);
+/// The kinds of failure this run has printed whole: each is printed once,
+/// however many operations it failed, and the table counts them.
+static PRINTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
-/// An error of the crate as the run prints it: the message and its causes.
-fn text(e: &Error) -> String {
-    format!("{e:?}")
+/// At most this many different failures are printed whole; the table
+/// counts every one.
+const PRINTED_KINDS: usize = 5;
+
+/// The run's working directory: a database in it is named "a database of
+/// this run" in a failure's summary, so that one failure on 100 databases
+/// is counted as one kind.
+static WORK: OnceLock<PathBuf> = OnceLock::new();
+
+/// One failure as the run reports it: a summary to count it under, whole
+/// (never cut short), and the full text, printed the first time.
+struct Failure {
+    kind: String,
+    whole: String,
+}
+
+impl Failure {
+    /// A message of the run's own (a miscount, a leftover file).
+    fn says(text: impl Into<String>) -> Failure {
+        let text = scrub(&text.into());
+        Failure {
+            kind: text.clone(),
+            whole: text,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure {
+            kind: summary(&e),
+            whole: scrub(&format!("{e:?}")),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Failure {
+        Failure::says(e.to_string())
+    }
+}
+
+/// What a failure is, on one line: for a failed migration, its file, the
+/// line and column, and SQLite's message; for anything else, the first
+/// line of the message. Databases of this run are not named, so that the
+/// same failure on every database of a scenario is one kind.
+fn summary(e: &Error) -> String {
+    match e {
+        Error::Sql {
+            version,
+            name,
+            origin,
+            index,
+            line,
+            column,
+            source,
+            ..
+        } => {
+            let at = column.map_or_else(
+                || format!("statement {index} (line {line})"),
+                |c| format!("line {line}, column {c} (statement {index})"),
+            );
+            format!("migration {version} ({name}) in {origin} failed at {at}: {source}")
+        }
+        other => scrub(other.to_string().lines().next().unwrap_or("")),
+    }
+}
+
+/// `text` with every path in the run's working directory replaced by "a
+/// database of this run".
+fn scrub(text: &str) -> String {
+    let Some(work) = WORK.get().map(|w| w.display().to_string()) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&work) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ';' | ')' | ',' | ':'))
+            .unwrap_or(tail.len());
+        out.push_str("a database of this run");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What one scenario saw.
@@ -114,24 +200,27 @@ struct Tally {
     latencies: Vec<Duration>,
     executed: usize,
     expected: usize,
+    /// Whether the scenario clones (and so executes no migration itself).
+    clones: bool,
     notes: Vec<String>,
 }
 
 impl Tally {
-    /// Counts an error, by the start of its message; the first three of
-    /// the run are printed whole.
-    fn error(&mut self, text: &str) {
-        let kind = text
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(60)
-            .collect::<String>();
-        *self.errors.entry(kind).or_default() += 1;
-        if PRINTED.fetch_add(1, Ordering::Relaxed) < 3 {
-            eprintln!("error: {text}");
+    /// Counts a failure under its kind, and prints it whole the first time
+    /// this run sees that kind.
+    fn fail(&mut self, failure: impl Into<Failure>) {
+        let Failure { kind, whole } = failure.into();
+        let mut printed = PRINTED.lock().unwrap_or_else(|p| p.into_inner());
+        if !printed.contains(&kind) {
+            if printed.len() < PRINTED_KINDS {
+                errln!("error: {whole}\n");
+            } else if printed.len() == PRINTED_KINDS {
+                errln!("(further kinds of error are only counted in the table)\n");
+            }
+            printed.insert(kind.clone());
         }
+        drop(printed);
+        *self.errors.entry(kind).or_default() += 1;
     }
 
     fn percentile(&self, p: f64) -> Duration {
@@ -189,10 +278,11 @@ fn per_test(args: &Options, set: &Migrations, work: &Path) -> Tally {
                     local.ops += 1;
                     match rows {
                         Ok(n) if n == set.len() => {}
-                        Ok(n) => {
-                            local.error(&format!("clone has {n} ledger rows, want {}", set.len()))
-                        }
-                        Err(e) => local.error(&text(&e)),
+                        Ok(n) => local.fail(Failure::says(format!(
+                            "clone has {n} ledger rows, want {}",
+                            set.len()
+                        ))),
+                        Err(e) => local.fail(e),
                     }
                     pb.inc();
                 }
@@ -208,19 +298,21 @@ fn per_test(args: &Options, set: &Migrations, work: &Path) -> Tally {
     pb.finish();
     let mut t = tally.into_inner().unwrap();
     // Template builds: at most one per process, and none if it was cached.
-    t.expected = 0;
-    t.executed = 0;
-    t.notes.push(format!(
-        "template {}",
+    t.clones = true;
+    t.notes.push(
         match migrate_once::Template::for_set(set) {
-            Ok(tpl) if tpl.built_by_this_process() => "built once by this run".to_string(),
-            Ok(_) => "read from the cache (built by an earlier run)".to_string(),
-            Err(e) => format!("unavailable: {e}"),
+            Ok(tpl) if tpl.built_by_this_process() => "template built once by this run",
+            Ok(_) => "template read from the cache (built by an earlier run)",
+            // The error itself was printed, and is counted in the row.
+            Err(_) => "no template: the set failed while its template was built",
         }
-    ));
+        .to_string(),
+    );
     let left = std::fs::read_dir(work).map_or(0, |d| d.count());
     if left != 0 {
-        t.error(&format!("{left} files left behind in the TestDb directory"));
+        t.fail(Failure::says(format!(
+            "{left} files left behind in the TestDb directory"
+        )));
     }
     t
 }
@@ -261,14 +353,17 @@ fn shared(args: &Options, set: &Migrations, work: &Path) -> Tally {
             t.latencies.push(took);
             match r {
                 Ok(n) => t.executed += n,
-                Err(e) => t.error(&text(&e)),
+                Err(e) => t.fail(e),
             }
         }
         t.expected += set.len();
         match ledger_len(&path) {
             Ok(n) if n == set.len() => {}
-            Ok(n) => t.error(&format!("ledger has {n} rows, want {}", set.len())),
-            Err(e) => t.error(&e.to_string()),
+            Ok(n) => t.fail(Failure::says(format!(
+                "ledger has {n} rows, want {}",
+                set.len()
+            ))),
+            Err(e) => t.fail(e),
         }
         pb.inc();
     }
@@ -308,15 +403,18 @@ fn processes(args: &Options, set: &Migrations, work: &Path) -> Tally {
                 Some(n) if out.status.success() => {
                     t.executed += n.trim().parse::<usize>().unwrap_or(0)
                 }
-                _ => t.error(&format!("child failed: {}", text.trim())),
+                _ => t.fail(child_failure(&text, out.status)),
             }
         }
         t.latencies.push(started.elapsed());
         t.expected += set.len();
         match ledger_len(&db) {
             Ok(n) if n == set.len() => {}
-            Ok(n) => t.error(&format!("ledger has {n} rows, want {}", set.len())),
-            Err(e) => t.error(&e.to_string()),
+            Ok(n) => t.fail(Failure::says(format!(
+                "ledger has {n} rows, want {}",
+                set.len()
+            ))),
+            Err(e) => t.fail(e),
         }
         pb.inc();
     }
@@ -359,31 +457,28 @@ fn kills(args: &Options, set: &Migrations, work: &Path) -> Tally {
         let _ = child.wait();
         t.ops += 1;
         let started = Instant::now();
-        let check = || -> Result<(usize, usize), String> {
-            let conn = Connection::open(&db).map_err(|e| e.to_string())?;
-            let ok: String = conn
-                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .map_err(|e| e.to_string())?;
+        let check = || -> Result<(usize, usize), Failure> {
+            let conn = Connection::open(&db)?;
+            let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
             if ok != "ok" {
-                return Err(format!("integrity_check: {ok}"));
+                return Err(Failure::says(format!("integrity_check: {ok}")));
             }
-            let rows = migrate_once::ledger(&conn)
-                .map_err(|e| e.to_string())?
-                .len();
+            let rows = migrate_once::ledger(&conn)?.len();
             if rows != 0 && rows != set.len() {
-                return Err(format!(
+                return Err(Failure::says(format!(
                     "partial ledger after SIGKILL: {rows} of {}",
                     set.len()
-                ));
+                )));
             }
             drop(conn);
-            let db = SharedDb::open(&db, set).map_err(|e| e.to_string())?;
+            let db = SharedDb::open(&db, set)?;
             let applied = db.report().map_or(0, |r| r.applied.len());
-            let full = migrate_once::ledger(&db.connect().map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?
-                .len();
+            let full = migrate_once::ledger(&db.connect()?)?.len();
             if full != set.len() {
-                return Err(format!("recovery left {full} of {} ledger rows", set.len()));
+                return Err(Failure::says(format!(
+                    "recovery left {full} of {} ledger rows",
+                    set.len()
+                )));
             }
             Ok((rows, applied))
         };
@@ -398,7 +493,7 @@ fn kills(args: &Options, set: &Migrations, work: &Path) -> Tally {
                 t.executed += applied + rows;
                 t.expected += set.len();
             }
-            Err(e) => t.error(&e),
+            Err(e) => t.fail(e),
         }
         t.latencies.push(started.elapsed());
         pb.inc();
@@ -410,19 +505,45 @@ fn kills(args: &Options, set: &Migrations, work: &Path) -> Tally {
     t
 }
 
+/// What a child that failed reported: the summary it printed after
+/// `error=` and the whole error on the lines after it, or, if it printed
+/// none (it panicked, say), how it ended.
+fn child_failure(stdout: &str, status: std::process::ExitStatus) -> Failure {
+    match stdout.split_once("error=") {
+        Some((_, reported)) => {
+            let (kind, whole) = reported.split_once('\n').unwrap_or((reported, reported));
+            Failure {
+                kind: kind.trim().to_string(),
+                whole: format!("in a racing process: {}", whole.trim()),
+            }
+        }
+        None => Failure::says(format!(
+            "a racing process ended with {status} and reported nothing"
+        )),
+    }
+}
+
+/// A child reports a failure as `error=<summary>` and the whole error on
+/// the lines after it.
+fn report_child_error(e: &Error) -> ExitCode {
+    outln!("error={}\n{}", summary(e), scrub(&format!("{e:?}")));
+    ExitCode::FAILURE
+}
+
 /// A child process: `__stress-child race|kill DB SIGNAL SET_DIR`.
 pub fn child(raw: &[String]) -> ExitCode {
     let [mode, db, signal, set_dir] = raw else {
-        eprintln!("migrate-once: {CHILD} takes: race|kill DB SIGNAL SET_DIR");
+        errln!("migrate-once: {CHILD} takes: race|kill DB SIGNAL SET_DIR");
         return ExitCode::from(2);
     };
     let (db, signal, set_dir) = (Path::new(db), Path::new(signal), Path::new(set_dir));
+    // The parent's working directory: `<work>/<scenario>/<db>`.
+    if let Some(work) = db.parent().and_then(Path::parent) {
+        let _ = WORK.set(work.to_path_buf());
+    }
     let set = match Migrations::from_dir(set_dir) {
         Ok(s) => s,
-        Err(e) => {
-            println!("error={e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report_child_error(&e),
     };
     let mut conn = Connection::open(db).expect("open the database");
     if mode.as_str() == "race" {
@@ -449,13 +570,10 @@ pub fn child(raw: &[String]) -> ExitCode {
     }
     match migrate(&mut conn, &set) {
         Ok(r) => {
-            println!("applied={}", r.applied.len());
+            outln!("applied={}", r.applied.len());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            println!("error={e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report_child_error(&e),
     }
 }
 
@@ -467,12 +585,13 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
         Err(code) => return Ok(code),
     };
     let work = tempfile::tempdir().expect("a temp dir");
+    let _ = WORK.set(work.path().to_path_buf());
     let dir = |name: &str| {
         let d = work.path().join(name);
         std::fs::create_dir(&d).expect("a work dir");
         d
     };
-    println!(
+    outln!(
         "migrate-once stress: {} migrations from {} (set {}), {} threads, SQLite {}",
         set.len(),
         args.migrations.display(),
@@ -502,15 +621,21 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             kills(&args, &set, &dir("kill")),
         ),
     ];
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
-        "scenario", "ops", "errors", "p50", "p95", "p99", "executed/expected"
+        "scenario",
+        "ops",
+        "errors",
+        "p50",
+        "p95",
+        "p99",
+        "executed/expected"
     );
     let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1e3);
     let mut ok = true;
     for (name, t) in &results {
-        println!(
+        outln!(
             "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
             name,
             t.ops,
@@ -518,21 +643,21 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             ms(t.percentile(0.50)),
             ms(t.percentile(0.95)),
             ms(t.percentile(0.99)),
-            if t.expected == 0 && t.executed == 0 {
+            if t.clones {
                 "cloned".to_string()
             } else {
                 format!("{}/{}", t.executed, t.expected)
             }
         );
         for (kind, n) in &t.errors {
-            println!("    {n} x {kind}");
+            outln!("    {n} x {kind}");
         }
         for note in &t.notes {
-            println!("    {note}");
+            outln!("    {note}");
         }
         ok &= t.ok();
     }
-    println!(
+    outln!(
         "\n{} in {:.1}s",
         if ok {
             "PASS: zero errors, every migration executed exactly as often as expected"

@@ -2,7 +2,7 @@
 //! its exit status and what it prints.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate-once"));
@@ -58,24 +58,65 @@ fn stress_on_a_good_set_passes_with_exit_0() {
     );
 }
 
-#[test]
-fn stress_on_a_broken_set_fails_with_exit_1_naming_the_statement() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x);");
+/// A set whose third migration is a trigger with a stray comma on line 3
+/// of its file: it loads, and fails when applied.
+fn trigger_with_a_stray_comma(dir: &Path) -> &'static str {
     write(
-        dir.path(),
-        "0002_b.sql",
-        "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);",
+        dir,
+        "0001_users.sql",
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT);",
     );
+    write(
+        dir,
+        "0002_audit.sql",
+        "CREATE TABLE audit(id INTEGER PRIMARY KEY, what TEXT);",
+    );
+    write(
+        dir,
+        "0003_audit_trigger.up.sql",
+        "-- Every new user is audited.\n\
+         CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN\n    \
+         INSERT INTO audit (what) VALUES ('user ' || NEW.id,);\n\
+         END;\n",
+    );
+    write(
+        dir,
+        "0003_audit_trigger.down.sql",
+        "DROP TRIGGER users_audit;",
+    );
+    // Line 3 of the file, column 56: the `)` after the comma.
+    "0003_audit_trigger.up.sql failed at line 3, column 56 (statement 1)"
+}
+
+#[test]
+fn stress_on_a_broken_set_fails_with_exit_1_printing_the_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = trigger_with_a_stray_comma(dir.path());
     let (code, out, err) = run(bin()
         .args(["stress", "--quick", "--no-progress"])
         .arg(dir.path()));
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("FAIL"), "{out}");
+    // Printed whole once, on stderr, however many operations it failed.
+    assert_eq!(err.matches(at).count(), 1, "{err}");
+    assert!(err.contains("near \")\": syntax error"), "{err}");
+    // It failed while the template was built: said so, and the deleted
+    // file it was built in is not named.
     assert!(
-        err.contains("no such table: nowhere") || out.contains("no such table"),
-        "{out}\n{err}"
+        err.contains("of the template being built for the set in"),
+        "{err}"
     );
+    assert!(!err.contains("template-being-built-"), "{err}");
+    // The table counts it under the whole file name.
+    let row = out
+        .lines()
+        .find(|l| l.contains(" x migration 3 (audit_trigger)"))
+        .unwrap_or_else(|| panic!("no row counting the error: {out}"));
+    assert!(
+        row.contains(at) && row.ends_with("near \")\": syntax error"),
+        "{row}"
+    );
+    assert!(!out.contains("cannot be built: migration"), "{out}");
 }
 
 #[test]
@@ -110,20 +151,54 @@ fn template_builds_once_then_finds_it_and_prints_key_and_path() {
     );
     let (code, first, err) = run(bin().arg("template").arg(dir.path()));
     assert_eq!(code, 0, "{first}\n{err}");
-    assert!(first.contains("built by this run"), "{first}");
+    // The key a test of this workspace makes (the same Cargo.lock, so the
+    // same SQLite, and the same migrate-once source) is the one built.
+    let key =
+        migrate_once::TemplateKey::of(&migrate_once::Migrations::from_dir(dir.path()).unwrap());
+    assert!(
+        first.ends_with(&format!("built key {} by this run\n", key.key)),
+        "{first}"
+    );
+    for ingredient in [
+        format!("key:     {}, made of:", key.key),
+        format!("set           {}", key.set_hash),
+        format!("SQLite        {} (", key.sqlite_version),
+        format!(
+            "migrate-once  {}, source {}",
+            key.crate_version, key.source_fingerprint
+        ),
+    ] {
+        assert!(first.contains(&ingredient), "{ingredient}: {first}");
+    }
     let path = first
         .lines()
         .find_map(|l| l.trim().strip_prefix("path:"))
         .map(|p| PathBuf::from(p.trim()))
         .expect("a path line");
     assert!(
-        path.is_file() && path.starts_with(cache()),
+        path.is_file() && path.parent() == Some(&*cache().join(&key.key)),
         "{}",
         path.display()
     );
     let (code, second, _) = run(bin().arg("template").arg(dir.path()));
     assert_eq!(code, 0);
-    assert!(second.contains("found in the cache"), "{second}");
+    assert!(
+        second.ends_with(&format!("found key {} in the cache\n", key.key)),
+        "{second}"
+    );
+    // `status` against the set names the same key and cache directory.
+    let db = dir.path().join("app.db");
+    migrated(&db, dir.path());
+    let (code, status, err) = run(bin().arg("status").arg(&db).arg(dir.path()));
+    assert_eq!(code, 0, "{status}\n{err}");
+    assert!(
+        status.contains(&format!("key:     {}, made of:", key.key))
+            && status.contains(&format!(
+                "cache:   {} (there)",
+                cache().join(&key.key).display()
+            )),
+        "{status}"
+    );
 }
 
 /// A database migrated with `set` (by the library, as an app would).
@@ -280,6 +355,7 @@ fn check_on_a_good_set_passes_every_step_with_exit_0() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("load: ok, 4 migrations"), "{out}");
     assert!(out.contains("4 with a down"), "{out}");
+    assert!(out.contains("apply: ok, 4 migrations applied"), "{out}");
     assert!(
         out.contains("reversibility: ok, 4 down(s) undo their up"),
         "{out}"
@@ -320,16 +396,30 @@ fn check_on_a_broken_set_fails_at_the_step_that_breaks_naming_file_and_statement
     let (code, out, err) = run(bin().arg("check").arg(&failing));
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("load: ok, 2 migrations"), "{out}");
-    assert!(
-        err.contains("FAIL at reversibility: the set cannot be applied"),
-        "{err}"
-    );
+    assert!(err.ends_with("check: FAIL at apply\n"), "{err}");
+    assert!(!err.contains("reversibility"), "{err}");
     assert!(
         err.contains("0002_b.sql")
             && err.contains("INSERT INTO nowhere VALUES (1);")
             && err.contains("no such table: nowhere"),
         "{err}"
     );
+}
+
+#[test]
+fn check_of_a_syntax_error_names_the_apply_step_and_the_line_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = trigger_with_a_stray_comma(dir.path());
+    let (code, out, err) = run(bin().arg("check").arg(dir.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("load: ok, 3 migrations"), "{out}");
+    assert!(!out.contains("apply: ok"), "{out}");
+    assert!(err.contains(at), "{err}");
+    assert!(
+        !err.contains("byte"),
+        "a position in the file, not in the statement: {err}"
+    );
+    assert!(err.ends_with("check: FAIL at apply\n"), "{err}");
 }
 
 #[test]
@@ -449,5 +539,63 @@ fn check_snapshot_is_missing_then_written_then_matched_then_differs() {
         std::fs::read_to_string(&snapshot).unwrap(),
         text,
         "the file is left alone"
+    );
+}
+
+// ---- pipes ----
+
+/// A pipe whose reader has gone away, as `| head -1` leaves it once it has
+/// its line: every write to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
+/// `migrate-once stress --quick migrations | head -1`: the reader goes
+/// away, and the command ends with its own exit status (0: the run passed),
+/// no panic and no stack trace; with stderr gone too (`2>&1 | head -1`),
+/// a broken set is still exit 1, not a panic's 101.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly_with_its_own_exit_status() {
+    let stress = [
+        "stress",
+        "--iterations",
+        "20",
+        "--rounds",
+        "1",
+        "--processes",
+        "2",
+        "--kills",
+        "1",
+    ];
+    for args in [&["check"][..], &["template"][..], &stress[..]] {
+        let out = bin()
+            .args(args)
+            .arg(crate_set())
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run migrate-once");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "0001_a.sql", "CREATE TABLE a(x,);");
+    let status = bin()
+        .arg("check")
+        .arg(dir.path())
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .expect("run migrate-once");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the check's own failure, not a panic"
     );
 }

@@ -182,8 +182,21 @@ fn cases() -> Vec<Case> {
             "DirNotFound",
             Error::DirNotFound {
                 path: "/m/missing".into(),
+                looked_at: "/m/missing".into(),
             },
             "migrations directory /m/missing does not exist",
+            false,
+            false,
+        ),
+        case(
+            "DirNotFound",
+            Error::DirNotFound {
+                path: "db/migrations".into(),
+                looked_at: "/home/ada/app/db/migrations".into(),
+            },
+            "migrations directory db/migrations does not exist (looked for \
+             /home/ada/app/db/migrations: a relative path is taken from the current directory; \
+             concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/db/migrations\") does not depend on it)",
             false,
             false,
         ),
@@ -446,12 +459,37 @@ fn cases() -> Vec<Case> {
         case(
             "Sql",
             Error::Sql {
+                version: 3,
+                name: "audit_trigger".into(),
+                origin: file("/m/0003_audit_trigger.up.sql"),
+                database: Some(
+                    "/cache/5b6394bb85767a11268c120f/template-being-built-6da9c513.sqlite".into(),
+                ),
+                index: 1,
+                line: 2,
+                column: Some(56),
+                statement: "CREATE TRIGGER posts_audit AFTER INSERT ON posts BEGIN\n    \
+                            INSERT INTO audit (what) VALUES ('post ' || NEW.id,);\nEND;"
+                    .into(),
+                source: sqlite(ffi::SQLITE_ERROR, "near \")\": syntax error"),
+            },
+            "migration 3 (audit_trigger) in /m/0003_audit_trigger.up.sql failed at line 2, column 56 \
+             (statement 1) of the template being built for the set in /cache/5b6394bb85767a11268c120f; \
+             nothing was applied\n  statement: CREATE TRIGGER posts_audit AFTER INSERT ON posts BEGIN\n    \
+             INSERT INTO audit (what) VALUES ('post ' || NEW.id,);\nEND;",
+            true,
+            false,
+        ),
+        case(
+            "Sql",
+            Error::Sql {
                 version: 5,
                 name: "create_t5".into(),
                 origin: Origin::Embedded("0005_create_t5.sql".into()),
                 database: db.clone(),
                 index: 2,
                 line: 6,
+                column: None,
                 statement: "INSERT INTO missing (v) VALUES (5);".into(),
                 source: sqlite(ffi::SQLITE_ERROR, "no such table: missing"),
             },
@@ -469,6 +507,7 @@ fn cases() -> Vec<Case> {
                 database: None,
                 index: 1,
                 line: 1,
+                column: None,
                 statement: "CREATE TABLE a (x);".into(),
                 source: sqlite(ffi::SQLITE_BUSY, "database is locked"),
             },
@@ -486,6 +525,7 @@ fn cases() -> Vec<Case> {
                 database: None,
                 index: 2,
                 line: 4,
+                column: None,
                 statement: "DROP TABLE nope;".into(),
                 source: sqlite(ffi::SQLITE_ERROR, "no such table: nope"),
             },
@@ -900,6 +940,7 @@ fn a_long_statement_is_shortened_in_the_message_and_whole_in_the_field() {
         database: None,
         index: 1,
         line: 1,
+        column: None,
         statement: statement.clone(),
         source: sqlite(ffi::SQLITE_ERROR, "no such table: t"),
     };

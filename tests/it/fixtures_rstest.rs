@@ -261,3 +261,82 @@ fn each_run_gets_a_fresh_shared_db_and_unused_ones_are_removed() {
     assert!(c.status.success(), "{c:?}");
     assert_eq!(c.field("users"), Some(3));
 }
+
+/// Under `cargo test` (no `NEXTEST_RUN_ID`) a test binary is the whole
+/// run: when it exits, its shared database and lock file go with it, and
+/// the directory is as it was.
+#[test]
+#[cfg(unix)]
+fn a_cargo_test_run_removes_its_shared_db_when_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = child_test!(child_run_uses_the_shared_db)
+        .env(RUN_DIR, dir.path())
+        .env_remove("NEXTEST_RUN_ID")
+        .run();
+    assert!(run.status.success(), "{run:?}");
+    let file = run.value("file").unwrap().to_string();
+    assert!(file.starts_with("migrate-once-shared-"), "{file}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+const BROKEN_DIR: &str = "MIGRATE_ONCE_TEST_BROKEN_PACKAGE";
+const BROKEN_PARENT: &str =
+    "fixtures_rstest::a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it";
+
+/// Asks for a database of the package in `MIGRATE_ONCE_TEST_BROKEN_PACKAGE`,
+/// whose migrations do not apply.
+#[rstest]
+#[ignore = "run as a child process by fixtures_rstest::a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it"]
+fn child_asks_for_a_database_of_a_broken_set(memory_db: TestDb) {
+    let _ = ChildEnv::of(BROKEN_PARENT).path(BROKEN_DIR);
+    drop(memory_db);
+}
+
+/// A fixture can only panic; the panic points at the test that asked for
+/// the fixture (this file, the test's line), not at the fixture's own code
+/// in migrate-once, and says which test it was.
+#[test]
+fn a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it() {
+    let package = tempfile::tempdir().unwrap();
+    let migrations = package.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(migrations.join("0001_a.sql"), "CREATE TABLE a(x,);").unwrap();
+    let child = child_test!(child_asks_for_a_database_of_a_broken_set)
+        .env(BROKEN_DIR, package.path())
+        .env("CARGO_MANIFEST_DIR", package.path())
+        // The panic's own lines only: a backtrace names src/fixtures.rs.
+        .env("RUST_BACKTRACE", "0")
+        .run();
+    assert!(!child.status.success(), "{child:?}");
+    let err = &child.stderr;
+    // The test's `#[rstest]` attribute, or the lines up to its `fn`.
+    let test_line = line_of("fn child_asks_for_a_database_of_a_broken_set(");
+    let at: usize = err
+        .split_once("panicked at tests/it/fixtures_rstest.rs:")
+        .and_then(|(_, rest)| rest.split(':').next())
+        .and_then(|line| line.parse().ok())
+        .unwrap_or_else(|| panic!("the panic points at this file: {err}"));
+    assert!(
+        (test_line - 2..=test_line).contains(&at),
+        "points at line {at}, the test is at {test_line}: {err}"
+    );
+    assert!(!err.contains("panicked at src/fixtures.rs"), "{err}");
+    assert!(
+        err.contains("fixtures_rstest::child_asks_for_a_database_of_a_broken_set"),
+        "names the test: {err}"
+    );
+    assert!(err.contains("0001_a.sql failed at line 1, column"), "{err}");
+}
+
+/// The line of this file that `text` starts.
+fn line_of(text: &str) -> usize {
+    include_str!("fixtures_rstest.rs")
+        .lines()
+        .position(|l| l.starts_with(text))
+        .expect("the text is in this file")
+        + 1
+}

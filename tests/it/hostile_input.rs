@@ -228,6 +228,41 @@ fn a_new_migration_older_than_the_newest_applied_is_out_of_order() {
 // Bad SQL
 // ---------------------------------------------------------------------------
 
+/// The position is the file's, not the statement's: the stray comma is on
+/// line 4 of the file, inside statement 2, which starts on line 3.
+#[test]
+fn a_syntax_error_inside_a_trigger_names_the_line_and_column_of_the_file() {
+    let set = load("syntax_error_inside_a_trigger");
+    let file = fixture("syntax_error_inside_a_trigger/0002_audit_trigger.sql");
+    let text = text_of(&file);
+    let bad_line = text.lines().position(|l| l.contains(",)")).unwrap();
+    let column = text.lines().nth(bad_line).unwrap().find(",)").unwrap() + 2;
+    let db = fresh();
+    let before = db.state();
+    let err = migrate_err(&db, &set);
+    match &err {
+        Error::Sql {
+            version: 2,
+            index: 2,
+            line,
+            column: Some(c),
+            ..
+        } => assert_eq!((*line, *c), (bad_line + 1, column), "{err}"),
+        other => panic!("expected Error::Sql with a position: {other:?}"),
+    }
+    let shown = format!("{err:?}");
+    let at = format!(
+        "failed at line {}, column {column} (statement 2)",
+        bad_line + 1
+    );
+    assert!(shown.contains(&at), "{shown}");
+    assert!(
+        !shown.contains("byte"),
+        "no offset within the statement: {shown}"
+    );
+    assert_eq!(db.state(), before);
+}
+
 #[test]
 fn a_syntax_error_at_statement_3_of_5_names_the_statement_and_applies_nothing() {
     let set = load("syntax_error_at_statement_3");

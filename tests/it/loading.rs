@@ -557,13 +557,35 @@ fn a_missing_directory_is_dir_not_found() {
     assert!(!dir.exists());
     let err = load_err(&dir);
     assert!(
-        matches!(&err, Error::DirNotFound { path } if *path == dir),
+        matches!(&err, Error::DirNotFound { path, looked_at } if *path == dir && *looked_at == dir),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
         format!("migrations directory {} does not exist", dir.display())
     );
+}
+
+/// `from_dir("db/migrations")` is relative to the current directory, which
+/// differs between `cargo test` and an IDE: the error says where it looked.
+#[test]
+fn a_missing_relative_directory_says_where_it_was_looked_for() {
+    let relative = std::path::Path::new("db/migrations");
+    let err = load_err(relative);
+    let looked_at = std::env::current_dir().unwrap().join(relative);
+    assert!(
+        matches!(&err, Error::DirNotFound { path, looked_at: l } if path == relative && *l == looked_at),
+        "{err:?}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "migrations directory db/migrations does not exist (looked for {}: ",
+            looked_at.display()
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("CARGO_MANIFEST_DIR"), "{shown}");
 }
 
 #[test]

@@ -71,6 +71,12 @@ impl ChildTest {
         self
     }
 
+    /// Removes `key` from the child's environment.
+    pub fn env_remove(mut self, key: &str) -> ChildTest {
+        self.cmd.env_remove(key);
+        self
+    }
+
     pub fn spawn(mut self) -> Running {
         let mut child = self.cmd.spawn().expect("spawn a child test process");
         let stdout = Some(drain(child.stdout.take().expect("piped stdout")));

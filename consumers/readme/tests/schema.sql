@@ -1,0 +1,1 @@
+../../../tests/fixtures/snapshots/migrations.sql
