@@ -79,6 +79,7 @@
 #[path = "sqlx_test.rs"]
 pub mod __sqlx_test;
 mod app_ledger;
+mod background;
 mod bookkeeping;
 mod check;
 mod connection;

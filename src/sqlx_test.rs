@@ -292,6 +292,7 @@ where
     drop(rt);
     match outcome {
         Ok(output) if output.is_success() => {
+            db.remove_later();
             drop(db);
             output
         }

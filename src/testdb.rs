@@ -5,6 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
@@ -86,6 +87,9 @@ struct Db {
     store: Store,
     dir: Dir,
     state: Mutex<State>,
+    /// A file is removed off this thread rather than where it is dropped
+    /// (see [`TestDb::remove_later`]).
+    later: AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,12 +382,21 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// When the database goes, its file goes on the reaper's thread
+    /// (`crate::background`), not on the thread that drops the last holder: for
+    /// `#[sqlx_test]`, whose test is over by then and cannot look.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn remove_later(&self) {
+        self.db.later.store(true, Ordering::Relaxed);
+    }
+
     fn from_store(store: Store, dir: Dir, setup: Setup) -> TestDb {
         TestDb {
             db: Arc::new(Db {
                 store,
                 dir,
                 state: Mutex::new(State::Live),
+                later: AtomicBool::new(false),
             }),
             setup,
             pool: OnceCell::new(),
@@ -450,11 +463,17 @@ impl Db {
         *self.state.lock() = State::Removed;
         match &self.store {
             Store::File(p) => {
-                let mut first = Ok(());
-                for suffix in ["", "-journal", "-wal", "-shm"] {
+                let files = ["", "-journal", "-wal", "-shm"].map(|suffix| {
                     let mut name = p.clone().into_os_string();
                     name.push(suffix);
-                    let path = PathBuf::from(name);
+                    PathBuf::from(name)
+                });
+                if self.later.load(Ordering::Relaxed) {
+                    crate::background::remove_later(files);
+                    return Ok(());
+                }
+                let mut first = Ok(());
+                for path in files {
                     match fs::remove_file(&path) {
                         Err(e) if e.kind() != io::ErrorKind::NotFound && first.is_ok() => {
                             first = Err(Error::io(&path)(e));
@@ -685,6 +704,24 @@ impl<'a> TestDbBuilder<'a> {
         }
         let header = &header[..bytes.len().min(20)];
         let mut dir = self.target_dir();
+        // A clone written ahead, when this process makes many (see
+        // `crate::background`); not into a directory given to the builder,
+        // which its caller may expect to hold only what it asked for.
+        if let (Some(template), None) = (&template, &self.dir) {
+            let key = (
+                template.path().to_path_buf(),
+                dir.path.clone(),
+                header.to_vec(),
+            );
+            let (template, ahead, header) = (Arc::clone(template), dir.clone(), header.to_vec());
+            let make: crate::background::Make = Box::new(move || {
+                let bytes = template.bytes().ok()?;
+                write_new(&ahead, &header, bytes).ok()
+            });
+            if let Some(path) = crate::background::spare(key, make) {
+                return Ok(TestDb::from_store(Store::File(path), dir, self.setup));
+            }
+        }
         let path = match write_new(&dir, header, bytes) {
             // The default directory in memory is full (a container's
             // `/dev/shm` can be 64 MB): the disk's instead, from now on.

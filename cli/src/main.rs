@@ -47,7 +47,8 @@ Exit status: 0 all is well; 1 a problem was found or the command could not run
 understood.
 
 Environment: MIGRATE_ONCE_CACHE_DIR (where templates are cached, default
-$TMPDIR/migrate-once), MIGRATE_ONCE_DIR (where test databases go).
+$TMPDIR/migrate-once-UID, yours alone), MIGRATE_ONCE_DIR (where test databases
+go, default /dev/shm/migrate-once-UID where there is a /dev/shm).
 ";
 
 fn main() -> ExitCode {

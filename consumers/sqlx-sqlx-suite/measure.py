@@ -2,9 +2,10 @@
 """What the two attributes cost, measured on this crate's tests.
 
 1. Per-test database set-up at 100 tables, `#[sqlx::test]` against
-   `#[migrate_once::sqlx_test]`, in one run: the three groups of
-   `tests/generated_100.rs` (twenty tests each), each group's wall time
-   less the no-database group's, divided by twenty. Under `cargo test`'s
+   `#[migrate_once::sqlx_test]` (its default, a file, and `in_memory`), in
+   one run: the four groups of `tests/generated_100.rs` (twenty tests
+   each), each group's wall time less the no-database group's, divided by
+   twenty. Under `cargo test`'s
    model (the test binary, one process, `--test-threads=1` and the default)
    and under cargo-nextest's (a process per test).
 2. The converted suite (`sqlite-test-attr` and `sqlite-migrate`, nine tests)
@@ -82,10 +83,10 @@ def median_ms(samples):
 
 def per_test_groups(runner):
     """Median wall time of each group (ms), `runner(prefix)` timing one run."""
-    groups = ["sqlx_test_", "migrate_once_", "no_db_"]
+    groups = ["sqlx_test_", "migrate_once_", "in_memory_", "no_db_"]
     samples = {g: [] for g in groups}
     for r in range(ROUNDS):
-        order = groups[r % 3:] + groups[: r % 3]
+        order = groups[r % 4:] + groups[: r % 4]
         for g in order:
             samples[g].append(runner(g))
     return {g: median_ms(s) for g, s in samples.items()}
@@ -95,8 +96,9 @@ def report_groups(title, walls):
     base = walls["no_db_"]
     sqlx = (walls["sqlx_test_"] - base) / GROUP
     ours = (walls["migrate_once_"] - base) / GROUP
+    memory = (walls["in_memory_"] - base) / GROUP
     print(f"| {title} | {walls['sqlx_test_']:.0f} | {walls['migrate_once_']:.0f} | {base:.0f} "
-          f"| {sqlx:.2f} | {ours:.2f} | {sqlx / ours:.0f}x |")
+          f"| {sqlx:.2f} | {ours:.2f} | {sqlx / ours:.0f}x | {memory:.2f} | {sqlx / memory:.0f}x |")
 
 
 def main():
@@ -108,8 +110,9 @@ def main():
     profile = "release" if PROFILE else "dev, set-up packages optimized" if OPTIMIZED else "dev"
     print(f"## Per-test database set-up at 100 tables ({profile} profile, {ROUNDS} rounds, medians)\n")
     print("| model | 20 x `#[sqlx::test]` (ms) | 20 x `#[migrate_once::sqlx_test]` (ms) | 20 x no database (ms) "
-          "| set-up per test, sqlx (ms) | set-up per test, migrate-once (ms) | ratio |")
-    print("|---|---|---|---|---|---|---|")
+          "| set-up per test, sqlx (ms) | set-up per test, migrate-once (ms) | ratio "
+          "| `in_memory` (ms) | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     # Warm: the template cache, the page cache.
     timed([gen, "--test-threads=1"])
     for threads in ["1", str(os.cpu_count())]:

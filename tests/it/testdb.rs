@@ -819,3 +819,56 @@ fn the_clone_without_the_ledger_holds_the_app_tables_only() {
         1
     );
 }
+
+// ---- clones written ahead, and what is left at exit ----
+
+const AHEAD_PARENT: &str =
+    "testdb::a_process_that_makes_many_clones_gets_them_written_ahead_and_leaves_nothing";
+const AHEAD_DIR: &str = "MIGRATE_ONCE_DIR";
+
+/// Run as a child with `MIGRATE_ONCE_DIR` set: six file clones of the
+/// crate's set, a moment apart, each used and dropped.
+#[test]
+#[ignore = "run as a child process by testdb::a_process_that_makes_many_clones_gets_them_written_ahead_and_leaves_nothing"]
+fn child_makes_six_clones() {
+    let dir = ChildEnv::of(AHEAD_PARENT).path(AHEAD_DIR);
+    let mut ahead = 0;
+    let mut paths = HashSet::new();
+    for _ in 0..6 {
+        // Time for the file written ahead to be ready.
+        thread::sleep(Duration::from_millis(100));
+        let asked = std::time::SystemTime::now();
+        let db = TestDb::new(set()).unwrap();
+        let path = db.path().unwrap().to_path_buf();
+        assert!(path.starts_with(&dir));
+        assert!(paths.insert(path.clone()), "a fresh file each time");
+        let conn = db.connect().unwrap();
+        assert_seeded(&conn, "a clone written ahead or not");
+        insert_user(&conn, "mine@example.com");
+        // Written well before it was asked for (file times come from a
+        // coarse clock, a few ms behind): the file made ahead, about the
+        // 100 ms of the sleep before.
+        let created = fs::metadata(&path).unwrap().created().unwrap();
+        if created + Duration::from_millis(50) < asked {
+            ahead += 1;
+        }
+    }
+    let left = entries(&dir).len();
+    println!("RESULT ahead={ahead} left={left}");
+}
+
+#[test]
+fn a_process_that_makes_many_clones_gets_them_written_ahead_and_leaves_nothing() {
+    let tmp = TempDir::new().unwrap();
+    let out = child_test!(child_makes_six_clones)
+        .env(AHEAD_DIR, tmp.path())
+        .run();
+    assert!(out.status.success(), "{out:?}");
+    // The first two are written when asked; from the third on, each is
+    // the one written ahead.
+    assert_eq!(out.field("ahead"), Some(4), "{out:?}");
+    // While it ran: at most the spare for the next.
+    assert!(out.field("left").unwrap() <= 1, "{out:?}");
+    // And at exit, nothing.
+    assert_eq!(entries(tmp.path()), Vec::<String>::new(), "{out:?}");
+}

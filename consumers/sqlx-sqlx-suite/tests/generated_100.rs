@@ -3,12 +3,13 @@
 //! generated one (`benches/support/generated.rs`, 100 tables in 50
 //! migrations), written out as sqlx's plain layout in `tests/generated_100/`.
 //!
-//! Three groups of twenty tests with the same body, a test's first query:
+//! Four groups of twenty tests with the same body, a test's first query:
 //! `sqlx_test_NN` under `#[sqlx::test]` (a file named after the test, every
 //! migration run into it), `migrate_once_NN` under
-//! `#[migrate_once::sqlx_test]` (a clone of the template) and `no_db_NN`
-//! with no database (the runtime and the test harness alone). `measure.py`
-//! runs each group and subtracts the last from the others.
+//! `#[migrate_once::sqlx_test]` (a clone of the template, a file),
+//! `in_memory_NN` under `#[migrate_once::sqlx_test(in_memory)]` and
+//! `no_db_NN` with no database (the runtime and the test harness alone).
+//! `measure.py` runs each group and subtracts the last from the others.
 
 #[path = "../../../benches/support/generated.rs"]
 mod generated;
@@ -70,6 +71,14 @@ group! {
     migrate_once_05 migrate_once_06 migrate_once_07 migrate_once_08 migrate_once_09
     migrate_once_10 migrate_once_11 migrate_once_12 migrate_once_13 migrate_once_14
     migrate_once_15 migrate_once_16 migrate_once_17 migrate_once_18 migrate_once_19
+}
+
+group! {
+    #[migrate_once::sqlx_test(migrations = "tests/generated_100", in_memory)]
+    in_memory_00 in_memory_01 in_memory_02 in_memory_03 in_memory_04
+    in_memory_05 in_memory_06 in_memory_07 in_memory_08 in_memory_09
+    in_memory_10 in_memory_11 in_memory_12 in_memory_13 in_memory_14
+    in_memory_15 in_memory_16 in_memory_17 in_memory_18 in_memory_19
 }
 
 macro_rules! no_db {
