@@ -537,7 +537,6 @@ pub(crate) fn dir_for(set: &Migrations) -> Result<PathBuf> {
     Ok(dir.path)
 }
 
-
 /// Everything that shapes a template: the set, the SQLite that builds it,
 /// and the code that builds it (the crate's version, and a fingerprint of
 /// its source, see `build.rs`); spelled out by [`crate::TemplateKey`].

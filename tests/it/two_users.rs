@@ -13,11 +13,11 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
-use migrate_once::{Error, Template, TestDb};
+use migrate_once::{Error, Migration, Migrations, Template, TestDb};
 use tempfile::TempDir;
 
 use crate::support::child::{ChildEnv, Outcome, child_test};
-use crate::support::{count, crate_migrations};
+use crate::support::count;
 
 const NOBODY: u32 = 65534;
 const PARENT: &str = "two_users::*";
@@ -31,7 +31,8 @@ const MARK: &str = "MIGRATE_ONCE_TEST_TWO_USERS";
 #[ignore = "run as a child process by the tests of two_users"]
 fn child_makes_test_databases() {
     let _ = ChildEnv::of(PARENT).path(MARK);
-    let set = crate_migrations();
+    // Built in code: the other user may not be able to read the checkout.
+    let set = &two_user_set();
     let made = TestDb::new(set).and_then(|file| {
         let memory = TestDb::in_memory(set)?;
         let users = count(&file.connect()?, "users") + count(&memory.connect()?, "users");
@@ -51,6 +52,24 @@ fn child_makes_test_databases() {
             println!("ERROR {e}");
         }
     }
+}
+
+/// The set both users run: two tables and two seed rows.
+fn two_user_set() -> Migrations {
+    Migrations::new(vec![
+        Migration::new(
+            1,
+            "users",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL); \
+             INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com');",
+        ),
+        Migration::new(
+            2,
+            "posts",
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);",
+        ),
+    ])
+    .unwrap()
 }
 
 /// A temp directory as `/tmp` is: anyone may create in it, the sticky bit
