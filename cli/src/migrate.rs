@@ -270,7 +270,7 @@ fn sqlite(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
                     path.display(),
                     seconds(o.lock_timeout)
                 ),
-                e => format!("{e:?}"),
+                e => message(e),
             };
             fail(o, status, &message)
         }
@@ -287,6 +287,28 @@ fn status_of(e: &Error) -> Status {
         | Error::OutOfOrder { .. }
         | Error::AppLedgerMismatch { .. } => BAD_INPUT,
         _ => FAILED,
+    }
+}
+
+/// The library's message for `e`, with its causes; for an edited
+/// migration without the library's hint that a test database can be
+/// deleted instead: here the database is the application's.
+fn message(e: &Error) -> String {
+    match e {
+        Error::ChecksumMismatch {
+            version,
+            name,
+            origin,
+            database: Some(db),
+            applied,
+            current,
+        } => format!(
+            "migration {version} ({name}) in {origin} was changed after database {} applied \
+             it: applied checksum {applied}, current checksum {current}; add a new migration \
+             instead of editing an applied one",
+            db.display()
+        ),
+        e => format!("{e:?}"),
     }
 }
 
@@ -476,10 +498,7 @@ fn dry_run(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
     };
     let plan = match plan {
         Ok(plan) => plan,
-        Err(e) => {
-            let status = status_of(&e);
-            return fail(o, status, &format!("{e:?}"));
-        }
+        Err(e) => return fail(o, status_of(&e), &message(&e)),
     };
     let status = if plan.apply.is_empty() && plan.adopt.is_empty() {
         "up_to_date"
