@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::out::{errln, out};
 use migrate_once::Migrations;
@@ -20,7 +21,15 @@ pub struct Args {
 }
 
 /// Options that take no value.
-const FLAGS: [&str; 4] = ["--quick", "--no-progress", "--require-downs", "--data"];
+const FLAGS: [&str; 7] = [
+    "--quick",
+    "--no-progress",
+    "--require-downs",
+    "--data",
+    "--no-wait",
+    "--dry-run",
+    "--json",
+];
 
 impl Args {
     /// Splits `raw` into positional arguments and options; `--help` prints
@@ -124,6 +133,35 @@ impl Args {
                 .ok_or_else(|| Usage(format!("{name} takes a positive number, not `{v}`"))),
         }
     }
+
+    /// The duration given for `name` (`500ms`, `90s`, `1.5s`, `5m`, `1h`; a
+    /// bare number is seconds), or `default`.
+    pub fn duration(&self, name: &str, default: Duration) -> Result<Duration, Usage> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => parse_duration(v).ok_or_else(|| {
+                Usage(format!(
+                    "{name} takes a duration such as 500ms, 90s or 5m, not `{v}`"
+                ))
+            }),
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let at = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(at);
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let n: f64 = number.parse().ok()?;
+    Duration::try_from_secs_f64(n * scale).ok()
 }
 
 /// Loads the migration set in `dir`, saying why it cannot on stderr and
@@ -133,4 +171,24 @@ pub fn load(dir: &std::path::Path) -> Result<Migrations, ExitCode> {
         errln!("migrate-once: cannot load {}: {e:?}", dir.display());
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_a_person_writes_them() {
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(parse_duration("500ms"), ms(500));
+        assert_eq!(parse_duration("90s"), ms(90_000));
+        assert_eq!(parse_duration("1.5s"), ms(1500));
+        assert_eq!(parse_duration("2"), ms(2000));
+        assert_eq!(parse_duration("5m"), ms(300_000));
+        assert_eq!(parse_duration("1h"), ms(3_600_000));
+        assert_eq!(parse_duration("0"), ms(0));
+        for bad in ["", "s", "-1s", "1x", "1 s", "1.2.3s", "ten"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! The `migrate-once` command: hammer a migration set the way parallel test
 //! suites do (`stress`), check it (`check`), warm its template cache
-//! (`template`), and read what a database has applied (`status`).
+//! (`template`), read what a database has applied (`status`), and migrate
+//! a database at start-up, exactly once however many processes run it
+//! (`migrate`).
 //!
 //! Exit status: 0 when all is well, 1 when the command ran and found a
 //! problem (or could not do its job: a missing directory, a broken set, a
 //! failed operation), 2 for a command line it does not understand.
+//! `migrate` has a few more, for deploy scripts: see `exit.rs`.
 //!
 //! Everything is printed through the `out` module's macros, never
 //! `println!`, which panics when a pipe reader such as `head` went away.
@@ -12,7 +15,10 @@
 
 mod args;
 mod check;
+mod exit;
+mod json;
 mod key;
+mod migrate;
 mod out;
 mod progress;
 mod status;
@@ -24,7 +30,7 @@ use crate::out::{err, errln, out, outln};
 use args::{Args, Usage};
 
 const HELP: &str = "\
-migrate-once: SQLite migration sets for parallel test suites
+migrate-once: SQLite migration sets for parallel test suites, and for start-up
 
 Usage: migrate-once <command> [options]
 
@@ -37,6 +43,10 @@ Commands:
                      there) and print its key and path
   status DB [DIR]    what the database DB has applied; with DIR, against that set:
                      applied, pending, drifted
+  migrate [DIR] --database PATH
+                     apply what PATH has not applied yet, exactly once however
+                     many processes run it at once (a container's entrypoint,
+                     an init container); --no-wait, --dry-run, --json
   help [COMMAND]     this text, or a command's
 
 DIR defaults to `migrations` in the current directory, in any layout the crate
@@ -44,7 +54,7 @@ loads (0001_name.sql, .up.sql/.down.sql, diesel's directories).
 
 Exit status: 0 all is well; 1 a problem was found or the command could not run
 (a missing directory, a broken set, an error); 2 the command line was not
-understood.
+understood. `migrate` tells more cases apart: see `migrate-once migrate --help`.
 
 Environment: MIGRATE_ONCE_CACHE_DIR (where templates are cached, default
 $TMPDIR/migrate-once-UID, yours alone), MIGRATE_ONCE_DIR (where test databases
@@ -59,20 +69,26 @@ fn main() -> ExitCode {
     }
     let Some((command, rest)) = raw.split_first() else {
         err!("{HELP}");
-        return ExitCode::from(2);
+        return exit::USAGE.exit();
     };
     let result = match command.as_str() {
         "stress" => Args::parse(rest, stress::HELP).and_then(|a| stress::run(&a)),
         "check" => Args::parse(rest, check::HELP).and_then(|a| check::run(&a)),
         "template" => Args::parse(rest, TEMPLATE_HELP).and_then(|a| template(&a)),
         "status" => Args::parse(rest, status::HELP).and_then(|a| status::run(&a)),
+        "migrate" => Args::parse(rest, &migrate::help()).and_then(|a| migrate::run(&a)),
         "help" | "-h" | "--help" => {
+            let migrate_help;
             let text = match rest.first().map(String::as_str) {
                 None => HELP,
                 Some("stress") => stress::HELP,
                 Some("check") => check::HELP,
                 Some("template") => TEMPLATE_HELP,
                 Some("status") => status::HELP,
+                Some("migrate") => {
+                    migrate_help = migrate::help();
+                    &migrate_help
+                }
                 Some(other) => {
                     return usage(&Usage(format!(
                         "no command `{other}`; see `migrate-once help`"
@@ -102,7 +118,7 @@ fn usage(u: &Usage) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     errln!("migrate-once: {}", u.0);
-    ExitCode::from(2)
+    exit::USAGE.exit()
 }
 
 const TEMPLATE_HELP: &str = "\

@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
 
 /// The crate's ledger and, for each app ledger the database has, its
 /// versions.
-type AppRows = Vec<(AppLedger, Vec<String>)>;
+pub type AppRows = Vec<(AppLedger, Vec<String>)>;
 
 fn read(db: &Path) -> Result<(Vec<LedgerRow>, AppRows), String> {
     if !db.is_file() {
@@ -67,6 +67,13 @@ fn read(db: &Path) -> Result<(Vec<LedgerRow>, AppRows), String> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| e.to_string())?;
     let rows = migrate_once::ledger(&conn).map_err(|e| format!("{e:?}"))?;
+    let apps = app_ledger_versions(&conn).map_err(|e| e.to_string())?;
+    Ok((rows, apps))
+}
+
+/// For each app ledger the database has (sqlx's, diesel's), the versions it
+/// records, as text (diesel's as diesel wrote them), oldest first.
+pub fn app_ledger_versions(conn: &Connection) -> rusqlite::Result<AppRows> {
     let mut apps = Vec::new();
     for tool in [AppLedger::Sqlx, AppLedger::Diesel] {
         let exists = conn
@@ -75,28 +82,24 @@ fn read(db: &Path) -> Result<(Vec<LedgerRow>, AppRows), String> {
                 [tool.table()],
                 |_| Ok(()),
             )
-            .optional()
-            .map_err(|e| e.to_string())?
+            .optional()?
             .is_some();
         if exists {
             let column = match tool {
                 AppLedger::Sqlx => "CAST(version AS TEXT)",
                 _ => "version",
             };
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {column} FROM {} ORDER BY version",
-                    tool.table()
-                ))
-                .map_err(|e| e.to_string())?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {column} FROM {} ORDER BY version",
+                tool.table()
+            ))?;
             let versions = stmt
                 .query_map([], |r| r.get::<_, String>(0))
-                .and_then(Iterator::collect)
-                .map_err(|e| e.to_string())?;
+                .and_then(Iterator::collect)?;
             apps.push((tool, versions));
         }
     }
-    Ok((rows, apps))
+    Ok(apps)
 }
 
 fn report(

@@ -316,7 +316,7 @@ fn a_command_line_it_does_not_understand_is_exit_2() {
 
 #[test]
 fn every_command_explains_itself() {
-    for command in ["stress", "check", "template", "status"] {
+    for command in ["stress", "check", "template", "status", "migrate"] {
         let (code, out, _) = run(bin().args([command, "--help"]));
         assert_eq!(code, 0);
         assert!(out.starts_with(&format!("migrate-once {command}")), "{out}");
@@ -326,7 +326,7 @@ fn every_command_explains_itself() {
     }
     let (code, out, _) = run(bin().arg("help"));
     assert_eq!(code, 0);
-    for command in ["stress", "check", "template", "status"] {
+    for command in ["stress", "check", "template", "status", "migrate"] {
         assert!(out.contains(command), "{out}");
     }
 }
