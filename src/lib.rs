@@ -97,6 +97,7 @@ mod memdb;
 mod migrations;
 mod migrator;
 mod normalize;
+mod pg_sql;
 mod registry;
 mod shared;
 mod snapshot;
