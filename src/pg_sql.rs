@@ -223,6 +223,7 @@ pub(crate) fn split(sql: &str) -> Vec<Span> {
 /// `"quoted"` ones without their quotes; strings, comments and punctuation
 /// other than parentheses left out (`(` and `)` are words, so a rule can
 /// skip an option list).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn words(statement: &str) -> impl Iterator<Item = Word<'_>> {
     let bytes = statement.as_bytes();
     let mut i = 0;
@@ -246,6 +247,7 @@ pub(crate) fn words(statement: &str) -> impl Iterator<Item = Word<'_>> {
 }
 
 /// A word of a statement.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Word<'a> {
     /// A keyword or unquoted identifier: compared without regard to case.
@@ -254,6 +256,7 @@ pub(crate) enum Word<'a> {
     Quoted(&'a str),
 }
 
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 impl Word<'_> {
     /// Whether this is the keyword `k` (never a quoted identifier).
     pub(crate) fn is(&self, k: &str) -> bool {
