@@ -98,6 +98,11 @@ mod migrations;
 mod migrator;
 mod normalize;
 mod pg_sql;
+#[cfg(feature = "postgres")]
+mod plan;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod registry;
 mod shared;
 mod snapshot;

@@ -188,9 +188,10 @@ pub(crate) fn split(sql: &str) -> Vec<Span> {
                             && first[2] == b'r'
                             && matches!(first[3], b'f' | b'p')));
                 if routine && parens == 0 {
-                    if word.eq_ignore_ascii_case("begin") {
-                        begins += 1;
-                    } else if word.eq_ignore_ascii_case("case") && begins > 0 {
+                    // CASE ends with END too: counted once inside a BEGIN.
+                    let opens = word.eq_ignore_ascii_case("begin")
+                        || (word.eq_ignore_ascii_case("case") && begins > 0);
+                    if opens {
                         begins += 1;
                     } else if word.eq_ignore_ascii_case("end") {
                         begins = begins.saturating_sub(1);

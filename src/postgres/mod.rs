@@ -1,0 +1,74 @@
+//! Postgres, the second backend (feature `postgres`): the same
+//! [`Migrations`](crate::Migrations) set, every layout it reads, the same
+//! ledgers (the crate's, sqlx's and diesel's) and the same promises as the
+//! SQLite side, over the sync [`postgres`](https://docs.rs/postgres) driver.
+//!
+//! ```
+//! use migrate_once::{Migrations, postgres::{SharedDb, TestServer}};
+//!
+//! // `DATABASE_URL`'s server, or a throwaway one stopped when the process exits.
+//! let server = TestServer::shared()?;
+//! let db = server.create_database()?;
+//! let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+//!
+//! // Migrated exactly once across threads, processes and machines, and validated.
+//! let shared = SharedDb::open(db.url(), &set)?;
+//! let mut client = shared.pool()?.get()?;
+//! let users: i64 = client.query_one("SELECT count(*) FROM users", &[])?.get(0);
+//! assert_eq!(users, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Which one do I use
+//!
+//! | you want | use |
+//! |---|---|
+//! | one database (or schema) many tests, processes or machines share | [`SharedDb::open`] |
+//! | to migrate a `postgres::Client` you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
+//! | to check a connection's schema is migrated and intact | [`validate`] |
+//! | a server for a test run without Docker | [`TestServer`] |
+//!
+//! # How it holds
+//!
+//! - One transaction per run: `BEGIN`, `pg_advisory_xact_lock` on a key
+//!   from the ledger's schema-qualified name ([`lock_key`]), taken before
+//!   the ledger is read; then the ledger rows, the app ledgers' rows and
+//!   every pending migration; then `COMMIT`. Postgres's DDL is
+//!   transactional: a failure or a killed process leaves nothing, and the
+//!   lock dies with the transaction or the session.
+//! - Every wait is bounded: `SET LOCAL lock_timeout`. With no wait,
+//!   `pg_try_advisory_xact_lock` answers at once ([`Error::InProgress`](crate::Error::InProgress)).
+//! - A migration is sent whole (the simple query protocol: the server
+//!   splits it); an error names the statement the server's position
+//!   points into.
+//! - What cannot run in a transaction (`CREATE INDEX CONCURRENTLY`,
+//!   `VACUUM`, …) is refused before anything is sent, unless the migration's
+//!   first line is sqlx's `-- no-transaction` (see the README for what that
+//!   gives up).
+
+mod catalog;
+mod migrator;
+#[cfg(unix)]
+mod server;
+mod shared;
+
+pub use migrator::{Migrator, ledger, lock_key, migrate, validate};
+#[cfg(unix)]
+pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
+pub use shared::{Pool, SharedDb, SharedDbBuilder};
+
+/// Whether a Postgres failure may pass on a retry: the connection was lost,
+/// a lock wait, deadlock or serialization failure, the server is shutting
+/// down or short of resources.
+pub(crate) fn is_transient(e: &::postgres::Error) -> bool {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection broke (I/O, closed).
+        return e.is_closed()
+            || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    };
+    let code = code.code();
+    ["08", "40", "53", "57P"]
+        .iter()
+        .any(|p| code.starts_with(p))
+        || code == "55P03"
+}
