@@ -412,7 +412,7 @@ fn command(bin: &Path, name: &str, owner: Option<(u32, u32)>) -> Command {
 const SUPERVISOR: &str = r#"
 bin=$1; dir=$2
 "$bin/postgres" -D "$dir/data" -k "$dir" -p 5432 -c listen_addresses= -c fsync=off \
-  -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+  -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 \
   -c shared_buffers=16MB -c max_locks_per_transaction=256 >"$dir/server.log" 2>&1 &
 pid=$!
 cat >/dev/null

@@ -5,4 +5,6 @@
 
 mod support;
 
+mod concurrency;
 mod migrator;
+mod race;

@@ -247,7 +247,8 @@ fn a_no_transaction_migration_runs_outside_and_is_recorded_after() {
     // The session lock is gone.
     let held: i64 = c
         .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
         )
         .unwrap()

@@ -133,6 +133,17 @@ pub fn tables(client: &mut Client, schema: &str) -> Vec<String> {
         .collect()
 }
 
+/// Held by the tests that open hundreds of connections at once, so that
+/// together they stay under the server's `max_connections`.
+pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`HEAVY`], whether or not a test that held it panicked.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The 95th percentile of `samples` (nearest rank).
 pub fn p95(samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -191,19 +202,26 @@ impl Running {
         }
     }
 
-    /// Waits (up to a minute) for a line that starts with `prefix`; its rest.
+    /// Waits (up to a minute) for a line holding `prefix`; what follows it.
     pub fn line(&mut self, prefix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l[prefix.len()..].trim().to_string(),
-                Ok(_) => {}
+                // libtest may have begun the line (`test x ... `).
+                Ok(l) => {
+                    if let Some(at) = l.find(prefix) {
+                        return l[at + prefix.len()..].trim().to_string();
+                    }
+                }
                 Err(_) => break,
             }
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        panic!("the child printed no `{prefix}` line")
+        let stderr = std::mem::replace(&mut self.stderr, thread::spawn(String::new))
+            .join()
+            .unwrap_or_default();
+        panic!("the child printed no `{prefix}` line; its stderr:\n{stderr}")
     }
 
     /// Waits for the child to exit successfully, and returns its `RESULT` line.
