@@ -6,5 +6,8 @@
 mod support;
 
 mod concurrency;
+mod kill;
 mod migrator;
 mod race;
+mod server;
+mod shared_db;
