@@ -550,43 +550,7 @@ impl<'a> Migrator<'a> {
 
     /// Which database and schema `client` migrates.
     fn target(&self, client: &mut Client) -> Result<Target> {
-        let row = client
-            .query_one(
-                "SELECT current_database()::text, coalesce($1::text, current_schema()::text),
-                        coalesce(host(inet_server_addr()), 'the local socket'),
-                        current_setting('port')",
-                &[&self.schema],
-            )
-            .map_err(|source| Error::Postgres {
-                context: "ask the server which database this is",
-                database: "a Postgres database".into(),
-                source: std::sync::Arc::new(source),
-            })?;
-        let (database, schema, host, port): (String, Option<String>, String, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let description = |schema: &str| format!("{database} (schema {schema}) on {host}:{port}");
-        let Some(schema) = schema else {
-            // No schema of the search_path exists: the server says so in
-            // its own words.
-            let probe =
-                client.batch_execute("BEGIN; CREATE TABLE migrate_once_where_am_i (); ROLLBACK");
-            let _ = client.batch_execute("ROLLBACK");
-            let target = Target {
-                description: description("none"),
-                schema: String::new(),
-            };
-            return Err(match probe {
-                Err(e) => target
-                    .err("find the schema to migrate (the search_path names none that exists)")(
-                    e
-                ),
-                Ok(()) => unreachable!("a table was created in no schema"),
-            });
-        };
-        Ok(Target {
-            description: description(&schema),
-            schema,
-        })
+        target_of(client, self.schema.as_deref())
     }
 
     /// The fast path: every migration recorded with its current checksum,
@@ -979,17 +943,25 @@ fn record(client: &mut Client, target: &Target, m: &Migration, took: Duration) -
         .map(drop)
 }
 
-/// [`Error::TransactionOpen`] if `client` is inside a transaction block: a
-/// `SAVEPOINT` succeeds only there.
+/// [`Error::TransactionOpen`] if `client` is inside a transaction block.
+/// The first statement of a transaction starts when it does; any later one
+/// (after a `BEGIN`) starts after it. (A `SAVEPOINT` probe would tell too,
+/// but logs an error on the server every time it finds none.)
 fn refuse_open_transaction(client: &mut Client) -> Result<()> {
-    match client.batch_execute("SAVEPOINT migrate_once_probe") {
-        Ok(()) => {
-            let _ = client.batch_execute(
-                "ROLLBACK TO SAVEPOINT migrate_once_probe; RELEASE SAVEPOINT migrate_once_probe",
+    // One simple-query message: in the extended protocol the statement's
+    // timestamp moves on between Parse and Execute.
+    let probe = client.simple_query("SELECT statement_timestamp() <> transaction_timestamp()");
+    match probe {
+        Ok(messages) => {
+            let open = messages.iter().any(
+                |m| matches!(m, postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("t")),
             );
-            Err(Error::TransactionOpen)
+            if open {
+                Err(Error::TransactionOpen)
+            } else {
+                Ok(())
+            }
         }
-        Err(e) if e.code() == Some(&postgres::error::SqlState::NO_ACTIVE_SQL_TRANSACTION) => Ok(()),
         // An aborted transaction refuses every command.
         Err(e) if e.code() == Some(&postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION) => {
             Err(Error::TransactionOpen)
@@ -1046,8 +1018,7 @@ pub fn migrate(client: &mut Client, set: &Migrations) -> Result<Report> {
 ///
 /// [`Error::Postgres`] if the server cannot be read.
 pub fn ledger(client: &mut Client) -> Result<Vec<LedgerRow>> {
-    let set = Migrations::new(vec![Migration::new(1, "-", "SELECT 1")])?;
-    let target = Migrator::new(&set).target(client)?;
+    let target = target_of(client, None)?;
     Ok(read_ledger(client, &target)?.unwrap_or_default())
 }
 
@@ -1080,7 +1051,7 @@ pub fn ledger(client: &mut Client) -> Result<Vec<LedgerRow>> {
 /// [`Error::UnknownVersion`] / [`Error::ChecksumMismatch`] if the ledger
 /// disagrees with the set; [`Error::Postgres`] if the server cannot be read.
 pub fn validate(client: &mut Client, set: &Migrations) -> Result<()> {
-    let target = Migrator::new(set).target(client)?;
+    let target = target_of(client, None)?;
     validate_target(client, set, &target, &[], false)
 }
 
@@ -1116,15 +1087,47 @@ pub(crate) fn validate_target(
     })
 }
 
-/// The target a `Migrator` with `schema` would migrate through `client`.
-pub(crate) fn target_of(
-    client: &mut Client,
-    set: &Migrations,
-    schema: Option<&str>,
-) -> Result<Target> {
-    let mut m = Migrator::new(set);
-    m.schema = schema.map(str::to_string);
-    m.target(client)
+/// Which database and schema `client` migrates: `schema`, or its current
+/// one.
+pub(crate) fn target_of(client: &mut Client, schema: Option<&str>) -> Result<Target> {
+    let row = client
+        .query_one(
+            "SELECT current_database()::text, coalesce($1::text, current_schema()::text),
+                    coalesce(host(inet_server_addr()), 'the local socket'),
+                    current_setting('port')",
+            &[&schema],
+        )
+        .map_err(|source| Error::Postgres {
+            context: "ask the server which database this is",
+            database: "a Postgres database".into(),
+            source: std::sync::Arc::new(source),
+        })?;
+    let (database, schema, host, port): (String, Option<String>, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let description = |schema: &str| format!("{database} (schema {schema}) on {host}:{port}");
+    let Some(schema) = schema else {
+        // No schema of the search_path exists: the server says so in
+        // its own words.
+        let probe =
+            client.batch_execute("BEGIN; CREATE TABLE migrate_once_where_am_i (); ROLLBACK");
+        let _ = client.batch_execute("ROLLBACK");
+        let target = Target {
+            description: description("none"),
+            schema: String::new(),
+        };
+        if let Err(e) = probe {
+            return Err(target.err(
+                "find the schema to migrate (the search_path names none that exists)",
+            )(e));
+        }
+        // The server made a table in no schema: let what follows fail in
+        // the server's words.
+        return Ok(target);
+    };
+    Ok(Target {
+        description: description(&schema),
+        schema,
+    })
 }
 
 #[cfg(test)]

@@ -324,7 +324,7 @@ impl SharedDbBuilder {
             }
         };
         let mut client = connect(&config, &self.url, None)?;
-        let target = target_of(&mut client, set, self.schema.as_deref())?;
+        let target = target_of(&mut client, self.schema.as_deref())?;
         // Server, database and schema; the user does not change which
         // database this is.
         let id = format!(
