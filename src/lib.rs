@@ -153,7 +153,8 @@ pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
     doctest,
     feature = "rstest",
     feature = "sqlx-0_9",
-    feature = "diesel-2"
+    feature = "diesel-2",
+    feature = "postgres"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
