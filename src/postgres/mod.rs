@@ -4,12 +4,15 @@
 //! SQLite side, over the sync [`postgres`](https://docs.rs/postgres) driver.
 //!
 //! ```
-//! use migrate_once::{Migrations, postgres::{SharedDb, TestServer}};
+//! use migrate_once::{Migration, Migrations, postgres::{SharedDb, TestServer}};
 //!
 //! // `DATABASE_URL`'s server, or a throwaway one stopped when the process exits.
 //! let server = TestServer::shared()?;
 //! let db = server.create_database()?;
-//! let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+//! let set = Migrations::new(vec![
+//!     Migration::new(1, "users", "CREATE TABLE users (id bigserial PRIMARY KEY, email text);"),
+//!     Migration::new(2, "seed", "INSERT INTO users (email) VALUES ('ada@example.com'), ('bob@example.com');"),
+//! ])?;
 //!
 //! // Migrated exactly once across threads, processes and machines, and validated.
 //! let shared = SharedDb::open(db.url(), &set)?;

@@ -85,7 +85,7 @@ impl TestServer {
     /// let server = migrate_once::postgres::TestServer::start()?;
     /// let mut client = server.connect()?;
     /// client.simple_query("SELECT 1")?;
-    /// # Ok::<(), migrate_once::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors

@@ -24,10 +24,13 @@ pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 /// validated against `pg_catalog` on every [`open`](SharedDb::open).
 ///
 /// ```
-/// use migrate_once::{Migrations, postgres::{SharedDb, TestServer}};
+/// use migrate_once::{Migration, Migrations, postgres::{SharedDb, TestServer}};
 ///
 /// let db = TestServer::shared()?.create_database()?;
-/// let set = Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+/// let set = Migrations::new(vec![
+///     Migration::new(1, "users", "CREATE TABLE users (id bigserial PRIMARY KEY, email text);"),
+///     Migration::new(2, "seed", "INSERT INTO users (email) VALUES ('ada@example.com'), ('bob@example.com');"),
+/// ])?;
 /// let shared = SharedDb::open(db.url(), &set)?;
 /// let mut client = shared.pool()?.get()?;
 /// let users: i64 = client.query_one("SELECT count(*) FROM users", &[])?.get(0);
@@ -128,7 +131,8 @@ impl SharedDb {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// use migrate_once::postgres::SharedDb;
     /// let shared = SharedDb::builder(db.url()).schema("suite_a").pool_size(8).open(&set)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -208,7 +212,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// use std::time::Duration;
     /// let shared = migrate_once::postgres::SharedDb::builder(db.url())
     ///     .lock_timeout(Duration::from_secs(120))
@@ -229,7 +234,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// let shared = migrate_once::postgres::SharedDb::builder(db.url()).schema("suite_b").open(&set)?;
     /// let mut client = shared.connect()?;
     /// let schema: String = client.query_one("SELECT current_schema()::text", &[])?.get(0);
@@ -248,7 +254,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// use migrate_once::{Error, postgres::SharedDb};
     /// let err = SharedDb::builder(db.url()).require_tables(["sessions"]).open(&set).unwrap_err();
     /// assert!(matches!(&err, Error::Validation { missing, .. } if missing[0].name == "sessions"));
@@ -270,7 +277,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// use migrate_once::{Error, postgres::SharedDb};
     /// let shared = SharedDb::open(db.url(), &set)?;
     /// shared.connect()?.batch_execute("CREATE TABLE scratch (x int)")?;
@@ -288,7 +296,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// let shared = migrate_once::postgres::SharedDb::builder(db.url()).pool_size(2).open(&set)?;
     /// assert_eq!(shared.pool()?.max_size(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -303,7 +312,8 @@ impl SharedDbBuilder {
     ///
     /// ```
     /// # let db = migrate_once::postgres::TestServer::shared()?.create_database()?;
-    /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "users",
+    /// #     "CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);")])?;
     /// let shared = migrate_once::postgres::SharedDb::builder(db.url()).open(&set)?;
     /// assert_eq!(shared.report().map(|r| r.applied.len()), Some(set.len()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
