@@ -50,6 +50,7 @@
 //!   gives up).
 
 mod catalog;
+mod handles;
 mod migrator;
 #[cfg(unix)]
 mod server;

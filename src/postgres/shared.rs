@@ -195,6 +195,22 @@ impl SharedDb {
         &self.url
     }
 
+    /// The schema the builder named, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The parsed connection string.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The most connections a pool opens.
+    #[cfg_attr(not(any(feature = "sqlx-0_8", feature = "sqlx-0_9")), allow(dead_code))]
+    pub(crate) fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
+
     /// What the migrator did, for the first `open` of this database in this
     /// process (which may show nothing applied: another process may have
     /// migrated it first) and for a later one that found it reset; `None`

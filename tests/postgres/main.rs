@@ -6,6 +6,8 @@
 mod support;
 
 mod concurrency;
+#[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+mod handles;
 mod kill;
 mod migrator;
 mod race;
