@@ -543,7 +543,7 @@ impl<'a> Migrator<'a> {
         if self.set.iter().any(no_transaction) {
             self.migrate_with_session_lock(client, &target, started)
         } else {
-            self.locked(client, &target, started, false)
+            self.locked(client, &target, started)
                 .map(|(report, _)| report)
         }
     }
@@ -597,15 +597,14 @@ impl<'a> Migrator<'a> {
     }
 
     /// One locked transaction: lock, read, plan, adopt and apply, record,
-    /// commit. With `stop_at_no_transaction`, it applies only the pending
-    /// migrations before the first marked `-- no-transaction`, and returns
-    /// that one, still pending, for the caller to run outside.
+    /// commit. It applies the pending migrations before the first marked
+    /// `-- no-transaction`, if one is pending, and returns that one for the
+    /// caller to run outside (only a set with one gets there).
     fn locked<'s>(
         &'s self,
         client: &mut Client,
         target: &Target,
         started: Instant,
-        stop_at_no_transaction: bool,
     ) -> Result<(Report, Option<&'s Migration>)> {
         let asked = Instant::now();
         // The bound for every lock this transaction waits for: the
@@ -642,7 +641,7 @@ impl<'a> Migrator<'a> {
                     Err(self.busy(started))
                 } else {
                     let lock_wait = asked.elapsed();
-                    self.in_transaction(client, target, stop_at_no_transaction)
+                    self.in_transaction(client, target)
                         .and_then(|(mut report, rest)| {
                             client
                                 .batch_execute("COMMIT")
@@ -666,7 +665,6 @@ impl<'a> Migrator<'a> {
         &'s self,
         client: &mut Client,
         target: &Target,
-        stop_at_no_transaction: bool,
     ) -> Result<(Report, Option<&'s Migration>)> {
         if let Some(schema) = &self.schema {
             client
@@ -701,18 +699,18 @@ impl<'a> Migrator<'a> {
             });
         }
         let mut rest = None;
-        for m in &plan.run {
+        for (i, m) in plan.run.iter().enumerate() {
             if no_transaction(m) {
-                if stop_at_no_transaction {
-                    rest = Some(*m);
-                    break;
-                }
-                unreachable!("a set with a -- no-transaction migration runs with a session lock");
+                // Only a set with one gets here, under a session lock.
+                rest = Some(*m);
+                break;
             }
             let began = Instant::now();
-            client
-                .batch_execute(m.up_sql())
-                .map_err(|e| migration_error(m, target, e))?;
+            if let Err(e) = client.batch_execute(m.up_sql()) {
+                let mut err = migration_error(m, target, e);
+                self.locate_by_replay(client, target, &plan.run[..i], m, &mut err);
+                return Err(err);
+            }
             let took = began.elapsed();
             record(client, target, m, took)?;
             report.applied.push(Applied {
@@ -726,6 +724,64 @@ impl<'a> Migrator<'a> {
             catalog::record(client, target)?;
         }
         Ok((report, rest))
+    }
+
+    /// When the server gave no position (`relation "t" already exists`),
+    /// finds the statement of `m` that fails: in a new transaction under
+    /// the lock, the migrations `before` it in this run, then `m` one
+    /// statement at a time, then `ROLLBACK`. Only the first statement that
+    /// fails with the same SQLSTATE is named; otherwise `err` stays as it
+    /// is. Nothing of it is kept, and it runs only after a failure.
+    fn locate_by_replay(
+        &self,
+        client: &mut Client,
+        target: &Target,
+        before: &[&Migration],
+        m: &Migration,
+        err: &mut Error,
+    ) {
+        let Error::PostgresSql {
+            source,
+            index: index @ 0,
+            line,
+            statement,
+            ..
+        } = err
+        else {
+            return;
+        };
+        let code = source.code().cloned();
+        let sql = m.up_sql();
+        let mut replay = || -> std::result::Result<(), postgres::Error> {
+            client.batch_execute("ROLLBACK")?;
+            client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
+                DEFAULT_LOCK_TIMEOUT.as_millis(),
+                lock_key(&target.schema)
+            ))?;
+            if let Some(schema) = &self.schema {
+                client.batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {0}; SET LOCAL search_path TO {0}",
+                    ident(schema)
+                ))?;
+            }
+            for p in before {
+                client.batch_execute(p.up_sql())?;
+            }
+            for (i, span) in pg_sql::split(sql).iter().enumerate() {
+                if let Err(e) = client.batch_execute(&sql[span.start..span.end]) {
+                    if e.code() == code.as_ref() {
+                        *index = i + 1;
+                        *line = crate::sql::line_of(sql, span.start);
+                        *statement = sql[span.start..span.end].to_string();
+                    }
+                    break;
+                }
+            }
+            Ok(())
+        };
+        let _ = replay();
+        let _ = client.batch_execute("ROLLBACK");
     }
 
     /// Every app ledger the set keeps or the database has records every
@@ -840,7 +896,7 @@ impl<'a> Migrator<'a> {
     ) -> Result<Report> {
         let mut total: Option<Report> = None;
         loop {
-            let (run, rest) = self.locked(client, target, started, true)?;
+            let (run, rest) = self.locked(client, target, started)?;
             let total = match &mut total {
                 Some(t) => {
                     t.applied.extend(run.applied);

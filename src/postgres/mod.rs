@@ -43,7 +43,8 @@
 //!   `pg_try_advisory_xact_lock` answers at once ([`Error::InProgress`](crate::Error::InProgress)).
 //! - A migration is sent whole (the simple query protocol: the server
 //!   splits it); an error names the statement the server's position
-//!   points into.
+//!   points into, or, without one, the statement that fails when they are
+//!   run one at a time in a transaction that is then rolled back.
 //! - What cannot run in a transaction (`CREATE INDEX CONCURRENTLY`,
 //!   `VACUUM`, …) is refused before anything is sent, unless the migration's
 //!   first line is sqlx's `-- no-transaction` (see the README for what that

@@ -167,6 +167,42 @@ fn a_failing_statement_is_named_by_the_server_position_and_nothing_is_kept() {
         "{err:?}"
     );
     assert!(tables(&mut c, "public").is_empty());
+
+    // No position in a migration of several statements: found by running
+    // them one at a time in a transaction rolled back after.
+    let set = Migrations::new(vec![
+        Migration::new(1, "users", "CREATE TABLE users (id int PRIMARY KEY);"),
+        Migration::new(
+            2,
+            "more",
+            "CREATE TABLE posts (id int);\n\nCREATE TABLE users (id int);\nCREATE TABLE tags (id int);",
+        ),
+    ])
+    .unwrap();
+    let err = migrate(&mut c, &set).unwrap_err();
+    let Error::PostgresSql {
+        index,
+        line,
+        statement,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*index, *line, statement.as_str()),
+        (2, 3, "CREATE TABLE users (id int);"),
+        "{err}"
+    );
+    assert!(tables(&mut c, "public").is_empty());
+    let held: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0);
 }
 
 #[test]
