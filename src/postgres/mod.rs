@@ -62,6 +62,29 @@ pub use migrator::{Migrator, ledger, lock_key, migrate, validate};
 pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
 
+/// `url` as an error message shows it: a password in it (`user:secret@`
+/// of a URL, `password=` of a connection string) replaced by `***`.
+pub(crate) fn redacted(url: &str) -> String {
+    if let Some(scheme) = url.find("://") {
+        let rest = &url[scheme + 3..];
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            let start = scheme + 3;
+            return format!("{}***{}", &url[..start + colon + 1], &url[start + at..]);
+        }
+        return url.to_string();
+    }
+    url.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether a Postgres failure may pass on a retry: the connection was lost,
 /// a lock wait, deadlock or serialization failure, the server is shutting
 /// down or short of resources.
@@ -76,4 +99,21 @@ pub(crate) fn is_transient(e: &::postgres::Error) -> bool {
         .iter()
         .any(|p| code.starts_with(p))
         || code == "55P03"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_left_out_of_messages() {
+        use super::redacted;
+        assert_eq!(
+            redacted("postgres://u:s3cret@h:5432/db?x=1"),
+            "postgres://u:***@h:5432/db?x=1"
+        );
+        assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redacted("host=h password=s3cret dbname=d"),
+            "host=h password=*** dbname=d"
+        );
+    }
 }

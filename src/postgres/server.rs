@@ -218,7 +218,7 @@ impl TestServer {
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .map_err(|source| Error::Postgres {
                 context: "create a test database",
-                database: self.url.clone(),
+                database: super::redacted(&self.url),
                 source: Arc::new(source),
             })?;
         let mut config = self.config.clone();
@@ -281,7 +281,7 @@ impl Drop for TestDatabase {
 fn connect(config: &Config, url: &str) -> Result<Client> {
     config.connect(NoTls).map_err(|source| Error::Postgres {
         context: "connect to the server",
-        database: url.to_string(),
+        database: super::redacted(url),
         source: Arc::new(source),
     })
 }

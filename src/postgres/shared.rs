@@ -72,7 +72,7 @@ pub struct SharedDbBuilder {
 fn parse(url: &str) -> Result<Config> {
     url.parse().map_err(|source| Error::Postgres {
         context: "read the connection string",
-        database: url.to_string(),
+        database: super::redacted(url),
         source: Arc::new(source),
     })
 }
@@ -83,7 +83,7 @@ fn connect(config: &Config, url: &str, schema: Option<&str>) -> Result<Client> {
     let err = |context| {
         move |source| Error::Postgres {
             context,
-            database: url.to_string(),
+            database: super::redacted(url),
             source: Arc::new(source),
         }
     };
@@ -183,7 +183,7 @@ impl SharedDb {
                     builder = builder.connection_customizer(Box::new(SearchPath(schema.clone())));
                 }
                 builder.build(manager).map_err(|source| Error::Pool {
-                    database: Some(self.url.clone().into()),
+                    database: Some(super::redacted(&self.url).into()),
                     source: Arc::new(source),
                 })
             })

@@ -6,7 +6,7 @@ use std::sync::Barrier;
 use std::thread;
 
 use migrate_once::Migrations;
-use migrate_once::postgres::{SharedDb, migrate};
+use migrate_once::postgres::{SharedDb, TestDatabase, migrate};
 use postgres::{Client, NoTls};
 
 use crate::support::{
@@ -120,7 +120,7 @@ fn child_race() {
 
 /// Runs `PROCESSES` children in `mode` on a fresh counting database, all
 /// released together; their `RESULT` lines and the database.
-fn race(mode: &str) -> Option<(Vec<String>, Client)> {
+fn race(mode: &str) -> Option<(Vec<String>, Client, TestDatabase)> {
     let server = crate::support::try_server()?;
     let _heavy = crate::support::heavy();
     let db = counting_database(server);
@@ -137,14 +137,13 @@ fn race(mode: &str) -> Option<(Vec<String>, Client)> {
     start.release(PROCESSES);
     let results = children.into_iter().map(Running::result).collect();
     let client = db.connect().expect("connect");
-    std::mem::forget(db);
-    Some((results, client))
+    Some((results, client, db))
 }
 
 #[test]
 fn sixteen_processes_of_sixteen_threads_migrate_an_empty_database_exactly_once() {
     let _ = server!();
-    let Some((results, mut c)) = race("crate") else {
+    let Some((results, mut c, _db)) = race("crate") else {
         return;
     };
     let sum = |k| results.iter().map(|r| field(r, k)).sum::<u64>();
@@ -176,7 +175,7 @@ fn sixteen_processes_of_sixteen_threads_migrate_an_empty_database_exactly_once()
 #[test]
 fn a_naive_check_then_create_runner_in_the_same_harness_fails() {
     let _ = server!();
-    let Some((results, _)) = race("naive") else {
+    let Some((results, _, _db)) = race("naive") else {
         return;
     };
     let sum = |k| results.iter().map(|r| field(r, k)).sum::<u64>();
