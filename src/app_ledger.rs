@@ -24,6 +24,12 @@
 //!   TIMESTAMP). The version is the directory name's prefix before the first
 //!   `_`, dashes removed (`migrations_internals::version_from_string`);
 //!   diesel keeps no checksum.
+//! - On Postgres, sqlx 0.8 and 0.9 (`sqlx-postgres/src/migrate.rs`):
+//!   `_sqlx_migrations` with `installed_on TIMESTAMPTZ NOT NULL DEFAULT
+//!   now()` and `checksum BYTEA`, the rest alike; rows are written with
+//!   `execution_time` -1 and updated after commit, which this crate folds
+//!   into one insert. diesel 2 creates its table with the same SQL on every
+//!   backend.
 
 use std::fmt;
 use std::time::Duration;
@@ -78,6 +84,33 @@ impl AppLedger {
             }
             AppLedger::Diesel => {
                 "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)"
+            }
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl AppLedger {
+    /// The table as the tool creates it on Postgres, `{table}` its
+    /// schema-qualified name (sqlx 0.9 can be told another schema, and
+    /// this crate qualifies every name it writes).
+    pub(crate) fn postgres_create(self) -> &'static str {
+        match self {
+            AppLedger::Sqlx => {
+                "CREATE TABLE IF NOT EXISTS {table} (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+)"
+            }
+            AppLedger::Diesel => {
+                "CREATE TABLE IF NOT EXISTS {table} (
        version VARCHAR(50) PRIMARY KEY NOT NULL,
        run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 )"

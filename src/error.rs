@@ -424,6 +424,56 @@ pub enum Error {
         /// The driver's error.
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// A Postgres server failed outside a migration's own statements:
+    /// connecting, taking the migrator's lock, reading or writing a ledger,
+    /// reading the catalog, committing.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres {
+        /// What the crate was doing.
+        context: &'static str,
+        /// The database: server, database name and schema.
+        database: String,
+        /// The driver's error; for the server's own, its SQLSTATE is
+        /// `source.code()`.
+        source: Arc<postgres::Error>,
+    },
+    /// A migration failed on a Postgres server. Nothing of the run was
+    /// kept (unless the migration opted out of the transaction with
+    /// `-- no-transaction`).
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    PostgresSql {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: String,
+        /// Where it came from.
+        origin: Origin,
+        /// The database: server, database name and schema.
+        database: String,
+        /// 1-based number of the failing statement within the migration, as
+        /// psql splits it; 0 when the server named no position and the
+        /// statement could not be found otherwise.
+        index: usize,
+        /// 1-based line in the migration where the statement starts (where
+        /// the migration starts when `index` is 0).
+        line: usize,
+        /// The failing statement, whole (the whole migration when `index`
+        /// is 0; `Display` shortens a long one).
+        statement: String,
+        /// The server's error.
+        source: Arc<postgres::Error>,
+    },
+    /// No Postgres server for tests: `DATABASE_URL` names none that
+    /// answers, or a throwaway one could not be started (see
+    /// [`TestServer`](crate::postgres::TestServer)).
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    TestServer {
+        /// Why, with what was tried.
+        reason: String,
+    },
     /// A pool could not hand out a connection in time (all of them busy,
     /// or opening a new one failed), or could not be built.
     Pool {
@@ -498,7 +548,9 @@ impl Error {
     ///
     /// Transient: a lock that was held too long, a migration in progress
     /// elsewhere, SQLite I/O trouble, a full disk, an interrupted or
-    /// timed-out read, a pool that timed out with no connection error.
+    /// timed-out read, a pool that timed out with no connection error; on
+    /// Postgres, a lost connection, a deadlock or serialization failure, a
+    /// server shutting down or out of resources.
     /// Deterministic (not transient): bad SQL, an edited migration, a failed
     /// validation, a malformed database, a missing file, a permission
     /// problem, a symlink loop — retrying gives the same error.
@@ -540,6 +592,10 @@ impl Error {
                         | C::FileLockingProtocolFailed
                 )
             ),
+            #[cfg(feature = "postgres")]
+            Error::Postgres { source, .. } | Error::PostgresSql { source, .. } => {
+                crate::postgres::is_transient(source)
+            }
             _ => false,
         }
     }
@@ -946,6 +1002,45 @@ impl fmt::Display for Error {
             Error::Driver {
                 driver, database, ..
             } => write!(f, "{driver} could not open {}", Db(database)),
+            #[cfg(feature = "postgres")]
+            Error::Postgres {
+                context, database, ..
+            } => write!(f, "could not {context} ({database})"),
+            #[cfg(feature = "postgres")]
+            Error::PostgresSql {
+                version,
+                name,
+                origin,
+                database,
+                index: 0,
+                statement,
+                ..
+            } => write!(
+                f,
+                "migration {version} ({name}) in {origin} failed on {database}; nothing was applied\n  \
+                 migration: {}",
+                Shortened(statement)
+            ),
+            #[cfg(feature = "postgres")]
+            Error::PostgresSql {
+                version,
+                name,
+                origin,
+                database,
+                index,
+                line,
+                statement,
+                ..
+            } => write!(
+                f,
+                "migration {version} ({name}) in {origin} failed at statement {index} (line {line}) of \
+                 {database}; nothing was applied\n  statement: {}",
+                Shortened(statement)
+            ),
+            #[cfg(feature = "postgres")]
+            Error::TestServer { reason } => {
+                write!(f, "no Postgres server for tests: {reason}")
+            }
             Error::Pool { database, .. } => write!(
                 f,
                 "the connection pool of {} could not hand out a connection",
@@ -987,6 +1082,8 @@ impl std::error::Error for Error {
             | Error::Database { source, .. } => Some(&**source),
             Error::Pool { source, .. } => Some(&**source),
             Error::Driver { source, .. } => Some(&**source),
+            #[cfg(feature = "postgres")]
+            Error::Postgres { source, .. } | Error::PostgresSql { source, .. } => Some(&**source),
             _ => None,
         }
     }

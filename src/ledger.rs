@@ -22,6 +22,24 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS _migrate_once_ledger (
     execution_us INTEGER NOT NULL
 )";
 
+/// The ledger on Postgres, `{table}` its schema-qualified name: the same
+/// columns, read into the same [`LedgerRow`]. `applied_at` stays text in
+/// SQLite's format, written with `to_char` in UTC.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES_CREATE: &str = "CREATE TABLE IF NOT EXISTS {table} (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    execution_us BIGINT NOT NULL
+)";
+
+/// `applied_at` as Postgres writes it, the format of SQLite's
+/// `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES_NOW: &str =
+    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
 /// One row of the ledger: a migration the database has applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

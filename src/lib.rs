@@ -99,6 +99,12 @@ mod memdb;
 mod migrations;
 mod migrator;
 mod normalize;
+mod pg_sql;
+#[cfg(feature = "postgres")]
+mod plan;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod registry;
 mod shared;
 mod snapshot;
@@ -153,7 +159,8 @@ pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
     doctest,
     feature = "rstest",
     feature = "sqlx-0_9",
-    feature = "diesel-2"
+    feature = "diesel-2",
+    feature = "postgres"
 ))]
 #[doc = include_str!(concat!(env!("OUT_DIR"), "/README.doctest.md"))]
 pub struct ReadmeDoctests;

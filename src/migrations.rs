@@ -40,6 +40,11 @@ pub struct Migration {
     checksum: String,
     origin: Origin,
     statements: Vec<sql::Span>,
+    /// A statement SQLite's rules refuse (its index and why) in a migration
+    /// that Postgres reads otherwise (`BEGIN … END;` inside a dollar-quoted
+    /// function body): the set loads, and SQLite's migrator refuses it
+    /// before running anything.
+    sqlite_refusal: Option<(usize, &'static str)>,
 }
 
 /// Without a leading byte-order mark, which SQLite would not parse.
@@ -125,6 +130,7 @@ impl Migration {
             checksum,
             origin,
             statements,
+            sqlite_refusal: None,
             up,
         }
     }
@@ -221,7 +227,28 @@ impl Migration {
             .map(|(i, s)| (i + 1, s.start, &self.up[s.start..s.end]))
     }
 
-    fn check_statements(&self) -> Result<()> {
+    /// The error SQLite's migrator gives for this migration before running
+    /// anything, if SQLite's rules refuse a statement that Postgres's
+    /// reading accepts.
+    pub(crate) fn sqlite_refusal(&self) -> Option<Error> {
+        let (index, reason) = self.sqlite_refusal?;
+        self.refusal(index, reason)
+    }
+
+    /// [`Error::ForbiddenStatement`] for statement `index` (1-based).
+    fn refusal(&self, index: usize, reason: &'static str) -> Option<Error> {
+        let (_, _, statement) = self.statements().nth(index - 1)?;
+        Some(Error::ForbiddenStatement {
+            version: self.version,
+            name: self.name.clone(),
+            origin: self.origin.clone(),
+            index,
+            statement: statement.to_string(),
+            reason,
+        })
+    }
+
+    fn check_statements(&mut self) -> Result<()> {
         for sql in std::iter::once(&self.up).chain(&self.down) {
             if let Some(offset) = sql.bytes().position(|b| b == 0) {
                 return Err(Error::NulByte {
@@ -238,17 +265,19 @@ impl Migration {
                 origin: self.origin.clone(),
             });
         }
-        for (index, _, statement) in self.statements() {
-            if let Some(reason) = sql::forbidden_reason(statement) {
-                return Err(Error::ForbiddenStatement {
-                    version: self.version,
-                    name: self.name.clone(),
-                    origin: self.origin.clone(),
-                    index,
-                    statement: statement.to_string(),
-                    reason,
-                });
+        let refused = self
+            .statements()
+            .find_map(|(index, _, st)| sql::forbidden_reason(st).map(|r| (index, r)));
+        if let Some((index, reason)) = refused {
+            // Refused by SQLite's reading only: a Postgres set whose
+            // function bodies SQLite's splitter cuts apart still loads.
+            if crate::pg_sql::accepts(&self.up) {
+                self.sqlite_refusal = Some((index, reason));
+                return Ok(());
             }
+            return Err(self
+                .refusal(index, reason)
+                .expect("the statement was just found"));
         }
         Ok(())
     }
@@ -449,7 +478,10 @@ impl Migrations {
     /// if two migrations share a version, [`Error::EmptyMigration`] for one
     /// without a statement, [`Error::ForbiddenStatement`] if a
     /// migration holds `BEGIN`, `COMMIT`, `ROLLBACK`, `VACUUM` or
-    /// `PRAGMA journal_mode`.
+    /// `PRAGMA journal_mode`. (Where only SQLite's reading of a migration
+    /// finds one, as in the `BEGIN … END;` of a dollar-quoted Postgres
+    /// function body, the set loads, and SQLite's [`migrate`](crate::migrate)
+    /// refuses it with that error before running anything.)
     ///
     /// ```
     /// use migrate_once::{Migration, Migrations};
@@ -483,7 +515,7 @@ impl Migrations {
                 });
             }
         }
-        for m in &list {
+        for m in &mut list {
             m.check_statements()?;
         }
         let mut set = Migrations {
@@ -862,6 +894,13 @@ impl Migrations {
     /// Always `false`: an empty set cannot be built. Present for symmetry with [`len`](Self::len).
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// The error SQLite's migrator gives for this set before running
+    /// anything: a statement SQLite's rules refuse in a migration that
+    /// Postgres reads otherwise (see [`Migration`]'s loading).
+    pub(crate) fn sqlite_refusal(&self) -> Option<Error> {
+        self.list.iter().find_map(Migration::sqlite_refusal)
     }
 
     /// The migration with this version, if the set has it.

@@ -230,6 +230,10 @@ impl<'a> Migrator<'a> {
     ///   [`Error::Database`] if SQLite fails otherwise (for example the file
     ///   is not a database, or is read-only).
     pub fn migrate(&self, conn: &mut Connection) -> Result<Report> {
+        // Refused at load unless Postgres reads the migration otherwise.
+        if let Some(e) = self.set.sqlite_refusal() {
+            return Err(e);
+        }
         if !conn.is_autocommit() {
             return Err(Error::TransactionOpen);
         }

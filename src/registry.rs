@@ -88,11 +88,44 @@ fn stays_open(e: &Error) -> bool {
     matches!(
         e,
         Error::Database { .. } | Error::Io { .. } | Error::Driver { .. } | Error::UnsafePath { .. }
-    )
+    ) || is_server_error(e)
+}
+
+/// A Postgres failure outside the set's own SQL (a server that could not be
+/// reached, a role without rights): a change on the server mends it.
+#[cfg(feature = "postgres")]
+fn is_server_error(e: &Error) -> bool {
+    matches!(e, Error::Postgres { .. })
+}
+
+#[cfg(not(feature = "postgres"))]
+fn is_server_error(_: &Error) -> bool {
+    false
 }
 
 /// Databases migrated (and validated) in this process, by identity and set.
 static MIGRATED: OnceMap<(DbIdentity, String), ()> = OnceMap::new();
+
+/// Postgres databases migrated (and validated) in this process, by server,
+/// database and schema, and set hash.
+#[cfg(feature = "postgres")]
+static PG_MIGRATED: OnceMap<(String, String), ()> = OnceMap::new();
+
+/// Runs `migrate_and_validate` for the Postgres database and schema `id`
+/// (server, database name and schema, one string) and `set` at most once per
+/// process, as [`once_per_database`] does for SQLite files.
+#[cfg(feature = "postgres")]
+pub(crate) fn once_per_server_database(
+    id: &str,
+    set: &Migrations,
+    migrate_and_validate: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    PG_MIGRATED.get_or_init(
+        (id.to_string(), set.hash().to_string()),
+        migrate_and_validate,
+        |_| false,
+    )
+}
 
 /// Templates loaded into this process, by their cache directory and flavor.
 static TEMPLATES: OnceMap<(PathBuf, Flavor), Arc<Template>> = OnceMap::new();

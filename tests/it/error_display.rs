@@ -154,7 +154,7 @@ fn cases() -> Vec<Case> {
     let busy = Arc::new(r2d2_error(false));
     assert_eq!(busy.to_string(), "timed out waiting for connection");
     let db = Some(PathBuf::from("/db/test.db"));
-    vec![
+    let mut cases = vec![
         case(
             "Io",
             Error::Io {
@@ -732,6 +732,81 @@ fn cases() -> Vec<Case> {
             true,
             true,
         ),
+    ];
+    #[cfg(feature = "postgres")]
+    cases.extend(postgres_cases());
+    cases
+}
+
+/// The Postgres variants, with a driver error made without a server (a
+/// connection string that does not parse): the text of each is the crate's.
+#[cfg(feature = "postgres")]
+fn postgres_cases() -> Vec<Case> {
+    let driver = || {
+        Arc::new(
+            "port=not-a-number"
+                .parse::<postgres::Config>()
+                .expect_err("the port does not parse"),
+        )
+    };
+    let database = "app (schema public) on 127.0.0.1:5432".to_string();
+    vec![
+        case(
+            "Postgres",
+            Error::Postgres {
+                context: "take the migrator's lock",
+                database: database.clone(),
+                source: driver(),
+            },
+            "could not take the migrator's lock (app (schema public) on 127.0.0.1:5432)",
+            true,
+            false,
+        ),
+        case(
+            "PostgresSql",
+            Error::PostgresSql {
+                version: 2,
+                name: "create_posts".into(),
+                origin: file("migrations/0002_create_posts.sql"),
+                database: database.clone(),
+                index: 3,
+                line: 4,
+                statement: "INSERT INTO posts (user_id, title) VALUSE (1, 'second');".into(),
+                source: driver(),
+            },
+            "migration 2 (create_posts) in migrations/0002_create_posts.sql failed at statement 3 \
+             (line 4) of app (schema public) on 127.0.0.1:5432; nothing was applied\n  statement: \
+             INSERT INTO posts (user_id, title) VALUSE (1, 'second');",
+            true,
+            false,
+        ),
+        case(
+            "PostgresSql",
+            Error::PostgresSql {
+                version: 2,
+                name: "create_posts".into(),
+                origin: file("migrations/0002_create_posts.sql"),
+                database,
+                index: 0,
+                line: 1,
+                statement: "CREATE TABLE posts (id int);\nCREATE TABLE posts (id int);".into(),
+                source: driver(),
+            },
+            "migration 2 (create_posts) in migrations/0002_create_posts.sql failed on app (schema \
+             public) on 127.0.0.1:5432; nothing was applied\n  migration: CREATE TABLE posts (id \
+             int);\nCREATE TABLE posts (id int);",
+            true,
+            false,
+        ),
+        case(
+            "TestServer",
+            Error::TestServer {
+                reason: "no Postgres server binaries (initdb and postgres) in PATH".into(),
+            },
+            "no Postgres server for tests: no Postgres server binaries (initdb and postgres) in PATH",
+            false,
+            false,
+        ),
     ]
 }
 
@@ -792,6 +867,12 @@ fn the_cases_cover_every_variant() {
         "TemplateDamaged",
         "Driver",
         "Pool",
+        #[cfg(feature = "postgres")]
+        "Postgres",
+        #[cfg(feature = "postgres")]
+        "PostgresSql",
+        #[cfg(feature = "postgres")]
+        "TestServer",
     ]
     .into_iter()
     .collect();

@@ -1,0 +1,540 @@
+//! A Postgres server for tests: the user's, named by `DATABASE_URL`, or a
+//! throwaway cluster started from `initdb` and gone when the process is.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
+use postgres::{Client, Config, NoTls};
+
+use crate::error::{Error, Result};
+
+/// The environment variable naming the server tests use (sqlx's, so one
+/// setting serves both): a `postgres://` URL or a `key=value` connection
+/// string. Unset or empty: [`TestServer::start`] starts a throwaway server.
+pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+
+/// A Postgres server for a test run, and fresh databases on it.
+///
+/// [`TestServer::start`] uses the server `DATABASE_URL` names, if set.
+/// Otherwise it starts a throwaway cluster: `initdb` into a new directory
+/// under the temporary directory, a server that listens only on a unix
+/// socket in that directory (no TCP), `fsync` off, trust authentication for
+/// the user `postgres`. When run as root it runs the server as the
+/// unprivileged user `postgres` (or `nobody`), as Postgres requires. The
+/// binaries are found on `PATH`, through `pg_config --bindir`, or under
+/// `/usr/lib/postgresql/*/bin` (the newest).
+///
+/// A throwaway server stops, and its directory is removed, when the
+/// `TestServer` is dropped or, at the latest, when the process that started
+/// it exits, however it exits (SIGKILL included): a small supervisor
+/// process holds the server and waits for the end of a pipe that only the
+/// starting process holds open.
+///
+/// ```
+/// use migrate_once::postgres::TestServer;
+///
+/// let server = TestServer::shared()?; // one per process, started on first use
+/// let db = server.create_database()?;
+/// let mut client = db.connect()?;
+/// client.batch_execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TestServer {
+    url: String,
+    config: Config,
+    throwaway: Option<Throwaway>,
+}
+
+/// The directory and supervisor of a throwaway cluster.
+#[derive(Debug)]
+struct Throwaway {
+    dir: PathBuf,
+    supervisor: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        if let Some((mut child, stdin)) = self.supervisor.lock().take() {
+            // End of the pipe: the supervisor stops the server and removes
+            // the directory. Waited for, so the server is gone on return.
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+static SHARED: OnceCell<TestServer> = OnceCell::new();
+
+/// A failure to start or reach the server, with its reason.
+fn no_server(reason: impl Into<String>) -> Error {
+    Error::TestServer {
+        reason: reason.into(),
+    }
+}
+
+impl TestServer {
+    /// The server `DATABASE_URL` names, or else a new throwaway one.
+    ///
+    /// ```
+    /// let server = migrate_once::postgres::TestServer::start()?;
+    /// let mut client = server.connect()?;
+    /// client.simple_query("SELECT 1")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TestServer`] saying why there is no server: `DATABASE_URL`
+    /// does not parse or its server cannot be reached, no Postgres binaries
+    /// were found (and where they were looked for), or `initdb` or the
+    /// server failed (with the end of their output).
+    pub fn start() -> Result<TestServer> {
+        match std::env::var(DATABASE_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => Self::at(&url),
+            _ => Self::start_throwaway(),
+        }
+    }
+
+    /// One server for the whole process, started by the first call (see
+    /// [`start`](Self::start)) and stopped when the process exits. A
+    /// failure is not kept: the next call tries again.
+    ///
+    /// ```
+    /// let a = migrate_once::postgres::TestServer::shared()?;
+    /// let b = migrate_once::postgres::TestServer::shared()?;
+    /// assert_eq!(a.url(), b.url());
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub fn shared() -> Result<&'static TestServer> {
+        SHARED.get_or_try_init(Self::start)
+    }
+
+    /// The server at `url`, which must answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TestServer`] if `url` does not parse or the server cannot
+    /// be reached.
+    pub fn at(url: &str) -> Result<TestServer> {
+        let config: Config = url
+            .parse()
+            .map_err(|e| no_server(format!("{DATABASE_URL_ENV} does not parse ({e})")))?;
+        config.connect(NoTls).map_err(|e| {
+            no_server(format!(
+                "the server at {DATABASE_URL_ENV} cannot be reached: {e}"
+            ))
+        })?;
+        Ok(TestServer {
+            url: url.to_string(),
+            config,
+            throwaway: None,
+        })
+    }
+
+    /// A new throwaway cluster, whatever `DATABASE_URL` says.
+    ///
+    /// ```
+    /// let server = migrate_once::postgres::TestServer::start_throwaway()?;
+    /// assert!(server.is_throwaway());
+    /// let dir = server.dir().unwrap().to_path_buf();
+    /// drop(server);
+    /// assert!(!dir.exists());
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TestServer`] if no binaries are found, or `initdb` or the
+    /// server fails.
+    pub fn start_throwaway() -> Result<TestServer> {
+        let bin = find_binaries()?;
+        let owner = unprivileged_owner()?;
+        let dir = make_dir(owner)?;
+        match start_in(&bin, &dir, owner) {
+            Ok(server) => Ok(server),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection string of the server's `postgres` database (the
+    /// maintenance database; tests use [`create_database`](Self::create_database)).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether this is a throwaway cluster (rather than `DATABASE_URL`'s
+    /// server).
+    pub fn is_throwaway(&self) -> bool {
+        self.throwaway.is_some()
+    }
+
+    /// The throwaway cluster's directory (its data and its socket), removed
+    /// when the server stops; `None` for `DATABASE_URL`'s server.
+    pub fn dir(&self) -> Option<&Path> {
+        self.throwaway.as_ref().map(|t| t.dir.as_path())
+    }
+
+    /// A new connection to the server's maintenance database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Postgres`] if the server cannot be reached.
+    pub fn connect(&self) -> Result<Client> {
+        connect(&self.config, &self.url)
+    }
+
+    /// A new, empty database with a unique name (`migrate_once_` and a
+    /// uuid). On a throwaway server it goes with the server; on
+    /// `DATABASE_URL`'s it is dropped when the [`TestDatabase`] is.
+    ///
+    /// ```
+    /// let server = migrate_once::postgres::TestServer::shared()?;
+    /// let (a, b) = (server.create_database()?, server.create_database()?);
+    /// assert_ne!(a.name(), b.name());
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Postgres`] if the server refuses (the role may not create
+    /// databases).
+    pub fn create_database(&self) -> Result<TestDatabase> {
+        let name = format!("migrate_once_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = self.connect()?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .map_err(|source| Error::Postgres {
+                context: "create a test database",
+                database: super::redacted(&self.url),
+                source: Arc::new(source),
+            })?;
+        let mut config = self.config.clone();
+        config.dbname(&name);
+        Ok(TestDatabase {
+            url: with_dbname(&self.url, &name),
+            name,
+            config,
+            admin: (!self.is_throwaway()).then(|| self.config.clone()),
+        })
+    }
+}
+
+/// A database made by [`TestServer::create_database`].
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    url: String,
+    config: Config,
+    /// The maintenance database's config, where the database is dropped
+    /// with this handle.
+    admin: Option<Config>,
+}
+
+impl TestDatabase {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its connection string, for [`SharedDb::open`](super::SharedDb::open)
+    /// or another driver.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A new connection to it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Postgres`] if the server cannot be reached.
+    pub fn connect(&self) -> Result<Client> {
+        connect(&self.config, &self.url)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin
+            && let Ok(mut client) = admin.connect(NoTls)
+        {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn connect(config: &Config, url: &str) -> Result<Client> {
+    config.connect(NoTls).map_err(|source| Error::Postgres {
+        context: "connect to the server",
+        database: super::redacted(url),
+        source: Arc::new(source),
+    })
+}
+
+/// `url` with its database changed to `name`: a `postgres://` URL's path,
+/// or a `dbname=` appended to a `key=value` string (the last one counts).
+pub(crate) fn with_dbname(url: &str, name: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return format!("{url} dbname={name}");
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let after = &rest[authority_end..];
+    let query = after.find('?').map_or("", |q| &after[q..]);
+    format!(
+        "{}{}/{name}{query}",
+        &url[..scheme_end + 3],
+        &rest[..authority_end]
+    )
+}
+
+/// The directory holding `initdb` and `postgres`: on `PATH`, from
+/// `pg_config --bindir`, or the newest `/usr/lib/postgresql/*/bin`.
+fn find_binaries() -> Result<PathBuf> {
+    let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    let mut looked = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            if has_both(&d) {
+                return Ok(d);
+            }
+        }
+        looked.push("PATH".to_string());
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_both(&d) {
+            return Ok(d);
+        }
+        looked.push(format!("{} (pg_config --bindir)", d.display()));
+    } else {
+        looked.push("pg_config (not found)".to_string());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, d)| has_both(d))
+        .collect();
+    versions.sort();
+    if let Some((_, d)) = versions.pop() {
+        return Ok(d);
+    }
+    looked.push("/usr/lib/postgresql/*/bin".to_string());
+    Err(no_server(format!(
+        "no Postgres server binaries (initdb and postgres) in {}; install them (Debian: \
+         apt-get install postgresql) or set {DATABASE_URL_ENV}",
+        looked.join(", ")
+    )))
+}
+
+/// The user and group to run the server as: `None` when not root (the
+/// current user), else `postgres` if that user exists, else `nobody`.
+fn unprivileged_owner() -> Result<Option<(u32, u32)>> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is the process's effective user.
+    let euid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    if euid != 0 {
+        return Ok(None);
+    }
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entry = |user: &str| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+        })
+    };
+    Ok(Some(
+        entry("postgres")
+            .or_else(|| entry("nobody"))
+            .unwrap_or((65534, 65534)),
+    ))
+}
+
+/// A new directory for a cluster, owned by `owner`. Short enough for a
+/// unix socket path (about 100 bytes) inside it.
+fn make_dir(owner: Option<(u32, u32)>) -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    let base = if base.as_os_str().len() > 60 {
+        PathBuf::from("/tmp")
+    } else {
+        base
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("migrate-once-pg-")
+        .tempdir_in(&base)
+        .map_err(Error::io(&base))?
+        .keep();
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(Error::io(&dir))?;
+    }
+    Ok(dir)
+}
+
+/// Runs `bin/name` as `owner`.
+fn command(bin: &Path, name: &str, owner: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bin.join(name));
+    if let Some((uid, gid)) = owner {
+        // std drops supplementary groups when root changes user.
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+/// The supervisor: starts the server, waits for the end of its standard
+/// input (the starting process's end of a pipe: closed when that process
+/// drops the server or exits in any way), then stops the server at once and
+/// removes the directory.
+const SUPERVISOR: &str = r#"
+bin=$1; dir=$2
+"$bin/postgres" -D "$dir/data" -k "$dir" -p 5432 -c listen_addresses= -c fsync=off \
+  -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 \
+  -c shared_buffers=16MB -c max_locks_per_transaction=256 >"$dir/server.log" 2>&1 &
+pid=$!
+cat >/dev/null
+kill -QUIT "$pid" 2>/dev/null
+wait "$pid"
+rm -rf "$dir"
+"#;
+
+fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestServer> {
+    let data = dir.join("data");
+    let out = command(bin, "initdb", owner)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            no_server(format!(
+                "{} could not run: {e}",
+                bin.join("initdb").display()
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(no_server(format!(
+            "initdb failed ({}): {}",
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr))
+        )));
+    }
+    let mut sh = Command::new("/bin/sh");
+    if let Some((uid, gid)) = owner {
+        use std::os::unix::process::CommandExt;
+        sh.uid(uid).gid(gid);
+    }
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a Ctrl-C to the test run must not kill
+        // the supervisor before it has cleaned up.
+        sh.process_group(0);
+    }
+    let mut child = sh
+        .args(["-c", SUPERVISOR, "migrate-once-pg"])
+        .arg(bin)
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| no_server(format!("/bin/sh could not run: {e}")))?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let url = format!(
+        "host={} port=5432 user=postgres dbname=postgres",
+        dir.display()
+    );
+    let config: Config = url.parse().expect("a valid connection string");
+    let server = TestServer {
+        url,
+        config,
+        throwaway: Some(Throwaway {
+            dir: dir.to_path_buf(),
+            supervisor: Mutex::new(Some((child, stdin))),
+        }),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match server.config.connect(NoTls) {
+            Ok(_) => return Ok(server),
+            Err(e) => {
+                let exited = server
+                    .throwaway
+                    .as_ref()
+                    .and_then(|t| t.supervisor.lock().as_mut().map(|(c, _)| c.try_wait()))
+                    .and_then(|w| w.ok().flatten())
+                    .is_some();
+                let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+                // Refused connections while it starts are logged as FATAL
+                // too; any other FATAL line means it will not start.
+                let fatal = log
+                    .lines()
+                    .any(|l| l.contains("FATAL") && !l.contains("starting up"));
+                let gave_up = fatal || exited || Instant::now() > deadline;
+                if gave_up {
+                    return Err(no_server(format!(
+                        "the server did not start ({e}); its log: {}",
+                        tail(&log)
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// The last lines of `text`.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_of_a_url_or_a_connection_string_is_replaced() {
+        assert_eq!(
+            with_dbname("postgres://u:p@h:5432/app?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_dbname("postgresql://h", "x"), "postgresql://h/x");
+        assert_eq!(
+            with_dbname("host=/tmp/d dbname=postgres", "x"),
+            "host=/tmp/d dbname=postgres dbname=x"
+        );
+    }
+}
