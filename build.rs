@@ -13,18 +13,30 @@ use std::path::Path;
 
 fn main() {
     println!("cargo::rerun-if-changed=src");
-    let mut files: Vec<_> = fs::read_dir(Path::new("src"))
-        .expect("read src/")
-        .map(|e| e.expect("read src/").path())
-        .collect();
+    // Every file under src/ (the backends are directories of their own),
+    // by its path relative to src/, in a stable order.
+    let mut files = Vec::new();
+    let mut dirs = vec![Path::new("src").to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("read src/") {
+            let path = entry.expect("read src/").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     // FNV-1a, 64 bits: enough to tell one source tree from another.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for file in files {
-        for byte in file
-            .file_name()
-            .into_iter()
-            .flat_map(|n| n.as_encoded_bytes().to_vec())
+        let name = file.strip_prefix("src").unwrap_or(&file).to_path_buf();
+        for byte in name
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .copied()
             .chain(fs::read(&file).unwrap_or_default())
         {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);

@@ -640,7 +640,7 @@ struct Db<'a>(&'a Option<PathBuf>);
 impl fmt::Display for Db<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(p) if crate::template::is_being_built(p) => write!(
+            Some(p) if crate::sqlite::template::is_being_built(p) => write!(
                 f,
                 "the template being built for the set in {}",
                 p.parent().unwrap_or(p).display()

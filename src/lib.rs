@@ -74,31 +74,17 @@
 //!   troubleshooting for the build flag that fixes it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-#[doc(hidden)]
-#[path = "sqlx_test.rs"]
-pub mod __sqlx_test;
+// The layout: what describes a migration set, and the ledgers' formats, at
+// the root (shared by both backends: `migrations`, `sql` and `pg_sql`, the
+// two dialects' lexers, `app_ledger`, `ledger`, `bookkeeping`, `plan`,
+// `report`, `registry`, `error`); each backend in a module of its own
+// (`sqlite`, `postgres`), which imports the shared modules and never the
+// other backend. The set imports no backend.
 mod app_ledger;
-mod background;
 mod bookkeeping;
-mod check;
-mod connection;
-#[cfg(feature = "diesel-2")]
-#[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
-#[path = "diesel.rs"]
-pub mod diesel_2;
-mod dirs;
 mod error;
-mod fingerprint;
-#[cfg(feature = "rstest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
-pub mod fixtures;
-mod identity;
 mod ledger;
-mod memdb;
 mod migrations;
-mod migrator;
-mod normalize;
 mod pg_sql;
 #[cfg(feature = "postgres")]
 mod plan;
@@ -106,50 +92,56 @@ mod plan;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod registry;
-mod shared;
-mod snapshot;
+mod report;
 mod sql;
-mod sqlite_config;
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-mod sqlx;
-mod template;
-mod template_key;
-mod testdb;
-mod validate;
+mod sqlite;
 
 pub use app_ledger::AppLedger;
-pub use check::{
+pub use error::{AppLedgerProblem, Error, Origin, Result, SchemaObject};
+pub use ledger::{LEDGER_TABLE, LedgerRow};
+pub use migrations::{Migration, Migrations};
+pub use report::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Report};
+
+// The SQLite backend, the crate's embedded default: its API at the root.
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[doc(hidden)]
+pub use sqlite::__sqlx_test;
+pub use sqlite::check::{
     DataCheck, Irreversible, Problem, Reversibility, ReversibilityReport, RoundTrip,
     assert_reversible, check_reversible,
 };
-pub use connection::{
+pub use sqlite::connection::{
     ConnectionManager, DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE, JournalMode, Pool,
 };
-pub use error::{AppLedgerProblem, Error, Origin, Result, SchemaObject};
-pub use fingerprint::{Change, Difference};
-pub use ledger::{LEDGER_TABLE, LedgerRow, ledger};
-pub use migrations::{Migration, Migrations};
-pub use migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Migrator, Report, migrate};
-pub use shared::{SharedDb, SharedDbBuilder};
-pub use snapshot::{
+#[cfg(feature = "diesel-2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diesel-2")))]
+pub use sqlite::diesel_2;
+pub use sqlite::fingerprint::{Change, Difference};
+#[cfg(feature = "rstest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
+pub use sqlite::fixtures;
+pub use sqlite::ledger::ledger;
+pub use sqlite::migrator::{Migrator, migrate};
+pub use sqlite::shared::{SharedDb, SharedDbBuilder};
+pub use sqlite::snapshot::{
     SnapshotOutcome, UPDATE_SNAPSHOTS_ENV, assert_schema_snapshot, check_schema_snapshot,
     schema_dump, schema_dump_of,
 };
-pub use sqlite_config::memstatus_disabled;
+pub use sqlite::sqlite_config::memstatus_disabled;
 #[cfg(feature = "sqlx-0_8")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_8")))]
-pub use sqlx::sqlx_0_8;
+pub use sqlite::sqlx::sqlx_0_8;
 #[cfg(feature = "sqlx-0_9")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_9")))]
-pub use sqlx::sqlx_0_9;
+pub use sqlite::sqlx::sqlx_0_9;
 // The examples use sqlx 0.9; with sqlx 0.8 alone, the macro crate's line.
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
-#[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlx_test.md"))]
+#[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlite/sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
-pub use template::{CACHE_DIR_ENV, Template, cache_dir};
-pub use template_key::TemplateKey;
-pub use testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
+pub use sqlite::template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use sqlite::template_key::TemplateKey;
+pub use sqlite::testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
 /// The README's examples, compiled as doctests (they use every feature).
 /// Each is a whole test a user pastes into `tests/`: `build.rs` writes the
@@ -178,6 +170,6 @@ pub mod __private {
     /// For this crate's own tests: whether a template cached in `dir` can be
     /// recorded as verified (`template.verified`).
     pub fn records_verified_templates(dir: &std::path::Path) -> bool {
-        crate::template::records_verified(dir)
+        crate::sqlite::template::records_verified(dir)
     }
 }

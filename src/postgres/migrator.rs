@@ -12,8 +12,8 @@ use crate::bookkeeping::LEDGER_TABLE;
 use crate::error::{Error, Result, SchemaObject};
 use crate::ledger::{self, LedgerRow};
 use crate::migrations::{Migration, Migrations};
-use crate::migrator::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, LONGEST_WAIT, Report};
 use crate::pg_sql::{self, Word};
+use crate::report::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, LONGEST_WAIT, Report};
 
 use super::catalog;
 

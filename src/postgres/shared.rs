@@ -10,8 +10,8 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::migrator::{DEFAULT_LOCK_TIMEOUT, LONGEST_WAIT, Report};
-use crate::registry;
+use crate::registry::OnceMap;
+use crate::report::{DEFAULT_LOCK_TIMEOUT, LONGEST_WAIT, Report};
 
 use super::migrator::{Migrator, ident, target_of, validate_target};
 
@@ -372,7 +372,7 @@ impl SharedDbBuilder {
         };
         let mut report = None;
         let mut first = false;
-        registry::once_per_server_database(&id, set, || {
+        once_per_server_database(&id, set, || {
             first = true;
             report = Some(migrator(left()).migrate(&mut client)?);
             validate_target(&mut client, set, &target, &[], false)
@@ -395,4 +395,23 @@ impl SharedDbBuilder {
             report,
         })
     }
+}
+
+/// Postgres databases migrated (and validated) in this process, by server,
+/// database and schema, and set hash.
+static PG_MIGRATED: OnceMap<(String, String), ()> = OnceMap::new();
+
+/// Runs `migrate_and_validate` for the Postgres database and schema `id`
+/// (server, database name and schema, one string) and `set` at most once per
+/// process, as `sqlite::registry::once_per_database` does for SQLite files.
+fn once_per_server_database(
+    id: &str,
+    set: &Migrations,
+    migrate_and_validate: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    PG_MIGRATED.get_or_init(
+        (id.to_string(), set.hash().to_string()),
+        migrate_and_validate,
+        |_| false,
+    )
 }

@@ -308,7 +308,7 @@ fn a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it() {
     let child = child_test!(child_asks_for_a_database_of_a_broken_set)
         .env(BROKEN_DIR, package.path())
         .env("CARGO_MANIFEST_DIR", package.path())
-        // The panic's own lines only: a backtrace names src/fixtures.rs.
+        // The panic's own lines only: a backtrace names src/sqlite/fixtures.rs.
         .env("RUST_BACKTRACE", "0")
         .run();
     assert!(!child.status.success(), "{child:?}");
@@ -324,7 +324,7 @@ fn a_fixture_that_cannot_load_its_set_fails_at_the_test_that_asked_for_it() {
         (test_line - 2..=test_line).contains(&at),
         "points at line {at}, the test is at {test_line}: {err}"
     );
-    assert!(!err.contains("panicked at src/fixtures.rs"), "{err}");
+    assert!(!err.contains("panicked at src/sqlite/fixtures.rs"), "{err}");
     assert!(
         err.contains("fixtures_rstest::child_asks_for_a_database_of_a_broken_set"),
         "names the test: {err}"

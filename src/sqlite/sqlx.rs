@@ -24,7 +24,7 @@ macro_rules! sqlx_module {
         };
         use $sqlx::ConnectOptions;
 
-        use crate::connection::{JournalMode, Setup};
+        use crate::sqlite::connection::{JournalMode, Setup};
         use crate::__sqlx_test::{
             self as sqlx_test, Args, Outcome, Signature, SqlxMigration, SqlxMigrator, TestFn,
         };
@@ -139,7 +139,7 @@ macro_rules! sqlx_module {
             // use the connection during the call, and it is open.
             #[allow(unsafe_code)]
             unsafe {
-                crate::memdb::wait_briefly_raw(handle.as_raw_handle().as_ptr(), busy_timeout);
+                crate::sqlite::memdb::wait_briefly_raw(handle.as_raw_handle().as_ptr(), busy_timeout);
             }
             Ok(())
         }

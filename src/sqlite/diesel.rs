@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use diesel2::{Connection, RunQueryDsl, SqliteConnection};
 
-use crate::connection::Setup;
+use crate::sqlite::connection::Setup;
 use crate::{Error, Result, SharedDb, TestDb};
 
 /// diesel handles for the crate's databases: import it and call
@@ -55,14 +55,14 @@ fn establish(url: &str, database: Option<&Path>, setup: &Setup) -> Result<Sqlite
         database: database.map(Path::to_path_buf),
         source: Arc::from(e),
     };
-    crate::sqlite_config::before_first_connection();
+    crate::sqlite::sqlite_config::before_first_connection();
     let mut conn = SqliteConnection::establish(url).map_err(|e| fail(Box::new(e)))?;
     let mut pragmas = format!(
         "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = {};",
         // In memory, waits are cut short as on the crate's own connections
         // (see `TestDb::in_memory`); diesel has no busy handler of ours.
         if setup.in_memory {
-            setup.busy_timeout.min(crate::memdb::MEMDB_WAIT)
+            setup.busy_timeout.min(crate::sqlite::memdb::MEMDB_WAIT)
         } else {
             setup.busy_timeout
         }

@@ -170,7 +170,7 @@ fn set_for(source: &Source) -> Result<Option<Arc<Migrations>>, Error> {
         Source::None => Ok(None),
         Source::Default(dir) if !Path::new(dir).is_dir() => Ok(None),
         Source::Default(dir) | Source::Dir(dir) => {
-            crate::registry::sqlx_test_set(format!("dir:{dir}"), || {
+            crate::sqlite::registry::sqlx_test_set(format!("dir:{dir}"), || {
                 match Migrations::from_dir(dir) {
                     // sqlx migrates an empty directory to an empty database.
                     Err(Error::NoMigrations { .. }) => Ok(None),
@@ -203,7 +203,7 @@ fn set_for(source: &Source) -> Result<Option<Arc<Migrations>>, Error> {
                 key.extend((m.sql.len() as u64).to_le_bytes());
             }
             let key = format!("migrator:{:032x}", xxhash_rust::xxh3::xxh3_128(&key));
-            crate::registry::sqlx_test_set(key, || {
+            crate::sqlite::registry::sqlx_test_set(key, || {
                 if migrations.is_empty() {
                     return Ok(None);
                 }

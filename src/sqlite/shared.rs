@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 use rusqlite::Connection;
 
-use crate::connection::{Pool, Setup};
 use crate::error::{Error, Result};
-use crate::identity::DbIdentity;
 use crate::migrations::Migrations;
-use crate::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
-use crate::registry;
-use crate::validate::{self, Expectation, Schema};
+use crate::sqlite::connection::{Pool, Setup};
+use crate::sqlite::identity::DbIdentity;
+use crate::sqlite::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
+use crate::sqlite::registry;
+use crate::sqlite::validate::{self, Expectation, Schema};
 
 /// A database file shared by many tests (or threads, or processes), migrated
 /// at most once per process through the registry and at most once overall
@@ -163,7 +163,7 @@ impl SharedDb {
 }
 
 impl SharedDbBuilder {
-    crate::connection::setup_methods!(
+    crate::sqlite::connection::setup_methods!(
         "[`SharedDb::pool`]",
         "the one that migrates, those from `connect` and `pool`, and the one that \
          builds the template whose schema is the expected one",
@@ -190,7 +190,7 @@ impl SharedDbBuilder {
     /// ```
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = crate::migrator::clamp_wait(timeout);
+        self.lock_timeout = crate::report::clamp_wait(timeout);
         self
     }
 

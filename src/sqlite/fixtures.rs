@@ -222,7 +222,7 @@ mod shared {
     /// The shared file of `set` for this run, its lock held; files of other
     /// runs that no process holds are removed first.
     pub(super) fn file(set: &Migrations) -> Result<PathBuf> {
-        let dir = crate::testdb::default_dir()?;
+        let dir = crate::sqlite::testdb::default_dir()?;
         let (run, own) = run();
         let name = format!("{PREFIX}{}-{run}", &set.hash()[..16]);
         let lock = dir.join(format!("{name}.lock"));

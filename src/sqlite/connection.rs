@@ -126,7 +126,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = rusqlite::Error;
 
     fn connect(&self) -> rusqlite::Result<Connection> {
-        crate::sqlite_config::before_first_connection();
+        crate::sqlite::sqlite_config::before_first_connection();
         let conn = Connection::open_with_flags(&self.target, self.flags)?;
         (self.init)(&conn)?;
         Ok(conn)
@@ -196,7 +196,7 @@ pub(crate) struct Setup {
     pub on_connect: Option<OnConnect>,
     pub pool_size: u32,
     /// The database is in memory (memdb VFS): waits for its locks are cut
-    /// short (see [`crate::memdb::wait_briefly`]).
+    /// short (see [`crate::sqlite::memdb::wait_briefly`]).
     pub in_memory: bool,
 }
 
@@ -234,7 +234,7 @@ impl Setup {
             retry_busy(conn, self.busy_timeout, || set_journal_mode(conn, mode))?;
         }
         if self.in_memory {
-            crate::memdb::wait_briefly(conn, self.busy_timeout);
+            crate::sqlite::memdb::wait_briefly(conn, self.busy_timeout);
         }
         if let Some(hook) = &self.on_connect {
             hook(conn)?;
@@ -260,7 +260,7 @@ impl Setup {
         display: Option<&Path>,
         flags: OpenFlags,
     ) -> Result<Connection> {
-        crate::sqlite_config::before_first_connection();
+        crate::sqlite::sqlite_config::before_first_connection();
         let conn = Connection::open_with_flags(target, flags)
             .map_err(Error::db("open the database", display))?;
         self.apply(&conn)
@@ -426,7 +426,7 @@ macro_rules! setup_methods {
         /// ```
         #[must_use]
         pub fn busy_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.setup.busy_timeout = $crate::migrator::clamp_wait(timeout);
+            self.setup.busy_timeout = $crate::report::clamp_wait(timeout);
             self
         }
 
@@ -517,7 +517,7 @@ macro_rules! setup_methods {
         where
             F: Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
         {
-            let hook: $crate::connection::OnConnect = std::sync::Arc::new(hook);
+            let hook: $crate::sqlite::connection::OnConnect = std::sync::Arc::new(hook);
             self.setup.on_connect = Some(hook);
             self
         }

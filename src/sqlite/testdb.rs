@@ -11,11 +11,11 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use crate::connection::{Owner, Pool, Setup};
-use crate::dirs::{self, Dir, Purpose};
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::template::{Flavor, Template};
+use crate::sqlite::connection::{Owner, Pool, Setup};
+use crate::sqlite::dirs::{self, Dir, Purpose};
+use crate::sqlite::template::{Flavor, Template};
 
 /// Environment variable naming the directory [`TestDb::new`] puts its
 /// database files in (and where in-memory databases kept after a failed
@@ -23,7 +23,7 @@ use crate::template::{Flavor, Template};
 /// or empty: a directory of the user's own, `/dev/shm/migrate-once-UID`
 /// where there is a `/dev/shm` (in memory: no disk writes), else
 /// `$TMPDIR/migrate-once-UID`, made `0700`.
-pub use crate::dirs::TEST_DB_DIR_ENV;
+pub use crate::sqlite::dirs::TEST_DB_DIR_ENV;
 
 /// A database of its own for one test, migrated and validated, made by
 /// copying the bytes of a template that was migrated once (per migration
@@ -383,7 +383,7 @@ impl TestDb {
 
 impl TestDb {
     /// When the database goes, its file goes on the reaper's thread
-    /// (`crate::background`), not on the thread that drops the last holder: for
+    /// (`crate::sqlite::background`), not on the thread that drops the last holder: for
     /// `#[sqlx_test]`, whose test is over by then and cannot look.
     #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
     pub(crate) fn remove_later(&self) {
@@ -447,7 +447,7 @@ impl Db {
                     .expect("the keeper lives until the TestDb is finished");
                 let (path, file) = new_file(&self.dir)?;
                 drop(file);
-                if let Err(e) = crate::memdb::write_to_file(conn, &path) {
+                if let Err(e) = crate::sqlite::memdb::write_to_file(conn, &path) {
                     let _ = fs::remove_file(&path);
                     return Err(Error::db(
                         "write the in-memory database to a file",
@@ -469,7 +469,7 @@ impl Db {
                     PathBuf::from(name)
                 });
                 if self.later.load(Ordering::Relaxed) {
-                    crate::background::remove_later(files);
+                    crate::sqlite::background::remove_later(files);
                     return Ok(());
                 }
                 let mut first = Ok(());
@@ -637,7 +637,7 @@ impl<'a> TestDbBuilder<'a> {
         }
     }
 
-    crate::connection::setup_methods!(
+    crate::sqlite::connection::setup_methods!(
         "[`TestDb::pool`]",
         "those from `connect` and `pool`, and the one that builds the template",
         "# let set = migrate_once::Migrations::from_dir(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations\"))?;",
@@ -658,12 +658,14 @@ impl<'a> TestDbBuilder<'a> {
         } else {
             Flavor::WithoutLedger
         };
-        match use_it(&crate::registry::template(set, &self.setup, flavor)?) {
-            Err(Error::TemplateDamaged { .. }) => use_it(&crate::registry::template_checked(
-                set,
-                &self.setup,
-                flavor,
-            )?)
+        match use_it(&crate::sqlite::registry::template(
+            set,
+            &self.setup,
+            flavor,
+        )?) {
+            Err(Error::TemplateDamaged { .. }) => use_it(
+                &crate::sqlite::registry::template_checked(set, &self.setup, flavor)?,
+            )
             .map(Some),
             done => done.map(Some),
         }
@@ -705,7 +707,7 @@ impl<'a> TestDbBuilder<'a> {
         let header = &header[..bytes.len().min(20)];
         let mut dir = self.target_dir();
         // A clone written ahead, when this process makes many (see
-        // `crate::background`); not into a directory given to the builder,
+        // `crate::sqlite::background`); not into a directory given to the builder,
         // which its caller may expect to hold only what it asked for.
         if let (Some(template), None) = (&template, &self.dir) {
             let key = (
@@ -714,11 +716,11 @@ impl<'a> TestDbBuilder<'a> {
                 header.to_vec(),
             );
             let (template, ahead, header) = (Arc::clone(template), dir.clone(), header.to_vec());
-            let make: crate::background::Make = Box::new(move || {
+            let make: crate::sqlite::background::Make = Box::new(move || {
                 let bytes = template.bytes().ok()?;
                 write_new(&ahead, &header, bytes).ok()
             });
-            if let Some(path) = crate::background::spare(key, make) {
+            if let Some(path) = crate::sqlite::background::spare(key, make) {
                 return Ok(TestDb::from_store(Store::File(path), dir, self.setup));
             }
         }
@@ -758,7 +760,7 @@ impl<'a> TestDbBuilder<'a> {
         // `memdb` for why neither deserialize nor backup).
         let keeper = match self.with_template(|t| t.copy_into_memory(&uri))? {
             Some(keeper) => keeper,
-            None => crate::memdb::open(&uri, &[])
+            None => crate::sqlite::memdb::open(&uri, &[])
                 .map_err(Error::db("open an empty in-memory database", None))?,
         };
         let store = Store::Memory {

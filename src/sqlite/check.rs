@@ -9,7 +9,7 @@
 //! (SQLite's backup API) for the round trip of the next migration.
 //!
 //! For each migration N with a down, on a copy of the database after N-1:
-//! apply up N and take the [fingerprint](crate::fingerprint); apply down N
+//! apply up N and take the [fingerprint](crate::sqlite::fingerprint); apply down N
 //! and compare with the state before the up; apply up N again and compare
 //! with what the first up gave. A round trip that found nothing ends where
 //! migrating forward would (the same fingerprint, row counts included), so
@@ -32,11 +32,11 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use crate::connection::{OnConnect, Setup};
 use crate::error::{Error, Origin, Result, SchemaObject, indent};
-use crate::fingerprint::{Cache, Change, Difference, Fingerprint, quote};
 use crate::migrations::{Migration, Migrations};
-use crate::migrator::{Migrator, revert};
+use crate::sqlite::connection::{OnConnect, Setup};
+use crate::sqlite::fingerprint::{Cache, Change, Difference, Fingerprint, quote};
+use crate::sqlite::migrator::{Migrator, revert};
 
 /// Checks that the down migrations of a set undo their ups; see
 /// [`assert_reversible`] for the usual call, and the module docs of what is
@@ -460,7 +460,7 @@ impl<'a> Reversibility<'a> {
             on_connect: self.on_connect.clone(),
             ..Setup::default()
         };
-        crate::sqlite_config::before_first_connection();
+        crate::sqlite::sqlite_config::before_first_connection();
         let mut base = Connection::open_in_memory()
             .and_then(|c| setup.apply(&c).map(|()| c))
             .map_err(Error::db("open an in-memory database", None))?;
@@ -513,7 +513,7 @@ impl<'a> Reversibility<'a> {
 
     /// A copy of `base` with the connection setup.
     fn copy(setup: &Setup, base: &Connection) -> Result<Connection> {
-        crate::memdb::copy_of(base)
+        crate::sqlite::memdb::copy_of(base)
             .and_then(|c| setup.apply(&c).map(|()| c))
             .map_err(Error::db("copy the database for a round trip", None))
     }
@@ -864,7 +864,7 @@ fn probe(conn: &Connection) -> Result<(Vec<String>, Vec<String>)> {
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
-        tables.retain(|(t, _)| !crate::validate::is_bookkeeping(t));
+        tables.retain(|(t, _)| !crate::sqlite::validate::is_bookkeeping(t));
         tables.sort();
         let (mut probed, mut unprobed) = (Vec::new(), Vec::new());
         for (table, without_rowid) in tables {

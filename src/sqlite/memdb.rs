@@ -24,7 +24,7 @@ use rusqlite::{Connection, ffi};
 /// closes. Works with every rusqlite the crate supports (`deserialize` came
 /// in 0.34, and would make the copy private to one connection).
 pub(crate) fn open(uri: &str, bytes: &[u8]) -> rusqlite::Result<Connection> {
-    crate::sqlite_config::before_first_connection();
+    crate::sqlite::sqlite_config::before_first_connection();
     let mut conn = Connection::open(uri)?;
     let mut store = Store::of(&mut conn, bytes.len())?;
     // Chunks a C int can count, aligned to every SQLite page size; in
@@ -47,7 +47,7 @@ pub(crate) fn open_from(
     source: &mut impl std::io::Read,
     mut seen: impl FnMut(&[u8]),
 ) -> Result<Connection, Either> {
-    crate::sqlite_config::before_first_connection();
+    crate::sqlite::sqlite_config::before_first_connection();
     let mut conn = Connection::open(uri).map_err(Either::Sqlite)?;
     let mut store = Store::of(&mut conn, len).map_err(Either::Sqlite)?;
     // Small: every page of a new process's memory costs a page fault on
@@ -96,7 +96,7 @@ pub(crate) fn write_to_file(conn: &Connection, path: &std::path::Path) -> rusqli
 /// API, which every rusqlite the crate supports has. For copying a live
 /// database page by page: a template's bytes go through [`open`] instead.
 pub(crate) fn copy_of(conn: &Connection) -> rusqlite::Result<Connection> {
-    crate::sqlite_config::before_first_connection();
+    crate::sqlite::sqlite_config::before_first_connection();
     let mut dst = Connection::open_in_memory()?;
     backup(conn, &mut dst)?;
     Ok(dst)

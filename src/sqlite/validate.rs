@@ -59,7 +59,7 @@ impl Schema {
         read().map_err(|e| {
             Error::db(
                 "read sqlite_master",
-                crate::identity::file_of(conn).as_deref(),
+                crate::sqlite::identity::file_of(conn).as_deref(),
             )(e)
         })
     }

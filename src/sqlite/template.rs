@@ -67,12 +67,12 @@ use std::time::{Duration, SystemTime};
 
 use once_cell::sync::OnceCell;
 
-use crate::connection::Setup;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::validate::Schema;
+use crate::sqlite::connection::Setup;
+use crate::sqlite::validate::Schema;
 
-pub use crate::dirs::CACHE_DIR_ENV;
+pub use crate::sqlite::dirs::CACHE_DIR_ENV;
 
 /// Which of a set's two templates (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -381,7 +381,7 @@ impl Template {
     /// Opens the template file and reads what `template.verified` says of it.
     fn open(&self) -> Result<Opened> {
         let file = fs::File::open(&self.path).map_err(Error::io(&self.path))?;
-        crate::dirs::check_own_file(&file, &self.path)?;
+        crate::sqlite::dirs::check_own_file(&file, &self.path)?;
         let state = FileState::of(&file);
         let at = SystemTime::now();
         let vouched = state.is_some_and(|state| {
@@ -452,7 +452,8 @@ impl Template {
     /// read; later ones copy the bytes held in memory.
     pub(crate) fn copy_into_memory(&self, uri: &str) -> Result<rusqlite::Connection> {
         let copy = |bytes: &[u8]| {
-            crate::memdb::open(uri, bytes).map_err(Error::db("copy the template into memory", None))
+            crate::sqlite::memdb::open(uri, bytes)
+                .map_err(Error::db("copy the template into memory", None))
         };
         if let Some(bytes) = self.bytes.get() {
             return copy(bytes);
@@ -463,17 +464,21 @@ impl Template {
         let mut opened = self.open()?;
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let vouched = opened.vouched;
-        let conn = crate::memdb::open_from(uri, self.seal.len, &mut opened.file, |chunk| {
+        let conn = crate::sqlite::memdb::open_from(uri, self.seal.len, &mut opened.file, |chunk| {
             if !vouched {
                 hasher.update(chunk);
             }
         })
         .map_err(|e| match e {
-            crate::memdb::Either::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            crate::sqlite::memdb::Either::Io(e)
+                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
                 self.damaged()
             }
-            crate::memdb::Either::Io(e) => Error::io(&self.path)(e),
-            crate::memdb::Either::Sqlite(e) => Error::db("copy the template into memory", None)(e),
+            crate::sqlite::memdb::Either::Io(e) => Error::io(&self.path)(e),
+            crate::sqlite::memdb::Either::Sqlite(e) => {
+                Error::db("copy the template into memory", None)(e)
+            }
         })?;
         // A file longer than its seal says is damaged too.
         let longer = std::io::Read::read(&mut opened.file, &mut [0u8; 1])
@@ -491,7 +496,7 @@ impl Template {
     pub(crate) fn schema(&self) -> Result<Arc<Schema>> {
         self.schema
             .get_or_try_init(|| {
-                let conn = crate::memdb::private_copy(self.bytes()?)
+                let conn = crate::sqlite::memdb::private_copy(self.bytes()?)
                     .map_err(Error::db("read the template", Some(&self.path)))?;
                 Schema::read(&conn).map(Arc::new)
             })
@@ -524,13 +529,13 @@ impl Template {
 /// }
 /// ```
 pub fn cache_dir() -> PathBuf {
-    crate::dirs::cache().path
+    crate::sqlite::dirs::cache().path
 }
 
 /// The cache directory of `set`'s templates, made ready: the cache
 /// directory and the set's own directory in it exist and are safe to use.
 pub(crate) fn dir_for(set: &Migrations) -> Result<PathBuf> {
-    let root = crate::dirs::cache();
+    let root = crate::sqlite::dirs::cache();
     root.ready()?;
     let dir = root.child(&cache_key(set));
     dir.ready()?;
@@ -565,7 +570,7 @@ fn read_cached(dir: &Path, check_now: bool, flavor: Flavor) -> Result<Option<Tem
     let Ok(file) = fs::File::open(&path) else {
         return Ok(None);
     };
-    crate::dirs::check_own_file(&file, &path)?;
+    crate::sqlite::dirs::check_own_file(&file, &path)?;
     let bytes = OnceCell::new();
     if check_now {
         let mut read = Vec::with_capacity(seal.len);
@@ -729,7 +734,7 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
         // rebuilt. Skipping fsync makes the one build much cheaper.
         conn.execute_batch("PRAGMA synchronous = OFF")
             .map_err(Error::db("set up the template", Some(tmp)))?;
-        crate::migrator::migrate(&mut conn, set)?;
+        crate::sqlite::migrator::migrate(&mut conn, set)?;
         // A hook may have switched the connection to WAL; a template must be
         // one self-contained file that can be copied as bytes.
         conn.execute_batch("PRAGMA journal_mode = DELETE")
@@ -771,7 +776,7 @@ fn seal_into_place(tmp: &Path, dir: &Path, flavor: Flavor) -> Result<Template> {
 /// the database is whole and its ledger records the whole set.
 fn check_built(conn: &rusqlite::Connection, set: &Migrations) -> rusqlite::Result<()> {
     let ok: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-    let complete = crate::ledger::covers(&crate::ledger::rows(conn)?, set);
+    let complete = crate::sqlite::ledger::covers(&crate::sqlite::ledger::rows(conn)?, set);
     if ok == "ok" && complete {
         Ok(())
     } else {
@@ -861,7 +866,7 @@ mod tests {
         drop(conn);
         let again = load_or_build(&dir, &s, &Setup::default(), true).unwrap();
         assert!(again.built_here, "a changed template is not trusted");
-        let conn = crate::memdb::private_copy(again.bytes().unwrap()).unwrap();
+        let conn = crate::sqlite::memdb::private_copy(again.bytes().unwrap()).unwrap();
         let y: String = conn.query_row("SELECT y FROM b", [], |r| r.get(0)).unwrap();
         assert_eq!(y, "seed");
     }

@@ -4,7 +4,7 @@
 //! Migrations are reviewed one file at a time; what they add up to is
 //! not, and an `ALTER TABLE` three files back is easy to miss. The dump
 //! here is the schema itself, one statement per object, grouped by table
-//! and sorted, its SQL [normalized](crate::normalize) and a table's columns
+//! and sorted, its SQL [normalized](crate::sqlite::normalize) and a table's columns
 //! one per line, so that a pull request that adds a column shows one added
 //! line. It is made from the template the set is migrated into anyway, so
 //! it costs one read of `sqlite_master`.
@@ -22,7 +22,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::normalize::{Kind, Token, render, tokens};
+use crate::sqlite::normalize::{Kind, Token, render, tokens};
 
 // Defined beside the errors that name it, which must not depend on this
 // module; documented there.
@@ -77,7 +77,7 @@ pub enum SnapshotOutcome {
 /// [`Error::Database`] if SQLite fails reading it.
 pub fn schema_dump(set: &Migrations) -> Result<String> {
     let template = crate::Template::for_set(set)?;
-    let conn = crate::memdb::private_copy(template.bytes()?)
+    let conn = crate::sqlite::memdb::private_copy(template.bytes()?)
         .map_err(Error::db("read the template", Some(template.path())))?;
     schema_dump_of(&conn)
 }
@@ -109,7 +109,7 @@ pub fn schema_dump_of(conn: &Connection) -> Result<String> {
     let rows = read().map_err(|e| {
         Error::db(
             "read sqlite_master",
-            crate::identity::file_of(conn).as_deref(),
+            crate::sqlite::identity::file_of(conn).as_deref(),
         )(e)
     })?;
     // Grouped by the table (or view) each object belongs to (lower case
@@ -119,7 +119,7 @@ pub fn schema_dump_of(conn: &Connection) -> Result<String> {
     let mut groups: std::collections::BTreeMap<(String, String), Group> =
         std::collections::BTreeMap::new();
     for (kind, name, table, sql) in rows {
-        if crate::validate::is_bookkeeping(&table) {
+        if crate::sqlite::validate::is_bookkeeping(&table) {
             continue;
         }
         let rank = match kind.as_str() {

@@ -10,13 +10,13 @@
 //! (the `UNIQUE` and `PRIMARY KEY` constraints behind automatic indexes);
 //! a difference is named by what differs, and only a change none of them
 //! explains is reported as the SQL itself. SQL is compared in the
-//! [normalized](crate::normalize) form, so whitespace, comments, quoting and
+//! [normalized](crate::sqlite::normalize) form, so whitespace, comments, quoting and
 //! line endings do not count; names are compared without regard to ASCII
 //! case, as SQLite does.
 //!
 //! The bookkeeping tables (the crate's ledger and the app ledgers) and
 //! SQLite's own (`sqlite_%`) are not part of a fingerprint, as in
-//! [`validate`](crate::validate).
+//! [`validate`](crate::sqlite::validate).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -24,7 +24,7 @@ use std::fmt;
 use rusqlite::Connection;
 
 use crate::error::{Error, Result, SchemaObject};
-use crate::normalize::Sql;
+use crate::sqlite::normalize::Sql;
 
 /// One way an object differs from what was expected; see [`Difference`].
 ///
@@ -341,7 +341,8 @@ fn read_structure(conn: &Connection, name: &str) -> rusqlite::Result<Structure> 
         let decl: String = r.get(1)?;
         t.columns.push(Column {
             name: r.get(0)?,
-            decl: crate::normalize::render(&crate::normalize::tokens(&decl)).to_uppercase(),
+            decl: crate::sqlite::normalize::render(&crate::sqlite::normalize::tokens(&decl))
+                .to_uppercase(),
             not_null: r.get(2)?,
             default: r.get::<_, Option<String>>(3)?.map(|d| Sql::new(&d)),
             pk: r.get(4)?,
@@ -415,8 +416,8 @@ fn read_structure(conn: &Connection, name: &str) -> rusqlite::Result<Structure> 
         let entry = constraints
             .entry(r.get(0)?)
             .or_insert_with(|| (origin, Vec::new()));
-        let mut column = crate::normalize::render(&[crate::normalize::Token {
-            kind: crate::normalize::Kind::Quoted,
+        let mut column = crate::sqlite::normalize::render(&[crate::sqlite::normalize::Token {
+            kind: crate::sqlite::normalize::Kind::Quoted,
             text: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
         }]);
         let coll: String = r.get(4)?;
@@ -456,7 +457,7 @@ impl Fingerprint {
         Self::read_sqlite(conn, rows, cache).map_err(|e| {
             Error::db(
                 "read the schema's fingerprint",
-                crate::identity::file_of(conn).as_deref(),
+                crate::sqlite::identity::file_of(conn).as_deref(),
             )(e)
         })
     }
@@ -474,7 +475,7 @@ impl Fingerprint {
         let mut tables = Vec::new();
         while let Some(r) = q.next()? {
             let (kind, name, table): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            if crate::validate::is_bookkeeping(&table) {
+            if crate::sqlite::validate::is_bookkeeping(&table) {
                 continue;
             }
             let raw: Option<String> = r.get(3)?;
