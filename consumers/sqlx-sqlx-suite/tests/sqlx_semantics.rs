@@ -27,7 +27,10 @@ async fn users(pool: &SqlitePool) -> i64 {
 /// A handler that takes `&pool` reads while the test holds a write
 /// transaction on another connection of the pool: with a file in
 /// rollback-journal mode, it reads the committed rows at once.
-#[db_test(migrations = "tests/sqlite/migrations", fixtures(path = "sqlite/fixtures", scripts("users")))]
+#[db_test(
+    migrations = "tests/sqlite/migrations",
+    fixtures(path = "sqlite/fixtures", scripts("users"))
+)]
 async fn a_reader_gets_in_while_another_connection_has_a_write_transaction_open(
     pool: SqlitePool,
 ) -> sqlx::Result<()> {
@@ -37,7 +40,11 @@ async fn a_reader_gets_in_while_another_connection_has_a_write_transaction_open(
         .await?;
     let started = Instant::now();
     assert_eq!(users(&pool).await, 2, "the committed rows");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     tx.commit().await?;
     assert_eq!(users(&pool).await, 3);
     Ok(())
@@ -45,7 +52,10 @@ async fn a_reader_gets_in_while_another_connection_has_a_write_transaction_open(
 
 /// A CLI crate runs its own binary on the test's database: the name the
 /// pool was opened by is a path another process can open.
-#[db_test(migrations = "tests/sqlite/migrations", fixtures(path = "sqlite/fixtures", scripts("users")))]
+#[db_test(
+    migrations = "tests/sqlite/migrations",
+    fixtures(path = "sqlite/fixtures", scripts("users"))
+)]
 async fn another_process_can_open_the_database_by_its_file_name(pool: SqlitePool) {
     let path = pool.connect_options().get_filename().to_owned();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_count-users"))
@@ -77,5 +87,9 @@ async fn the_tables_are_the_apps_and_sqlx_ledger(pool: SqlitePool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(tables, ["_sqlx_migrations", "comment", "post", "user"], "{MIGRATIONS}");
+    assert_eq!(
+        tables,
+        ["_sqlx_migrations", "comment", "post", "user"],
+        "{MIGRATIONS}"
+    );
 }

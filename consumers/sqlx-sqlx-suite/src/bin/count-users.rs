@@ -7,7 +7,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::ConnectOptions;
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: count-users DATABASE");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: count-users DATABASE");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
