@@ -119,5 +119,17 @@ macro_rules! sqlx_handles {
     };
 }
 
-sqlx_handles!("sqlx-0_8", sqlx08, sqlx_0_8_options, sqlx_0_8_pool, "0.8");
-sqlx_handles!("sqlx-0_9", sqlx09, sqlx_0_9_options, sqlx_0_9_pool, "0.9");
+sqlx_handles!(
+    "postgres-sqlx-0_8",
+    sqlx08,
+    sqlx_0_8_options,
+    sqlx_0_8_pool,
+    "0.8"
+);
+sqlx_handles!(
+    "postgres-sqlx-0_9",
+    sqlx09,
+    sqlx_0_9_options,
+    sqlx_0_9_pool,
+    "0.9"
+);
