@@ -222,8 +222,9 @@ fn make(key: SpareKey) {
 /// Rewrites `old` (a finished clone in `dir`) as a new clone holding
 /// `bytes` (`header` first), under a new name made by `new_name`, if no one
 /// has it open and it has `mode` and belongs to this user: see the module
-/// docs. `None` if it cannot be; `old` is then as it was.
-#[cfg(unix)]
+/// docs. `None` if it cannot be; `old` is then as it was. Linux only
+/// (leases are Linux's); elsewhere finished files are removed.
+#[cfg(target_os = "linux")]
 pub(crate) fn rewrite(
     old: &Path,
     new_name: PathBuf,
@@ -276,7 +277,7 @@ pub(crate) fn rewrite(
     done
 }
 
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn rewrite(
     _old: &Path,
     _new_name: PathBuf,
@@ -323,7 +324,7 @@ extern "C" fn clean_up() {
     });
 }
 
-#[cfg(all(test, unix))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -546,11 +546,13 @@ macro_rules! rewritten_children {
     )*};
 }
 
+#[cfg(target_os = "linux")]
 rewritten_children! {
     child_rewritten_0 child_rewritten_1 child_rewritten_2 child_rewritten_3 child_rewritten_4
     child_rewritten_5
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone() {
     // In memory, where inode numbers are not handed out again.
