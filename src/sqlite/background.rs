@@ -25,11 +25,15 @@
 //!   WAL or shared-memory file beside it, in the mode and of the owner a
 //!   fresh clone has. Any other file is removed.
 //!
-//! Whatever is left when the process exits (files to remove, spares) is
-//! removed then, on Unix by `atexit` (nothing in safe Rust runs at exit).
-//! Elsewhere files are removed at once and nothing is written ahead. A
-//! process killed outright leaves at most one spare (and one file being
-//! rewritten) per template, beside its tests' own databases.
+//! A process that makes one or two clones (a cargo-nextest process) gets
+//! none of this: its files are removed at once, on the test's thread, so
+//! that nothing is in flight when it exits. Whatever is left when a process
+//! exits (files to remove, spares) is removed then, on Unix by `atexit`
+//! (nothing in safe Rust runs at exit), after the thread's current job.
+//! Elsewhere files are removed at once and nothing is written ahead. What
+//! a process killed outright leaves in the crate's own directory (its
+//! tests' databases, a spare) is removed by a later process (see
+//! `sqlite::dirs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::fs;
@@ -76,9 +80,23 @@ struct Slot {
 }
 
 struct State {
-    jobs: Mutex<VecDeque<Job>>,
+    jobs: Mutex<Jobs>,
     wake: Condvar,
+    /// Signalled when the thread finishes a job (for the exit hook).
+    idle: Condvar,
     spares: Mutex<HashMap<SpareKey, Slot>>,
+    /// The process that set this up: a forked child's exit hook must not
+    /// remove its parent's files.
+    pid: u32,
+}
+
+#[derive(Default)]
+struct Jobs {
+    queue: VecDeque<Job>,
+    /// The thread is in a job.
+    working: bool,
+    /// The process is exiting: the thread takes no more jobs.
+    closing: bool,
 }
 
 static STATE: Lazy<State> = Lazy::new(|| {
@@ -88,18 +106,20 @@ static STATE: Lazy<State> = Lazy::new(|| {
         .spawn(work);
     at_exit();
     State {
-        jobs: Mutex::new(VecDeque::new()),
+        jobs: Mutex::new(Jobs::default()),
         wake: Condvar::new(),
+        idle: Condvar::new(),
         spares: Mutex::new(HashMap::new()),
+        pid: std::process::id(),
     }
 });
 
 fn push(job: Job, first: bool) {
     let mut jobs = STATE.jobs.lock();
     if first {
-        jobs.push_front(job);
+        jobs.queue.push_front(job);
     } else {
-        jobs.push_back(job);
+        jobs.queue.push_back(job);
     }
     drop(jobs);
     STATE.wake.notify_one();
@@ -115,7 +135,8 @@ pub(crate) fn spare(key: SpareKey, cloner: Arc<dyn Cloner>) -> Option<PathBuf> {
     let slot = spares.entry(key.clone()).or_default();
     slot.cloner.get_or_insert(cloner);
     slot.clones += 1;
-    let ready = slot.ready.take();
+    // Gone if someone cleaned the directory meanwhile: write a new one.
+    let ready = slot.ready.take().filter(|spare| spare.exists());
     if slot.clones >= 2 && !slot.pending {
         slot.pending = true;
         drop(spares);
@@ -130,18 +151,22 @@ pub(crate) fn spare(key: SpareKey, cloner: Arc<dyn Cloner>) -> Option<PathBuf> {
 /// nothing can run at exit). `files` are the database and the journal,
 /// WAL and shared-memory files beside it; a file already gone is fine.
 pub(crate) fn finished(key: Option<SpareKey>, files: [PathBuf; 4]) {
-    if !cfg!(unix) {
+    let remove_now = |files: &mut dyn Iterator<Item = PathBuf>| {
         for file in files {
             let _ = fs::remove_file(file);
         }
-        return;
+    };
+    if !cfg!(unix) {
+        return remove_now(&mut files.into_iter());
     }
     let [database, sidecars @ ..] = files;
     // A journal or WAL beside it: not a clean database to rewrite.
     let clean = sidecars.iter().all(|f| !f.exists());
-    if let (Some(key), true) = (key, clean) {
-        let mut spares = STATE.spares.lock();
-        if let Some(slot) = spares.get_mut(&key).filter(|s| s.finished.len() < 2) {
+    let mut spares = STATE.spares.lock();
+    let slot = key.and_then(|key| spares.get_mut(&key).map(|slot| (key, slot)));
+    match slot {
+        // A process that makes many clones: the next one from this file.
+        Some((key, slot)) if clean && slot.clones >= 2 && slot.finished.len() < 2 => {
             slot.finished.push(database);
             let make = slot.ready.is_none() && !slot.pending;
             slot.pending |= make;
@@ -149,13 +174,27 @@ pub(crate) fn finished(key: Option<SpareKey>, files: [PathBuf; 4]) {
             if make {
                 push(Job::Make(key), false);
             }
-            return;
+        }
+        // One that makes a clone or two (a cargo-nextest process): the
+        // file goes now, on this thread, so that nothing is in flight when
+        // the process exits right after.
+        None => {
+            drop(spares);
+            remove_now(&mut std::iter::once(database).chain(sidecars));
+        }
+        Some((_, slot)) if slot.clones < 2 => {
+            drop(spares);
+            remove_now(&mut std::iter::once(database).chain(sidecars));
+        }
+        Some(_) => {
+            drop(spares);
+            let mut jobs = STATE.jobs.lock();
+            jobs.queue
+                .extend(std::iter::once(database).chain(sidecars).map(Job::Remove));
+            drop(jobs);
+            STATE.wake.notify_one();
         }
     }
-    let mut jobs = STATE.jobs.lock();
-    jobs.extend(std::iter::once(database).chain(sidecars).map(Job::Remove));
-    drop(jobs);
-    STATE.wake.notify_one();
 }
 
 fn work() {
@@ -163,8 +202,14 @@ fn work() {
         let job = {
             let mut jobs = STATE.jobs.lock();
             loop {
-                match jobs.pop_front() {
-                    Some(job) => break job,
+                if jobs.closing {
+                    return;
+                }
+                match jobs.queue.pop_front() {
+                    Some(job) => {
+                        jobs.working = true;
+                        break job;
+                    }
                     None => STATE.wake.wait(&mut jobs),
                 }
             }
@@ -175,6 +220,8 @@ fn work() {
             }
             Job::Make(key) => make(key),
         }
+        STATE.jobs.lock().working = false;
+        STATE.idle.notify_all();
     }
 }
 
@@ -219,6 +266,11 @@ fn make(key: SpareKey) {
     }
 }
 
+/// `F_SETSIG` (`<fcntl.h>`, Linux's generic value), which the libc crate
+/// does not name.
+#[cfg(target_os = "linux")]
+const F_SETSIG: std::ffi::c_int = 10;
+
 /// Rewrites `old` (a finished clone in `dir`) as a new clone holding
 /// `bytes` (`header` first), under a new name made by `new_name`, if no one
 /// has it open and it has `mode` and belongs to this user: see the module
@@ -233,48 +285,56 @@ pub(crate) fn rewrite(
     mode: u32,
 ) -> Option<PathBuf> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::{FileExt, MetadataExt};
+    use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 
+    // Not through a symbolic link: only the file itself.
     let file = fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(old)
         .ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.mode() & 0o7777 != mode || meta.nlink() != 1 {
         return None;
     }
-    // SAFETY: `file` is open for the whole call; F_SETLEASE takes an int
-    // and touches no memory of ours. It fails (EAGAIN) if any other file
-    // descriptor is open on the file, in this process or another.
+    let fd = file.as_raw_fd();
+    // F_SETSIG first: an `open` of the file by someone else while the lease
+    // is held notifies its holder, with SIGIO by default, which would kill
+    // the process; SIGURG's default is to ignore it. F_SETLEASE fails
+    // (EAGAIN) if any other file descriptor is open on the file, in any
+    // process.
+    // SAFETY: `file` is open for the whole call; F_SETSIG and
+    // F_SETLEASE take ints and touch no memory of ours.
     #[allow(unsafe_code)]
-    let leased = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) } == 0;
+    let leased = unsafe {
+        libc::fcntl(fd, F_SETSIG, libc::SIGURG) == 0
+            && libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) == 0
+    };
     if !leased {
         return None;
     }
-    let done = (|| {
-        fs::rename(old, &new_name).ok()?;
-        let written = file
-            .write_all_at(header, 0)
-            .and_then(|()| {
-                file.write_all_at(
-                    bytes.get(header.len()..).unwrap_or_default(),
-                    header.len() as u64,
-                )
-            })
-            .and_then(|()| file.set_len(bytes.len() as u64));
-        if written.is_err() {
-            let _ = fs::remove_file(&new_name);
-            return None;
-        }
-        Some(new_name)
-    })();
-    // SAFETY: as above; releasing the lease lets waiting opens go on.
+    // Under the lease no one opens the file; once it has a name no one
+    // knows, no one can, and the lease goes at once.
+    let renamed = fs::rename(old, &new_name).is_ok();
+    // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe {
-        libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+        libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);
     }
-    done
+    if !renamed {
+        return None;
+    }
+    let rest = bytes.get(header.len()..).unwrap_or_default();
+    let written = file
+        .write_all_at(header, 0)
+        .and_then(|()| file.write_all_at(rest, header.len() as u64))
+        .and_then(|()| file.set_len(bytes.len() as u64));
+    if written.is_err() {
+        let _ = fs::remove_file(&new_name);
+        return None;
+    }
+    Some(new_name)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -301,17 +361,32 @@ fn at_exit() {
 #[cfg(not(unix))]
 fn at_exit() {}
 
-/// Run by `exit`: removes what the thread has not, and the spares.
-/// `try_lock`: a thread holding either at exit must not deadlock it; what
-/// it holds then stays.
+/// Run by `exit`: stops the thread (waiting, up to a second, for the job
+/// it is in: a file it is writing would otherwise be left half written),
+/// then removes what it has not, and the spares. In a forked child, whose
+/// parent's files these are, nothing. `try_lock` for the spares: a thread
+/// of the process holding them at exit must not deadlock it.
 #[cfg(unix)]
 extern "C" fn clean_up() {
     let _ = std::panic::catch_unwind(|| {
-        if let Some(mut jobs) = STATE.jobs.try_lock() {
-            for job in jobs.drain(..) {
-                if let Job::Remove(file) = job {
-                    let _ = fs::remove_file(file);
+        if std::process::id() != STATE.pid {
+            return;
+        }
+        let queued = {
+            let mut jobs = STATE.jobs.lock();
+            jobs.closing = true;
+            STATE.wake.notify_all();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while jobs.working {
+                if STATE.idle.wait_until(&mut jobs, deadline).timed_out() {
+                    break;
                 }
+            }
+            std::mem::take(&mut jobs.queue)
+        };
+        for job in queued {
+            if let Job::Remove(file) = job {
+                let _ = fs::remove_file(file);
             }
         }
         if let Some(mut spares) = STATE.spares.try_lock() {

@@ -198,6 +198,9 @@ pub(crate) struct Setup {
     /// The database is in memory (memdb VFS): waits for its locks are cut
     /// short (see [`crate::sqlite::memdb::wait_briefly`]).
     pub in_memory: bool,
+    /// `busy_timeout` was set by the user, not left at its default: in
+    /// memory it is then waited out in full.
+    pub busy_timeout_explicit: bool,
 }
 
 impl Default for Setup {
@@ -209,6 +212,7 @@ impl Default for Setup {
             on_connect: None,
             pool_size: DEFAULT_POOL_SIZE,
             in_memory: false,
+            busy_timeout_explicit: false,
         }
     }
 }
@@ -234,7 +238,7 @@ impl Setup {
             retry_busy(conn, self.busy_timeout, || set_journal_mode(conn, mode))?;
         }
         if self.in_memory {
-            crate::sqlite::memdb::wait_briefly(conn, self.busy_timeout);
+            crate::sqlite::memdb::wait_briefly(conn, self.busy_timeout, self.busy_timeout_explicit);
         }
         if let Some(hook) = &self.on_connect {
             hook(conn)?;
@@ -414,7 +418,7 @@ macro_rules! setup_methods {
         /// statement waits for another connection's lock before failing
         /// with "database is locked". Default 30 s. (The wait for the write
         /// lock while migrating is the `lock_timeout`.) A connection to an
-        /// in-memory `TestDb` waits 2 s at most, whatever this says: see
+        /// in-memory `TestDb` waits 2 s at most unless this is set: see
         /// [`TestDb::in_memory`](crate::TestDb::in_memory).
         ///
         /// ```
@@ -427,6 +431,7 @@ macro_rules! setup_methods {
         #[must_use]
         pub fn busy_timeout(mut self, timeout: std::time::Duration) -> Self {
             self.setup.busy_timeout = $crate::report::clamp_wait(timeout);
+            self.setup.busy_timeout_explicit = true;
             self
         }
 

@@ -61,7 +61,7 @@ fn establish(url: &str, database: Option<&Path>, setup: &Setup) -> Result<Sqlite
         "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = {};",
         // In memory, waits are cut short as on the crate's own connections
         // (see `TestDb::in_memory`); diesel has no busy handler of ours.
-        if setup.in_memory {
+        if setup.in_memory && !setup.busy_timeout_explicit {
             setup.busy_timeout.min(crate::sqlite::memdb::MEMDB_WAIT)
         } else {
             setup.busy_timeout

@@ -40,7 +40,7 @@
 //! A directory is checked once per process; one that disappears meanwhile
 //! (cleaned up while tests run) is made again by [`again`].
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -154,16 +154,26 @@ pub(crate) fn test_dbs() -> Dir {
         };
     }
     let shm = Path::new("/dev/shm");
-    let parent = if cfg!(target_os = "linux") && shm.is_dir() && !SHM_FULL.load(Ordering::Relaxed) {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
+    let parent =
+        if cfg!(target_os = "linux") && !SHM_FULL.load(Ordering::Relaxed) && shm_has_room(shm) {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
     Dir {
         path: own_name(&parent),
         chosen: Chosen::ByDefault,
         purpose: Purpose::TestDbs,
     }
+}
+
+/// Whether `/dev/shm` is there with room for test databases: at least
+/// 256 MiB free when first asked (a container's is 64 MB by default, and
+/// its pages count against the container's memory). Asked once per
+/// process.
+fn shm_has_room(shm: &Path) -> bool {
+    static ROOM: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    *ROOM.get_or_init(|| shm.is_dir() && sys::free_bytes(shm).is_some_and(|free| free >= 256 << 20))
 }
 
 /// A directory the user named through a builder.
@@ -175,8 +185,10 @@ pub(crate) fn named(path: &Path, purpose: Purpose) -> Dir {
     }
 }
 
-/// Directories this process has made ready.
-static READY: Lazy<Mutex<HashSet<Dir>>> = Lazy::new(Mutex::default);
+/// Directories this process has made ready, and which directory each
+/// was (device and inode): one removed and put back since, by anyone, is
+/// checked again.
+static READY: Lazy<Mutex<HashMap<Dir, (u64, u64)>>> = Lazy::new(Mutex::default);
 
 impl Dir {
     /// Makes the directory exist and checks that it is safe to use (see the
@@ -187,12 +199,21 @@ impl Dir {
     /// [`Error::UnsafePath`] if it is not a directory or is not safe;
     /// [`Error::Io`] if it cannot be made or read.
     pub(crate) fn ready(&self) -> Result<&Path> {
-        if READY.lock().contains(self) {
+        let known = READY.lock().get(self).copied();
+        if known.is_some() && known == sys::identity(&self.path, self.follows_links()) {
             return Ok(&self.path);
         }
         self.make_and_check()?;
-        READY.lock().insert(self.clone());
+        if let Some(identity) = sys::identity(&self.path, self.follows_links()) {
+            READY.lock().insert(self.clone(), identity);
+        }
         Ok(&self.path)
+    }
+
+    /// A directory the user named is taken through links (they named it);
+    /// one of the crate's own names never is.
+    fn follows_links(&self) -> bool {
+        self.chosen == Chosen::ByUser
     }
 
     /// For the default test database directory in `/dev/shm`, after a
@@ -246,15 +267,15 @@ impl Dir {
             Chosen::ByDefault | Chosen::Inside => sys::make_private(&self.path, false),
             Chosen::ByUser => sys::make_private(&self.path, true),
         };
-        match made {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        let made_here = match made {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
             Err(e) => return Err(Error::io(&self.path)(e)),
-        }
-        self.check()
+        };
+        self.check(made_here)
     }
 
-    fn check(&self) -> Result<()> {
+    fn check(&self, made_here: bool) -> Result<()> {
         let problem = match self.chosen {
             Chosen::ByDefault | Chosen::Inside => sys::problem_with_own(&self.path),
             Chosen::ByUser => sys::problem_with_named(&self.path),
@@ -262,6 +283,22 @@ impl Dir {
         .map_err(Error::io(&self.path))?;
         match problem {
             None => Ok(()),
+            // This process made it a moment ago, and it has another owner:
+            // the file system maps owners (NFS's root_squash, a folder
+            // shared with a virtual machine), and no other user is to blame.
+            Some(problem) if made_here && problem.starts_with("it belongs to uid") => {
+                Err(Error::UnsafePath {
+                    path: self.path.clone(),
+                    what: self.purpose.what(),
+                    problem: format!(
+                        "{problem}, though this process made it just now: the file system \
+                         gives files another owner (NFS with root_squash, a shared folder), \
+                         so the crate cannot tell your files from another user's there; set \
+                         {} to a directory on a local file system",
+                        self.purpose.env()
+                    ),
+                })
+            }
             Some(problem) => Err(Error::UnsafePath {
                 path: self.path.clone(),
                 what: self.purpose.what(),
@@ -269,8 +306,8 @@ impl Dir {
                     "{problem}; {}",
                     match self.chosen {
                         Chosen::ByDefault => format!(
-                            "this name is yours (your uid is in it), so remove what is there, \
-                             or set {} to a directory of your own",
+                            "this name is yours (your uid is in it), so remove what is there \
+                             (its owner or root can), or set {} to a directory of your own",
                             self.purpose.env()
                         ),
                         Chosen::ByUser => format!(
@@ -360,14 +397,46 @@ mod sys {
                 "it belongs to uid {}, not to you (uid {me})",
                 meta.uid()
             ))
-        } else if meta.mode() & 0o022 != 0 {
-            Some(format!(
-                "others can write to it (mode {})",
-                mode_text(meta.mode())
-            ))
+        } else {
+            others_can_write(&meta)
+                .map(|who| format!("{who} can write to it (mode {})", mode_text(meta.mode())))
+        })
+    }
+
+    /// Who other than the owner can write `meta`'s directory, if anyone:
+    /// everyone (`o+w`), or the members of its group (`g+w`) unless the
+    /// group is the user's own (a umask of 002 with a group per user, as
+    /// Fedora and Debian make them, gives every directory `g+w`).
+    fn others_can_write(meta: &fs::Metadata) -> Option<&'static str> {
+        if meta.mode() & 0o002 != 0 {
+            Some("others")
+        } else if meta.mode() & 0o020 != 0 && meta.gid() != egid() {
+            Some("the members of its group")
         } else {
             None
-        })
+        }
+    }
+
+    /// The effective group id: the group of what this process creates.
+    fn egid() -> u32 {
+        // SAFETY: `getegid` takes no arguments, cannot fail and touches no
+        // memory of ours.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::getegid()
+        }
+    }
+
+    /// Which directory `path` is now (device, inode); through a link only
+    /// with `follow`.
+    pub(super) fn identity(path: &Path, follow: bool) -> Option<(u64, u64)> {
+        let meta = if follow {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        }
+        .ok()?;
+        Some((meta.dev(), meta.ino()))
     }
 
     /// What is wrong with a directory the user named, if anything: it must
@@ -378,15 +447,36 @@ mod sys {
         let mode = meta.permissions().mode();
         Ok(if !meta.is_dir() {
             Some("it is not a directory".into())
-        } else if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        } else if let (Some(who), 0) = (others_can_write(&meta), mode & 0o1000) {
             Some(format!(
-                "others can write to it (mode {}) and it has no sticky bit, so anyone can \
+                "{who} can write to it (mode {}) and it has no sticky bit, so they can \
                  replace what is in it",
                 mode_text(mode)
             ))
         } else {
             None
         })
+    }
+
+    /// Bytes free for this user on the file system of `path`.
+    pub(super) fn free_bytes(path: &Path) -> Option<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `path` is a NUL-terminated string that lives through the
+        // call, and `statvfs` writes a whole `statvfs` into `stat` when it
+        // returns 0.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: initialized by the successful call above.
+        #[allow(unsafe_code)]
+        let stat = unsafe { stat.assume_init() };
+        // Their integer types differ between systems.
+        #[allow(clippy::unnecessary_cast)]
+        Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
     }
 
     /// The owner of `file` if it is not this user (`None` if it is, or if
@@ -425,6 +515,15 @@ mod sys {
 
     pub(super) fn other_owner(_file: &fs::File) -> Option<u32> {
         None
+    }
+
+    pub(super) fn free_bytes(_path: &Path) -> Option<u64> {
+        None
+    }
+
+    pub(super) fn identity(path: &Path, _follow: bool) -> Option<(u64, u64)> {
+        // No inode to compare: once made ready, taken as it is.
+        fs::metadata(path).ok().map(|_| (0, 0))
     }
 }
 
@@ -497,6 +596,57 @@ mod tests {
         assert!(problem.contains("no sticky bit"), "{problem}");
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
         named(&shared, Purpose::TestDbs).ready().unwrap();
+    }
+
+    #[test]
+    fn group_write_is_refused_only_for_a_group_that_is_not_the_users_own() {
+        use std::os::unix::fs::{MetadataExt, chown};
+        let tmp = tempfile::tempdir().unwrap();
+        // A umask of 002 with a group per user: g+w, the user's own group.
+        let umask_002 = tmp.path().join("umask-002");
+        fs::create_dir(&umask_002).unwrap();
+        fs::set_permissions(&umask_002, fs::Permissions::from_mode(0o775)).unwrap();
+        assert_eq!(fs::metadata(&umask_002).unwrap().gid(), sys_egid());
+        named(&umask_002, Purpose::Cache).ready().unwrap();
+        own(&umask_002).ready().unwrap();
+
+        // The same, but the group is another one (65534, nogroup): its
+        // members can write it.
+        let shared_group = tmp.path().join("shared-group");
+        fs::create_dir(&shared_group).unwrap();
+        fs::set_permissions(&shared_group, fs::Permissions::from_mode(0o775)).unwrap();
+        chown(&shared_group, None, Some(65534)).unwrap();
+        let problem = unsafe_problem(named(&shared_group, Purpose::Cache).ready());
+        assert!(
+            problem.starts_with("the members of its group can write to it (mode 0775)"),
+            "{problem}"
+        );
+        let problem = unsafe_problem(own(&shared_group).ready());
+        assert!(
+            problem.starts_with("the members of its group can write"),
+            "{problem}"
+        );
+    }
+
+    fn sys_egid() -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(tempfile::tempdir().unwrap().path())
+            .unwrap()
+            .gid()
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_link_after_it_was_checked_is_checked_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = own(&tmp.path().join("swapped"));
+        dir.ready().unwrap();
+        // Removed (a cleaner) and put back as a link to somewhere else.
+        fs::remove_dir(&dir.path).unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir.path).unwrap();
+        let problem = unsafe_problem(dir.ready());
+        assert!(problem.starts_with("it is a symbolic link"), "{problem}");
     }
 
     #[test]

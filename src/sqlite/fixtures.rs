@@ -167,7 +167,8 @@ fixture!(memory_db -> TestDb);
 /// of one test binary. Each run starts from a fresh file, so rows one run
 /// inserts are not there for the next:
 /// `migrate-once-shared-<set hash>-<run>.sqlite` (and a `.lock` beside it)
-/// in `MIGRATE_ONCE_DIR` or the system temp directory.
+/// in `MIGRATE_ONCE_DIR` (by default a directory of the user's own; see
+/// [`TEST_DB_DIR_ENV`](crate::TEST_DB_DIR_ENV)).
 ///
 /// Under `cargo test` the run is the test binary's process, and its files
 /// are removed when it exits (on Unix; a process killed outright cannot).

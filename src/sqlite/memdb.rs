@@ -13,7 +13,6 @@
 //! file's own `xWrite`: one allocation, one `memcpy`, no page cache.
 
 use std::ffi::{c_int, c_void};
-use std::io::Write;
 use std::time::Duration;
 
 use rusqlite::{Connection, ffi};
@@ -104,14 +103,26 @@ pub(crate) fn copy_of(conn: &Connection) -> rusqlite::Result<Connection> {
 
 /// Copies `src`'s main database over `dst`'s with the backup API, all pages
 /// in one step (`step(-1)`, which every rusqlite the crate supports has).
+/// Waits up to 5 s for a lock another connection holds on the source (in
+/// memory, an open write transaction keeps every reader out; see
+/// [`MEMDB_WAIT`]), then fails: a panicking test that held one must not
+/// hang while its database is kept.
 fn backup(src: &Connection, dst: &mut Connection) -> rusqlite::Result<()> {
     use rusqlite::backup::{Backup, StepResult};
     let backup = Backup::new(src, dst)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         match backup.step(-1)? {
             StepResult::Done => return Ok(()),
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(crate::error::sqlite_error(
+                    ffi::SQLITE_BUSY,
+                    "another connection held a lock on the database for 5 s (an open write \
+                     transaction?), so it could not be copied",
+                ));
+            }
             // Another connection holds a lock on the source: wait a moment.
-            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+            _ => std::thread::sleep(Duration::from_millis(1)),
         }
     }
 }
@@ -196,12 +207,13 @@ impl<'c> Store<'c> {
     }
 }
 
-/// The longest a connection to an in-memory database waits for a lock
-/// before it fails (`SQLITE_BUSY`, "database is locked"), whatever its busy
-/// timeout (a shorter one is kept).
+/// How long a connection to an in-memory database waits for a lock before
+/// it fails (`SQLITE_BUSY`, "database is locked"), unless the user set a
+/// busy timeout of their own (then that, with a word on stderr at this
+/// mark), or a shorter one.
 ///
-/// Why: the memdb VFS lets no connection take a read lock while another
-/// holds the write lock, that is for as long as another connection's write
+/// Why: the memdb VFS lets no connection read while another holds the
+/// write lock, that is for as long as another connection's write
 /// transaction is open; a file in rollback-journal mode lets readers in
 /// until the writer commits. A test that writes in a transaction on one
 /// connection and reads through another (a pool) waits for itself, and
@@ -209,17 +221,23 @@ impl<'c> Store<'c> {
 /// memory take microseconds, so a wait this long is almost always that.
 pub(crate) const MEMDB_WAIT: Duration = Duration::from_secs(2);
 
-/// Cuts the lock waits of `conn`, a connection to an in-memory database,
-/// to [`MEMDB_WAIT`] (or `busy_timeout`, if shorter), and says why on
-/// stderr when one gives up. Replaces the connection's busy timeout:
-/// `PRAGMA busy_timeout` then reads 0.
-pub(crate) fn wait_briefly(conn: &Connection, busy_timeout: Duration) {
+/// The name the wait a connection was given is kept under, in its client
+/// data (`sqlite3_set_clientdata`): so that code that changes a
+/// connection's busy timeout for a while (the migrator) can put this wait
+/// back, which `PRAGMA busy_timeout` cannot tell.
+const WAIT_KEY: &std::ffi::CStr = c"migrate-once in-memory wait";
+
+/// Sets the lock waits of `conn`, a connection to an in-memory database:
+/// `busy_timeout` if the user set it (`explicit`), else [`MEMDB_WAIT`] (or
+/// `busy_timeout` if shorter); says why on stderr once a wait reaches
+/// [`MEMDB_WAIT`]. Replaces the connection's busy timeout with the crate's
+/// busy handler: `PRAGMA busy_timeout` then reads 0.
+pub(crate) fn wait_briefly(conn: &Connection, busy_timeout: Duration, explicit: bool) {
     // SAFETY: `conn` is open for the whole call and not used by any other
-    // thread meanwhile (`Connection` is not `Sync`); the handler takes no
-    // data through its pointer (see `wait_briefly_raw`).
+    // thread meanwhile (`Connection` is not `Sync`).
     #[allow(unsafe_code)]
     unsafe {
-        wait_briefly_raw(conn.handle(), busy_timeout);
+        wait_briefly_raw(conn.handle(), busy_timeout, explicit);
     }
 }
 
@@ -231,39 +249,68 @@ pub(crate) fn wait_briefly(conn: &Connection, busy_timeout: Duration) {
 /// `db` must be an open connection that no other thread uses during the
 /// call.
 #[allow(unsafe_code)]
-pub(crate) unsafe fn wait_briefly_raw(db: *mut ffi::sqlite3, busy_timeout: Duration) {
-    let limit = busy_timeout.min(MEMDB_WAIT);
-    if limit < MEMDB_WAIT {
-        // SAFETY: as the caller promises.
-        unsafe { ffi::sqlite3_busy_timeout(db, c_int::try_from(limit.as_millis()).unwrap_or(0)) };
-        return;
+pub(crate) unsafe fn wait_briefly_raw(
+    db: *mut ffi::sqlite3,
+    busy_timeout: Duration,
+    explicit: bool,
+) {
+    let limit = if explicit {
+        busy_timeout
+    } else {
+        busy_timeout.min(MEMDB_WAIT)
+    };
+    // At least 1 ms, so that the number is never a null pointer.
+    let limit_ms = usize::try_from(limit.as_millis())
+        .unwrap_or(usize::MAX)
+        .max(1);
+    // The wait is passed as the pointer's value, which is never
+    // dereferenced: no data to outlive the connection.
+    let data = std::ptr::without_provenance_mut::<c_void>(limit_ms);
+    // SAFETY: as the caller promises; `busy` is a plain function that lives
+    // forever; the client data has no destructor (it is a number).
+    unsafe {
+        ffi::sqlite3_busy_handler(db, Some(busy), data);
+        ffi::sqlite3_set_clientdata(db, WAIT_KEY.as_ptr(), data, None);
     }
-    // SAFETY: as the caller promises; `busy` is a plain function that
-    // lives forever, and the pointer is never dereferenced (it is null).
-    unsafe { ffi::sqlite3_busy_handler(db, Some(busy), std::ptr::null_mut()) };
+}
+
+/// Puts back the wait [`wait_briefly`] gave `conn`, if it gave it one;
+/// `false` if it did not (then the caller restores the busy timeout it
+/// read).
+pub(crate) fn restore_wait(conn: &Connection) -> bool {
+    // SAFETY: `conn` is open and ours for the call; the client data read is
+    // a number set by `wait_briefly_raw` (or null), used as one.
+    #[allow(unsafe_code)]
+    unsafe {
+        let db = conn.handle();
+        let data = ffi::sqlite3_get_clientdata(db, WAIT_KEY.as_ptr());
+        if data.is_null() {
+            return false;
+        }
+        ffi::sqlite3_busy_handler(db, Some(busy), data);
+        true
+    }
 }
 
 /// SQLite's busy handler for in-memory databases: waits as SQLite's own
-/// does (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms a try), for
-/// [`MEMDB_WAIT`] in all, then gives up and says why.
-extern "C" fn busy(_: *mut c_void, count: c_int) -> c_int {
+/// does (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms a try), up
+/// to the wait its data holds (in ms), and says why on stderr once it has
+/// waited [`MEMDB_WAIT`].
+extern "C" fn busy(data: *mut c_void, count: c_int) -> c_int {
     const DELAYS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+    let sum = |n: usize| -> u64 {
+        DELAYS.iter().take(n).sum::<u64>()
+            + 100 * u64::try_from(n.saturating_sub(DELAYS.len())).unwrap_or(u64::MAX / 200)
+    };
     let count = usize::try_from(count).unwrap_or(0);
-    let waited: u64 = DELAYS.iter().take(count).sum::<u64>()
-        + 100 * u64::try_from(count.saturating_sub(DELAYS.len())).unwrap_or(u64::MAX / 200);
-    let limit = u64::try_from(MEMDB_WAIT.as_millis()).unwrap_or(u64::MAX);
+    let waited = sum(count);
+    let limit = u64::try_from(data.addr()).unwrap_or(u64::MAX);
+    let mark = u64::try_from(MEMDB_WAIT.as_millis()).unwrap_or(u64::MAX);
+    // Said once per wait: on the try that reaches the mark.
+    if waited >= mark && (count == 0 || sum(count - 1) < mark) {
+        say_why(waited >= limit);
+    }
     if waited >= limit {
-        // Not `eprintln!`, which panics if stderr is gone: nothing may
-        // unwind into SQLite.
-        let _ = writeln!(
-            std::io::stderr(),
-            "migrate-once: a connection to an in-memory test database waited {} s for a lock              and gave up (\"database is locked\"). In memory (SQLite's memdb VFS), while one \
-             connection has a write transaction open, no other connection can read or write; \
-             a file lets readers in until the writer commits. If the test holds a transaction \
-             open while it queries through another connection (a pool), give it a file: \
-             TestDb::new, or #[migrate_once::sqlx_test] without `in_memory`.",
-            MEMDB_WAIT.as_secs()
-        );
         return 0;
     }
     let delay = DELAYS
@@ -273,6 +320,29 @@ extern "C" fn busy(_: *mut c_void, count: c_int) -> c_int {
         .min(limit - waited);
     std::thread::sleep(Duration::from_millis(delay));
     1
+}
+
+/// The word on stderr about a long wait for a lock in memory. Through
+/// `eprint!`, which a test harness captures, inside `catch_unwind`: it
+/// panics if stderr is gone, and nothing may unwind into SQLite.
+fn say_why(giving_up: bool) {
+    let _ = std::panic::catch_unwind(|| {
+        eprintln!(
+            "migrate-once: a connection to an in-memory test database has waited {} s for a \
+             lock{}. In memory (SQLite's memdb VFS), while one connection has a write \
+             transaction open, no other connection can read or write (and a write waits for \
+             every unfinished read); a file lets readers in until the writer commits. If the \
+             test holds a transaction open while it queries through another connection (a \
+             pool), give it a file: TestDb::new, or #[migrate_once::sqlx_test] without \
+             `in_memory`.",
+            MEMDB_WAIT.as_secs(),
+            if giving_up {
+                " and gives up (\"database is locked\")"
+            } else {
+                ", and goes on waiting for the busy timeout that was set"
+            }
+        );
+    });
 }
 
 /// Opening the empty store set `conn`'s page size to SQLite's default; one

@@ -200,6 +200,9 @@ impl<'a> Migrator<'a> {
         let restored = conn
             .busy_timeout(restore)
             .map_err(Error::db("restore the busy timeout", path));
+        // A connection to an in-memory TestDb had the crate's busy handler,
+        // which reads as a timeout of 0: put it back.
+        crate::sqlite::memdb::restore_wait(conn);
         let report = result?;
         restored?;
         Ok(report)

@@ -100,7 +100,10 @@ macro_rules! sqlx_module {
             let owner = db.owner();
             let max = db.setup().pool_size;
             let path = db.path().map(Path::to_path_buf);
-            let in_memory = db.setup().in_memory.then_some(db.setup().busy_timeout);
+            let in_memory = db
+                .setup()
+                .in_memory
+                .then_some((db.setup().busy_timeout, db.setup().busy_timeout_explicit));
             async move {
                 SqlitePoolOptions::new()
                     .max_connections(max)
@@ -113,8 +116,8 @@ macro_rules! sqlx_module {
                         let usable = owner();
                         Box::pin(async move {
                             usable.map_err(|e| $sqlx::Error::Configuration(Box::new(e)))?;
-                            if let Some(busy_timeout) = in_memory {
-                                wait_briefly(conn, busy_timeout).await?;
+                            if let Some((busy_timeout, explicit)) = in_memory {
+                                wait_briefly(conn, busy_timeout, explicit).await?;
                             }
                             Ok(())
                         })
@@ -133,13 +136,18 @@ macro_rules! sqlx_module {
         async fn wait_briefly(
             conn: &mut SqliteConnection,
             busy_timeout: Duration,
+            explicit: bool,
         ) -> std::result::Result<(), $sqlx::Error> {
             let mut handle = conn.lock_handle().await?;
             // SAFETY: the handle is locked for us, so sqlx's worker does not
             // use the connection during the call, and it is open.
             #[allow(unsafe_code)]
             unsafe {
-                crate::sqlite::memdb::wait_briefly_raw(handle.as_raw_handle().as_ptr(), busy_timeout);
+                crate::sqlite::memdb::wait_briefly_raw(
+                    handle.as_raw_handle().as_ptr(),
+                    busy_timeout,
+                    explicit,
+                );
             }
             Ok(())
         }
@@ -222,14 +230,17 @@ macro_rules! sqlx_module {
                 let test = args.test_path;
                 sqlx_test::run(&args, |db| {
                     let options = db.sqlx_options();
-                    let in_memory = db.setup().in_memory.then_some(db.setup().busy_timeout);
+                    let in_memory = db
+                        .setup()
+                        .in_memory
+                        .then_some((db.setup().busy_timeout, db.setup().busy_timeout_explicit));
                     async move {
                         let mut conn = options
                             .connect()
                             .await
                             .unwrap_or_else(|e| panic!("{test}: failed to connect: {e}"));
-                        if let Some(busy_timeout) = in_memory {
-                            wait_briefly(&mut conn, busy_timeout)
+                        if let Some((busy_timeout, explicit)) = in_memory {
+                            wait_briefly(&mut conn, busy_timeout, explicit)
                                 .await
                                 .unwrap_or_else(|e| panic!("{test}: failed to set up: {e}"));
                         }

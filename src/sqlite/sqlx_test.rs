@@ -247,7 +247,7 @@ fn database(args: &Args) -> TestDb {
     // holds many at once must not wait for one of its own.
     let builder = builder
         .pool_size(1000)
-        .busy_timeout(SQLX_BUSY_TIMEOUT)
+        .default_busy_timeout(SQLX_BUSY_TIMEOUT)
         .ledger(false);
     let db = if args.in_memory {
         builder.in_memory()

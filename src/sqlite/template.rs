@@ -532,6 +532,15 @@ pub fn cache_dir() -> PathBuf {
     crate::sqlite::dirs::cache().path
 }
 
+/// Makes `dir` (and its missing parents) readable by this user alone.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// The cache directory of `set`'s templates, made ready: the cache
 /// directory and the set's own directory in it exist and are safe to use.
 pub(crate) fn dir_for(set: &Migrations) -> Result<PathBuf> {
@@ -619,7 +628,8 @@ pub(crate) fn load_or_build_flavor(
     if let Some(t) = read_cached(dir, check_now, flavor)? {
         return Ok(t);
     }
-    fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    // Made ready by `dir_for`; made again, private, if it went meanwhile.
+    make_private_dir(dir).map_err(Error::io(dir))?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = OpenOptions::new()
         .create(true)
@@ -643,7 +653,7 @@ pub(crate) fn load_or_build_flavor(
                         Some(full) => full,
                         None => build(dir, set, setup)?,
                     };
-                    without_ledger(dir, &full)
+                    without_ledger(dir, &full, setup)
                 }
             }
         }
@@ -691,12 +701,18 @@ fn in_temporary_file(dir: &Path, make: impl FnOnce(&Path) -> Result<Template>) -
 /// The template without the crate's ledger, made from `full`: the same
 /// database with that one table dropped, and vacuumed, so that its pages
 /// are those a database made without it would have.
-fn without_ledger(dir: &Path, full: &Template) -> Result<Template> {
+fn without_ledger(dir: &Path, full: &Template, setup: &Setup) -> Result<Template> {
     in_temporary_file(dir, |tmp| {
         fs::write(tmp, full.bytes()?).map_err(Error::io(tmp))?;
         {
-            let conn = rusqlite::Connection::open(tmp)
-                .map_err(Error::db("open the template", Some(tmp)))?;
+            // With the caller's hook, as the template was built: it may
+            // register a collation an index uses, which dropping a table and
+            // vacuuming need.
+            let setup = Setup {
+                on_connect: setup.on_connect.clone(),
+                ..Setup::default()
+            };
+            let conn = setup.open(tmp, Some(tmp))?;
             conn.execute_batch(&format!(
                 "PRAGMA synchronous = OFF; DROP TABLE {}; VACUUM;",
                 crate::bookkeeping::LEDGER_TABLE

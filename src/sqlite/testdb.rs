@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::sqlite::background::{self, Cloner, SpareKey};
 use crate::sqlite::connection::{Owner, Pool, Setup};
-use crate::sqlite::dirs::{self, Dir, Purpose};
+use crate::sqlite::dirs::{self, Chosen, Dir, Purpose};
 use crate::sqlite::template::{Flavor, Template};
 
 /// Environment variable naming the directory [`TestDb::new`] puts its
@@ -206,7 +206,8 @@ impl TestDb {
     }
 
     /// Options for a test database of `set`. Defaults: files in
-    /// `MIGRATE_ONCE_DIR` (or the system temp directory), busy timeout 30 s
+    /// `MIGRATE_ONCE_DIR` (by default a directory of the user's own, see
+    /// [`TEST_DB_DIR_ENV`]), busy timeout 30 s
     /// and foreign keys on for every connection, SQLite's journal mode,
     /// pools of at most 4 connections that open none up front.
     ///
@@ -442,6 +443,16 @@ impl Db {
     }
 
     fn persist(&self) -> Result<PathBuf> {
+        let path = self.write_out()?;
+        // Marks it kept: a later process's sweep of the crate's own
+        // directory leaves it for you to delete. (Nothing sweeps others.)
+        if self.dir.chosen == Chosen::ByDefault {
+            let _ = fs::File::create(kept_marker(&path));
+        }
+        Ok(path)
+    }
+
+    fn write_out(&self) -> Result<PathBuf> {
         match &self.store {
             Store::File(p) => Ok(p.clone()),
             Store::Memory { keeper, .. } => {
@@ -531,9 +542,109 @@ impl Drop for Db {
     }
 }
 
-/// A new file name in `dir`: a uuid, never used before.
+/// A new file name in `dir`, never used before:
+/// `migrate-once-<pid namespace>-<pid>-<uuid>.sqlite`, the process first,
+/// so that a later process can tell a database whose process is gone (see
+/// [`sweep`]). The pid namespace: containers that share `/dev/shm` (and a
+/// uid) have pids of their own, which only their own processes can ask
+/// after.
 fn new_name(dir: &Path) -> PathBuf {
-    dir.join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()))
+    dir.join(format!(
+        "migrate-once-{}-{}-{}.sqlite",
+        pid_namespace(),
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ))
+}
+
+/// This process's pid namespace, as the number `/proc/self/ns/pid` names
+/// (`pid:[4026531836]`); 0 where there is none to read.
+fn pid_namespace() -> u64 {
+    static NAMESPACE: OnceCell<u64> = OnceCell::new();
+    *NAMESPACE.get_or_init(|| {
+        fs::read_link("/proc/self/ns/pid")
+            .ok()
+            .and_then(|link| {
+                let link = link.to_str()?.to_owned();
+                link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// The file beside a kept database that marks it kept.
+fn kept_marker(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".kept");
+    PathBuf::from(name)
+}
+
+/// Removes, from the crate's own directory for test databases, the files
+/// of processes that are gone (killed outright: nothing of theirs ran at
+/// exit), unless kept (`.kept` beside them: a failed test's database), and
+/// the markers of kept databases deleted since. Once per process, when its
+/// first database is made there. The directory is the user's own (`0700`),
+/// so every process named there is theirs, and one that lives is asked
+/// nothing of; a process id handed out again to a live process keeps its
+/// files, which is the safe way to be wrong.
+#[cfg(unix)]
+fn sweep(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let (own, namespace) = (std::process::id(), pid_namespace());
+    if namespace == 0 {
+        // No way to tell whose pids these are.
+        return;
+    }
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(database) = name.strip_suffix(".kept") {
+            if !dir.join(database).exists() {
+                let _ = fs::remove_file(entry.path());
+            }
+            continue;
+        }
+        let mut parts = name
+            .strip_prefix("migrate-once-")
+            .unwrap_or("")
+            .splitn(3, '-');
+        let (Some(Ok(ns)), Some(Ok(pid))) = (
+            parts.next().map(str::parse::<u64>),
+            parts.next().map(str::parse::<u32>),
+        ) else {
+            continue;
+        };
+        if ns != namespace {
+            continue;
+        }
+        let database = match name.find(".sqlite") {
+            Some(end) => &name[..end + ".sqlite".len()],
+            None => continue,
+        };
+        if pid == own || dir.join(format!("{database}.kept")).exists() || alive(pid) {
+            continue;
+        }
+        let _ = fs::remove_file(entry.path());
+    }
+}
+
+#[cfg(not(unix))]
+fn sweep(_dir: &Path) {}
+
+/// Whether a process `pid` exists (or cannot be told: then it is taken as
+/// living).
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: `kill` with signal 0 sends nothing; it only checks that the
+    // process exists, and touches no memory of ours.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// The mode new files get in this process (umask applied), read from the
@@ -546,8 +657,20 @@ static FRESH_MODE: OnceCell<u32> = OnceCell::new();
 /// someone else's.
 fn new_file(dir: &Dir) -> Result<(PathBuf, fs::File)> {
     dir.ready()?;
+    if dir.chosen == Chosen::ByDefault {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| sweep(&dir.path));
+    }
     let path = new_name(&dir.path);
-    let create = || OpenOptions::new().write(true).create_new(true).open(&path);
+    // Readable by its user alone, wherever it is (a directory the user
+    // named may be shared, as `/tmp` is).
+    let create = || {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path)
+    };
     let file = match create() {
         Err(e) if dir.again(&e) => create(),
         done => done,
@@ -576,7 +699,9 @@ impl Cloner for FileCloner {
     }
 
     fn reuse(&self, old: &Path) -> Option<PathBuf> {
-        if old.parent() != Some(self.dir.path.as_path()) {
+        // Only in the crate's own directory: one the user named may be
+        // shared, and another user there could swap a file for a link.
+        if self.dir.chosen != Chosen::ByDefault || old.parent() != Some(self.dir.path.as_path()) {
             return None;
         }
         background::rewrite(
@@ -624,7 +749,8 @@ fn hold(conn: &Connection, db: Arc<Db>) -> rusqlite::Result<()> {
 
 impl<'a> TestDbBuilder<'a> {
     /// Directory for the database file (and for in-memory databases kept
-    /// after a panic). Default: `MIGRATE_ONCE_DIR`, or the system temp directory.
+    /// after a panic). Default: `MIGRATE_ONCE_DIR`, or a directory of the
+    /// user's own ([`TEST_DB_DIR_ENV`]).
     ///
     /// ```
     /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
@@ -671,6 +797,15 @@ impl<'a> TestDbBuilder<'a> {
     #[must_use]
     pub fn ledger(mut self, keep: bool) -> Self {
         self.ledger = keep;
+        self
+    }
+
+    /// Sets the busy timeout as a default, not as the user's own choice
+    /// (which an in-memory database waits out in full): for
+    /// `#[sqlx_test]`, which gives sqlx's.
+    #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+    pub(crate) fn default_busy_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.busy_timeout = timeout;
         self
     }
 

@@ -7,7 +7,6 @@
 //! seeded). Fixtures are in `tests/it/fixtures/` (`fixtures/` beside this
 //! file, as sqlx reads them) and `tests/fixtures/sqlx_test/`.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use tempfile::TempDir;
@@ -514,14 +513,15 @@ fn a_test_database_directory_that_does_not_exist_is_made_as_sqlx_makes_its_own()
 
 const REWRITE_PARENT: &str =
     "sqlx_test::finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone";
+/// Set by that test: its children run only under it.
+const REWRITE_MARK: &str = "MIGRATE_ONCE_TEST_REWRITE";
 
 macro_rules! rewritten_children {
     ($($name:ident)*) => {$(
         #[migrate_once::sqlx_test]
         #[ignore = "run as a child process by sqlx_test::finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone"]
         async fn $name(pool: sqlx09::SqlitePool) {
-            use std::os::unix::fs::MetadataExt;
-            let _ = ChildEnv::of(REWRITE_PARENT).path(KEPT_DIR);
+            let _ = ChildEnv::of(REWRITE_PARENT).path(REWRITE_MARK);
             // A fresh clone: the seed rows and nothing a test before wrote.
             let users: i64 = sqlx09::query_scalar("SELECT count(*) FROM users")
                 .fetch_one(&pool)
@@ -537,8 +537,7 @@ macro_rules! rewritten_children {
             .execute(&pool)
             .await
             .unwrap();
-            let file = pool.connect_options().get_filename().to_owned();
-            println!("INODE {}", std::fs::metadata(&file).unwrap().ino());
+            println!("FILE {}", pool.connect_options().get_filename().display());
             println!("REWRITTEN {}", migrate_once::__private::rewritten_clones());
             // Time for the thread to ready the next one.
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -552,25 +551,21 @@ rewritten_children! {
     child_rewritten_5
 }
 
+/// In the crate's own directory (files are rewritten nowhere else), six
+/// `#[sqlx_test]`s in one process.
 #[cfg(target_os = "linux")]
 #[test]
 fn finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone() {
-    // In memory, where inode numbers are not handed out again.
-    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
     let out = ChildTest::all_starting_with(&format!("{}::child_rewritten_", module_path!()))
-        .env(KEPT_DIR, dir.path())
+        .env(REWRITE_MARK, "1")
         .run();
     assert!(out.status.success(), "{out:?}");
-    let inodes: Vec<u64> = out
+    let files: Vec<PathBuf> = out
         .stdout
         .lines()
-        .filter_map(|l| {
-            l.split_once("INODE ")
-                .map(|(_, n)| n.trim().parse().unwrap())
-        })
+        .filter_map(|l| l.split_once("FILE ").map(|(_, p)| PathBuf::from(p.trim())))
         .collect();
-    assert_eq!(inodes.len(), 6, "{out:?}");
-    let distinct: HashSet<u64> = inodes.iter().copied().collect();
+    assert_eq!(files.len(), 6, "{out:?}");
     let rewritten = out
         .stdout
         .lines()
@@ -580,9 +575,17 @@ fn finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clo
         })
         .max();
     // The first two are written when asked, the third ahead; from then on
-    // each is the file a test before it finished with, rewritten: the
-    // last test's file was rewritten at least twice before it.
-    assert!(rewritten >= Some(2), "{rewritten:?} {inodes:?}\n{out:?}");
-    assert!(distinct.len() < inodes.len(), "{inodes:?}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{out:?}");
+    // each is the file a test before it finished with, rewritten: by the
+    // last test, at least two were.
+    assert!(rewritten >= Some(2), "{rewritten:?}\n{out:?}");
+    // Nothing of the child is left in the directory: its names start with
+    // its pid namespace and pid.
+    let name = files[0].file_name().unwrap().to_str().unwrap();
+    let prefix: String = name.splitn(4, '-').take(3).collect::<Vec<_>>().join("-");
+    let left: Vec<String> = std::fs::read_dir(files[0].parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{out:?}");
 }

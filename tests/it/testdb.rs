@@ -47,13 +47,22 @@ fn fk_and_busy(conn: &Connection) -> (i64, i64) {
     (pragma(conn, "foreign_keys"), pragma(conn, "busy_timeout"))
 }
 
-/// `migrate-once-<uuid v4>.sqlite`, the uuid in its hyphenated lower-case form.
+/// `migrate-once-<pid namespace>-<pid>-<uuid v4>.sqlite`, the uuid in its
+/// hyphenated lower-case form.
 fn assert_uuid_name(path: &Path) {
     let name = path.file_name().unwrap().to_str().unwrap();
-    let uuid = name
+    let rest = name
         .strip_prefix("migrate-once-")
         .and_then(|s| s.strip_suffix(".sqlite"))
-        .unwrap_or_else(|| panic!("{name} is not migrate-once-<uuid>.sqlite"));
+        .unwrap_or_else(|| panic!("{name} is not migrate-once-<ns>-<pid>-<uuid>.sqlite"));
+    let mut parts = rest.splitn(3, '-');
+    let (ns, pid, uuid) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    assert!(ns.parse::<u64>().is_ok(), "{name}: a pid namespace");
+    assert!(pid.parse::<u32>().is_ok(), "{name}: a process id");
     let groups: Vec<&str> = uuid.split('-').collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     assert_eq!(lens, [8, 4, 4, 4, 12], "{name}: uuid groups");
@@ -726,7 +735,7 @@ fn in_memory_a_reader_blocked_by_a_write_transaction_fails_within_seconds_saying
     assert_eq!(out.field("after"), Some(3), "{out:?}");
     assert!(
         out.stderr
-            .contains("an in-memory test database waited 2 s for a lock")
+            .contains("an in-memory test database has waited 2 s for a lock and gives up")
             && out.stderr.contains("give it a file"),
         "{out:?}"
     );
@@ -871,4 +880,192 @@ fn a_process_that_makes_many_clones_gets_them_written_ahead_and_leaves_nothing()
     assert!(out.field("left").unwrap() <= 1, "{out:?}");
     // And at exit, nothing.
     assert_eq!(entries(tmp.path()), Vec::<String>::new(), "{out:?}");
+}
+
+// ---- what a review of the changes above found ----
+
+#[test]
+fn the_clone_without_the_ledger_is_made_with_the_callers_hook() {
+    // An index on a function the hook registers: dropping the ledger and
+    // vacuuming rebuild it, and need the function too.
+    let set = Migrations::new(vec![migrate_once::Migration::new(
+        1,
+        "names",
+        "CREATE TABLE names (name TEXT); \
+         CREATE INDEX names_reversed ON names(reversed(name)); \
+         INSERT INTO names VALUES ('ab'), ('cd');",
+    )])
+    .unwrap();
+    let hook = |conn: &Connection| {
+        use rusqlite::functions::FunctionFlags;
+        conn.create_scalar_function(
+            "reversed",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(ctx.get::<String>(0)?.chars().rev().collect::<String>()),
+        )
+    };
+    let db = TestDb::builder(&set)
+        .on_connect(hook)
+        .ledger(false)
+        .in_memory()
+        .unwrap();
+    let found: String = query_one(
+        &db.connect().unwrap(),
+        "SELECT name FROM names WHERE reversed(name) = 'dc'",
+    );
+    assert_eq!(found, "cd");
+}
+
+/// Run as a child: prints what a blocked read on an in-memory database did
+/// after `migrate` ran on one of its connections, and with a busy timeout
+/// the user set.
+#[test]
+#[ignore = "run as a child process by testdb::in_memory_waits_survive_migrate_and_a_users_busy_timeout_is_waited_out"]
+fn child_in_memory_waits() {
+    let kind = ChildEnv::of(
+        "testdb::in_memory_waits_survive_migrate_and_a_users_busy_timeout_is_waited_out",
+    )
+    .var(CHILD_KIND);
+    let builder = TestDb::builder(set());
+    let db = if kind == "explicit" {
+        builder.busy_timeout(Duration::from_secs(3)).in_memory()
+    } else {
+        builder.in_memory()
+    }
+    .unwrap();
+    let pool = db.pool().unwrap();
+    let writer = pool.get().unwrap();
+    let mut reader = db.connect().unwrap();
+    // Nothing to apply, but the migrator sets (and restores) the busy
+    // timeout of the connection it is given.
+    migrate_once::migrate(&mut reader, set()).unwrap();
+    open_write_transaction(&writer);
+    let started = Instant::now();
+    let failed = reader
+        .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
+        .is_err();
+    println!(
+        "RESULT failed={} waited_ms={}",
+        u8::from(failed),
+        started.elapsed().as_millis()
+    );
+}
+
+#[test]
+fn in_memory_waits_survive_migrate_and_a_users_busy_timeout_is_waited_out() {
+    for (kind, range, says) in [
+        ("default", 1900..3000, "gives up"),
+        ("explicit", 2900..4500, "goes on waiting"),
+    ] {
+        let out = child_test!(child_in_memory_waits)
+            .env(CHILD_KIND, kind)
+            .run();
+        assert!(out.status.success(), "{kind}: {out:?}");
+        assert_eq!(out.field("failed"), Some(1), "{kind}: {out:?}");
+        let waited = out.field("waited_ms").unwrap();
+        assert!(
+            range.contains(&waited),
+            "{kind}: waited {waited} ms: {out:?}"
+        );
+        assert!(out.stderr.contains(says), "{kind}: {out:?}");
+    }
+}
+
+#[test]
+fn keeping_an_in_memory_database_another_connection_holds_a_write_lock_on_fails_in_seconds() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::builder(set()).dir(dir.path()).in_memory().unwrap();
+    let writer = db.connect().unwrap();
+    open_write_transaction(&writer);
+    let started = Instant::now();
+    let err = db.keep().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        format!("{err:?}").contains("could not be copied"),
+        "{err:?}"
+    );
+    writer.execute_batch("ROLLBACK").unwrap();
+}
+
+const SWEEP_PARENT: &str =
+    "testdb::files_of_processes_that_are_gone_are_swept_from_the_crates_own_directory";
+
+#[test]
+#[ignore = "run as a child process by testdb::files_of_processes_that_are_gone_are_swept_from_the_crates_own_directory"]
+fn child_makes_one_test_db_in_the_default_directory() {
+    let _ = ChildEnv::of(SWEEP_PARENT).var(CHILD_KIND);
+    let db = TestDb::new(set()).unwrap();
+    println!("DIR {}", db.path().unwrap().parent().unwrap().display());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn files_of_processes_that_are_gone_are_swept_from_the_crates_own_directory() {
+    // The crate's own directory, as a child's first TestDb there finds it.
+    let out = child_test!(child_makes_one_test_db_in_the_default_directory)
+        .env(CHILD_KIND, "find the directory")
+        .run();
+    assert!(out.status.success(), "{out:?}");
+    let dir = PathBuf::from(
+        out.stdout
+            .lines()
+            .find_map(|l| l.split_once("DIR ").map(|(_, dir)| dir.trim()))
+            .unwrap_or_else(|| panic!("{out:?}")),
+    );
+    let ns = fs::read_link("/proc/self/ns/pid").unwrap();
+    let ns = ns
+        .to_str()
+        .unwrap()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']');
+    // A process that is gone: one that ran and was waited for.
+    let gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    let mut gone = gone;
+    gone.wait().unwrap();
+    let name = |pid: u32, tag: &str| format!("migrate-once-{ns}-{pid}-{tag}.sqlite");
+    let dead = dir.join(name(gone_pid, "dead"));
+    let dead_journal = dir.join(format!("{}-journal", name(gone_pid, "dead")));
+    let kept = dir.join(name(gone_pid, "kept"));
+    let kept_marker = dir.join(format!("{}.kept", name(gone_pid, "kept")));
+    let orphan_marker = dir.join(format!("{}.kept", name(gone_pid, "deleted")));
+    let live = dir.join(name(std::process::id(), "live"));
+    let other_ns = dir.join(format!("migrate-once-1-{gone_pid}-elsewhere.sqlite"));
+    for file in [
+        &dead,
+        &dead_journal,
+        &kept,
+        &kept_marker,
+        &orphan_marker,
+        &live,
+        &other_ns,
+    ] {
+        fs::write(file, b"").unwrap();
+    }
+    let out = child_test!(child_makes_one_test_db_in_the_default_directory)
+        .env(CHILD_KIND, "sweep")
+        .run();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !dead.exists() && !dead_journal.exists(),
+        "a gone process's files are swept"
+    );
+    assert!(
+        !orphan_marker.exists(),
+        "a marker whose database was deleted goes"
+    );
+    assert!(
+        kept.exists() && kept_marker.exists(),
+        "a kept database stays"
+    );
+    assert!(live.exists(), "a live process's file stays");
+    assert!(other_ns.exists(), "another pid namespace's file stays");
+    for file in [&kept, &kept_marker, &live, &other_ns] {
+        fs::remove_file(file).unwrap();
+    }
 }
