@@ -767,12 +767,21 @@ impl<'a> Migrator<'a> {
             return;
         };
         let code = source.code().cloned();
+        // A statement that waited past the caller's `lock_timeout` would
+        // wait again in the replay: under the default 30 s, whatever
+        // the caller asked for. It fails at once instead, which finds it
+        // all the same (the caller gave the bound; the replay adds none).
+        let wait = if code == Some(postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+            Duration::from_millis(1)
+        } else {
+            DEFAULT_LOCK_TIMEOUT
+        };
         let sql = m.up_sql();
         let mut replay = || -> std::result::Result<(), postgres::Error> {
             client.batch_execute("ROLLBACK")?;
             client.batch_execute(&format!(
                 "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
-                DEFAULT_LOCK_TIMEOUT.as_millis(),
+                wait.as_millis(),
                 lock_key(&target.schema)
             ))?;
             if let Some(schema) = &self.schema {
