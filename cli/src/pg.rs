@@ -1,7 +1,8 @@
 //! What every command needs to work on Postgres (`--database-url`): the URL
 //! read and checked, a name for the database that never shows a password,
 //! a connection that waits for a server still starting, the ledgers read in
-//! a read-only transaction.
+//! a read-only transaction, and a server to make temporary databases on
+//! (`check` and `stress`).
 //!
 //! Built with the `postgres` feature only; without it, `--database-url` is
 //! a usage error that says how to get a command that has it
@@ -10,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use migrate_once::LedgerRow;
+use migrate_once::postgres::{TestDatabase, TestServer};
 use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
@@ -219,6 +221,135 @@ pub fn read_ledgers(
 /// `name` as a quoted identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The server's version, as `SHOW server_version` says it.
+pub fn server_version(client: &mut Client) -> String {
+    client
+        .query_one("SHOW server_version", &[])
+        .map(|r| r.get::<_, String>(0))
+        .ok()
+        .and_then(|v| v.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "(unknown version)".into())
+}
+
+/// Where `check` and `stress` make their temporary databases: the server
+/// of `--database-url` (its role must be allowed to create databases), or
+/// with `--postgres` a throwaway one started for the run.
+pub struct Server {
+    pub server: TestServer,
+    /// How the output names it.
+    pub name: String,
+    pub version: String,
+}
+
+impl Server {
+    /// The server of `--database-url URL`, or with `None` (`--postgres`) a
+    /// throwaway one. `DATABASE_URL` is not read: a command asked for a
+    /// throwaway server gets one.
+    pub fn start(url: Option<&str>) -> Result<Server, String> {
+        let (server, name) = match url {
+            Some(url) => Url::parse(url, None).and_then(|u| {
+                // Reached first with the retry, then handed to the library.
+                drop(u.connect(DEFAULT_CONNECT_TIMEOUT)?);
+                let name = format!("the server of --database-url ({})", u.name());
+                TestServer::at(url)
+                    .map(|s| (s, name))
+                    .map_err(|e| e.to_string())
+            })?,
+            None => TestServer::start_throwaway()
+                .map(|s| {
+                    (
+                        s,
+                        "a throwaway server (initdb, removed at exit)".to_string(),
+                    )
+                })
+                .map_err(|e| e.to_string())?,
+        };
+        let mut client = server.connect().map_err(|e| format!("{e:?}"))?;
+        let version = server_version(&mut client);
+        Ok(Server {
+            server,
+            name,
+            version,
+        })
+    }
+}
+
+/// Where `check` and `stress` work: a temporary database of their own on
+/// the server, or, when the role may not create databases, a schema of the
+/// URL's database. Either is dropped with this handle.
+pub enum Scratch {
+    Database(Box<TestDatabase>),
+    Schema {
+        url: String,
+        admin: Box<Client>,
+        schema: String,
+    },
+}
+
+impl Scratch {
+    /// A new database; when the server refuses for want of privilege, the
+    /// schema `schema` of the URL's database instead (made by whoever
+    /// migrates it first).
+    pub fn make(server: &Server, schema: String) -> Result<Scratch, String> {
+        match server.server.create_database() {
+            Ok(db) => Ok(Scratch::Database(Box::new(db))),
+            Err(migrate_once::Error::Postgres { source, .. })
+                if source.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
+                let admin = server.server.connect().map_err(|e| format!("{e:?}"))?;
+                Ok(Scratch::Schema {
+                    url: server.server.url().to_string(),
+                    admin: Box::new(admin),
+                    schema,
+                })
+            }
+            Err(e) => Err(format!("cannot make a temporary database: {e:?}")),
+        }
+    }
+
+    /// The connection string of the database.
+    pub fn url(&self) -> &str {
+        match self {
+            Scratch::Database(db) => db.url(),
+            Scratch::Schema { url, .. } => url,
+        }
+    }
+
+    /// A new connection to the database.
+    pub fn connect(&self) -> Result<Client, String> {
+        Client::connect(self.url(), NoTls).map_err(|e| chain(&e))
+    }
+
+    /// As the output names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Scratch::Database(db) => format!("a temporary database ({})", db.name()),
+            Scratch::Schema { schema, .. } => {
+                format!("a temporary schema ({schema}; the role may not create databases)")
+            }
+        }
+    }
+
+    /// The schema to work in, when it is a schema.
+    pub fn schema(&self) -> Option<&str> {
+        match self {
+            Scratch::Database(_) => None,
+            Scratch::Schema { schema, .. } => Some(schema),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // A database is dropped by its own handle (on a throwaway server,
+        // with the server).
+        if let Scratch::Schema { admin, schema, .. } = self {
+            let _ =
+                admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(schema)));
+        }
+    }
 }
 
 #[cfg(test)]
