@@ -333,6 +333,68 @@ fn sixteen_processes_at_once_on_one_empty_database_apply_each_migration_once_and
             attempts: 3
         }
     );
+
+    the_readme_postgres_line_three_services_start_together_and_exactly_one_migrates(
+        server,
+        &dir,
+        &tmp.path().join("readme"),
+    );
+}
+
+/// The Postgres line of the README's start-up recipe, as arguments after
+/// `migrate-once`: the table row that replaces `alembic upgrade head`.
+fn readme_postgres_line() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `alembic upgrade head`"))
+        .expect("the README's row for alembic upgrade head");
+    let cell = row.rsplit('|').nth(1).unwrap().trim();
+    let line = cell
+        .strip_prefix("`migrate-once ")
+        .and_then(|c| c.strip_suffix('`'))
+        .unwrap_or_else(|| panic!("not a migrate-once line: {row}"));
+    line.split_whitespace().map(String::from).collect()
+}
+
+/// Three processes run the README's Postgres line at once, as a shell
+/// would expand it, on an empty database: one applies, two find it done.
+fn the_readme_postgres_line_three_services_start_together_and_exactly_one_migrates(
+    server: &TestServer,
+    dir: &Path,
+    work: &Path,
+) {
+    let line = readme_postgres_line();
+    let db = counting_database(server);
+    let args: Vec<OsString> = line
+        .iter()
+        .map(|a| match a.as_str() {
+            "/app/migrations" => dir.as_os_str().to_owned(),
+            "\"$DATABASE_URL\"" => db.url().into(),
+            other => other.into(),
+        })
+        .collect();
+    assert_eq!(args[..2], ["migrate".into(), dir.as_os_str().to_owned()]);
+    assert!(args.contains(&db.url().into()), "{line:?}");
+    let runs_of = Racers::ready(3, &args, work).go();
+    for r in &runs_of {
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let appliers = runs_of
+        .iter()
+        .filter(|r| r.out.starts_with("applied 1 runs in "))
+        .count();
+    assert_eq!(appliers, 1, "{runs_of:?}");
+    assert_eq!(
+        counts(&mut db.connect().unwrap(), "public"),
+        Counts {
+            ledger: vec![1, 2, 3],
+            runs: once_each(&[1, 2, 3]),
+            attempts: 3
+        }
+    );
 }
 
 /// How `migrate` names the database of `url` (`database NAME on HOST:PORT`),
