@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 /// Options that take no value.
-const FLAGS: [&str; 7] = [
+const FLAGS: [&str; 8] = [
     "--quick",
     "--no-progress",
     "--require-downs",
@@ -29,6 +29,7 @@ const FLAGS: [&str; 7] = [
     "--no-wait",
     "--dry-run",
     "--json",
+    "--postgres",
 ];
 
 impl Args {
@@ -162,6 +163,40 @@ fn parse_duration(text: &str) -> Option<Duration> {
     };
     let n: f64 = number.parse().ok()?;
     Duration::try_from_secs_f64(n * scale).ok()
+}
+
+/// `--database-url URL`, if given. A command built without the `postgres`
+/// feature refuses it as a usage error that says how to get one with it,
+/// rather than as an unknown option.
+pub fn database_url(args: &Args) -> Result<Option<&str>, Usage> {
+    let url = args.value("--database-url");
+    if url.is_some() && !cfg!(feature = "postgres") {
+        return Err(Usage(
+            "this migrate-once was built without Postgres: --database-url needs the `postgres` \
+             feature (cargo install --locked --path cli --features postgres)"
+                .into(),
+        ));
+    }
+    Ok(url)
+}
+
+/// The usage error for a command given neither `--database` nor
+/// `--database-url`. `DATABASE_URL` is never read in their place (a
+/// command meant for a SQLite file must not migrate whatever server the
+/// environment happens to name); when it is set, the message says how to
+/// use it.
+pub fn no_database(what: &str) -> Usage {
+    let hint = match std::env::var_os("DATABASE_URL") {
+        Some(v) if !v.is_empty() => {
+            "; DATABASE_URL is set but not read in their place: give --database-url \
+             \"$DATABASE_URL\" to use it"
+        }
+        _ => "",
+    };
+    Usage(format!(
+        "missing --database PATH (a SQLite file) or --database-url URL (Postgres){what}{hint}; \
+         see --help"
+    ))
 }
 
 /// Loads the migration set in `dir`, saying why it cannot on stderr and

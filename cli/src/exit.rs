@@ -51,7 +51,8 @@ pub const APPLIED: Status = Status {
 pub const FAILED: Status = Status {
     code: 1,
     name: "failed",
-    meaning: "a migration or SQLite failed; the transaction rolled back, nothing \
+    meaning: "a migration or the database failed (or a Postgres server did not \
+              answer within --connect-timeout); the transaction rolled back, nothing \
               was applied",
 };
 
@@ -67,21 +68,24 @@ pub const BAD_INPUT: Status = Status {
     meaning: "refused before anything ran: the set does not load, an applied \
               migration was edited, the database has a version the set lacks \
               (it is ahead), a pending migration is older than the newest \
-              applied, an app's ledger disagrees, or PATH is not a usable file",
+              applied, an app's ledger disagrees, a statement Postgres cannot run \
+              in a transaction, PATH is not a usable file or URL not a Postgres \
+              URL",
 };
 
 pub const IN_PROGRESS: Status = Status {
     code: 4,
     name: "in progress",
-    meaning: "--no-wait: another process holds the write lock (it is migrating); \
-              nothing was done",
+    meaning: "--no-wait: another process holds the migration lock (SQLite's \
+              write lock, Postgres's advisory lock): it is migrating; nothing was \
+              done",
 };
 
 pub const TIMED_OUT: Status = Status {
     code: 5,
     name: "timed out",
-    meaning: "another process held the write lock longer than --lock-timeout; \
-              nothing was done",
+    meaning: "another process held the migration lock (on Postgres, or a lock a \
+              migration needs) longer than --lock-timeout; nothing was done",
 };
 
 /// Every status, in the order `--help` lists them.

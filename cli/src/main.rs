@@ -2,7 +2,8 @@
 //! suites do (`stress`), check it (`check`), warm its template cache
 //! (`template`), read what a database has applied (`status`), and migrate
 //! a database at start-up, exactly once however many processes run it
-//! (`migrate`).
+//! (`migrate`). SQLite by default; Postgres with `--database-url` when
+//! built with the `postgres` feature (`pg.rs`, `stress_pg.rs`).
 //!
 //! Exit status: 0 when all is well, 1 when the command ran and found a
 //! problem (or could not do its job: a missing directory, a broken set, a
@@ -20,6 +21,8 @@ mod json;
 mod key;
 mod migrate;
 mod out;
+#[cfg(feature = "postgres")]
+mod pg;
 mod progress;
 mod status;
 mod stress;
@@ -30,23 +33,28 @@ use crate::out::{err, errln, out, outln};
 use args::{Args, Usage};
 
 const HELP: &str = "\
-migrate-once: SQLite migration sets for parallel test suites, and for start-up
+migrate-once: migration sets for parallel test suites, and for start-up; SQLite,
+and Postgres with --database-url (a build with the `postgres` feature)
 
 Usage: migrate-once <command> [options]
 
 Commands:
   stress [DIR]       hammer the set in DIR with threads, racing processes and SIGKILL;
-                     exit 1 on any error or miscount
+                     exit 1 on any error or miscount. --database-url URL (or
+                     --postgres, a throwaway server): on Postgres
   check [DIR]        load the set, apply it, check that every down undoes its up and,
-                     with --snapshot FILE, that the schema is the one in FILE; for CI
+                     with --snapshot FILE, that the schema is the one in FILE; for CI.
+                     --database-url URL (or --postgres): apply it to a temporary
+                     Postgres database and validate it
   template [DIR]     build the set's template into the cache directory (or find it
-                     there) and print its key and path
+                     there) and print its key and path (SQLite)
   status DB [DIR]    what the database DB has applied; with DIR, against that set:
-                     applied, pending, drifted
-  migrate [DIR] --database PATH
-                     apply what PATH has not applied yet, exactly once however
-                     many processes run it at once (a container's entrypoint,
-                     an init container); --no-wait, --dry-run, --json
+                     applied, pending, drifted. status --database-url URL [DIR]: a
+                     Postgres database's
+  migrate [DIR] --database PATH | --database-url URL
+                     apply what the database has not applied yet, exactly once
+                     however many processes run it at once (a container's
+                     entrypoint, an init container); --no-wait, --dry-run, --json
   help [COMMAND]     this text, or a command's
 
 DIR defaults to `migrations` in the current directory, in any layout the crate
@@ -58,7 +66,8 @@ understood. `migrate` tells more cases apart: see `migrate-once migrate --help`.
 
 Environment: MIGRATE_ONCE_CACHE_DIR (where templates are cached, default
 $TMPDIR/migrate-once-UID, yours alone), MIGRATE_ONCE_DIR (where test databases
-go, default /dev/shm/migrate-once-UID where there is a /dev/shm).
+go, default /dev/shm/migrate-once-UID where there is a /dev/shm). DATABASE_URL
+is not read: a command that should use it says --database-url \"$DATABASE_URL\".
 ";
 
 fn main() -> ExitCode {

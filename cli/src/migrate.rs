@@ -1,22 +1,29 @@
-//! `migrate-once migrate [DIR] --database PATH`: the start-up command. Any
-//! number of containers, init containers or deploy steps run it at once;
-//! the library's migrator makes one of them apply what is pending (all of
-//! it in one `BEGIN IMMEDIATE` transaction, the ledger read after the lock
-//! is held) and the others find it done. This module only turns a command
-//! line into a [`Migrator`] call, and its outcome into lines, a JSON
-//! document and an exit status from [`crate::exit`].
+//! `migrate-once migrate [DIR] --database PATH | --database-url URL`: the
+//! start-up command. Any number of containers, init containers or deploy
+//! steps run it at once; the library's migrator makes one of them apply
+//! what is pending (all of it in one transaction, the ledger read after the
+//! lock is held: `BEGIN IMMEDIATE` on SQLite, `pg_advisory_xact_lock` on
+//! Postgres) and the others find it done. This module only turns a command
+//! line into a [`Migrator`] call (or the Postgres one), and its outcome into
+//! lines, a JSON document and an exit status from [`crate::exit`]; both
+//! backends share everything after the call.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use migrate_once::{AppLedger, Error, Migration, Migrations, Migrator, Report, rusqlite};
+use migrate_once::{
+    AppLedger, Error, LedgerRow, Migration, Migrations, Migrator, Report, rusqlite,
+};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::args::{Args, Usage};
+use crate::args::{self, Args, Usage};
 use crate::exit::{self, APPLIED, BAD_INPUT, FAILED, IN_PROGRESS, Status, TIMED_OUT, UP_TO_DATE};
 use crate::json::Json;
 use crate::out::{errln, outln};
+#[cfg(feature = "postgres")]
+use crate::pg;
+use crate::status::AppRows;
 
 /// How long `migrate` waits for another process's write lock unless told.
 ///
@@ -36,28 +43,41 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn help() -> String {
     format!(
         "\
-migrate-once migrate [DIR] --database PATH [options]
+migrate-once migrate [DIR] --database PATH | --database-url URL [options]
 
-Applies what the SQLite database PATH has not applied yet of the migrations in
-DIR (default: `migrations`), in any layout the crate loads (0001_name.sql,
-sqlx's .up.sql/.down.sql files, diesel's directories). For a container's
-entrypoint, an init container or a deploy step, in place of `sqlx migrate run`,
-`diesel migration run` or `alembic upgrade head`, and safe where those are not:
-when several processes run it at once, the first to take the database's write
-lock (BEGIN IMMEDIATE) applies everything pending in one transaction, and the
-others wait for it and then find nothing to do. A run that fails or is killed
-leaves nothing half done: the next run applies it all.
+Applies what the database has not applied yet of the migrations in DIR
+(default: `migrations`), in any layout the crate loads (0001_name.sql, sqlx's
+.up.sql/.down.sql files, diesel's directories). For a container's entrypoint,
+an init container or a deploy step, in place of `sqlx migrate run`, `diesel
+migration run` or `alembic upgrade head`, and safe where those are not: when
+several processes run it at once, the first to take the migration lock applies
+everything pending in one transaction, and the others wait for it and then
+find nothing to do. A run that fails or is killed leaves nothing half done:
+the next run applies it all.
 
-PATH is created if it does not exist (its directory must exist). The database
-keeps a ledger (_migrate_once_ledger) with each migration's checksum: a set in
-which an applied migration was edited is refused, naming the file, and so is a
-database that has versions the set does not know. Foreign keys are not enforced
-while it migrates, so a table rebuild does not cascade into child rows, and are
-checked before the commit (PRAGMA foreign_key_check): a migration that leaves a
-row pointing nowhere is refused.
+The database, exactly one of:
+  --database PATH      a SQLite file, created if it does not exist (its
+                       directory must exist). The lock is its write lock
+                       (BEGIN IMMEDIATE); the file must be on a local file
+                       system. Foreign keys are not enforced while it
+                       migrates, so a table rebuild does not cascade into
+                       child rows, and are checked before the commit.
+  --database-url URL   a Postgres database: postgres://user@host:5432/db or
+                       key=value pairs (host=… dbname=…). The lock is an
+                       advisory lock of the database and schema
+                       (pg_advisory_xact_lock), so it holds across machines;
+                       DDL is transactional, so the run is all or nothing.
+                       DATABASE_URL is not read in its place: write
+                       --database-url \"$DATABASE_URL\" to use it. (A URL on
+                       the command line can be read by other users of the
+                       machine, with ps.) No TLS: the connection is not
+                       encrypted, and sslmode=require fails.{postgres_build}
+
+The database keeps a ledger (_migrate_once_ledger) with each migration's
+checksum: a set in which an applied migration was edited is refused, naming
+the file, and so is a database that has versions the set does not know.
 
 Options:
-  --database PATH          the SQLite database file (required)
   --app-ledger TOOLS       also keep these tools' ledgers, so that the app's own
                            migrator finds nothing to do afterwards: sqlx,
                            diesel, sqlx,diesel or none. Default: the layout's
@@ -65,21 +85,34 @@ Options:
                            its directories, none for plain .sql files). A
                            database one of them migrated is adopted: what it
                            applied is recorded, not run again.
-  --no-wait                if another process holds the write lock, exit at
-                           once (status {in_progress}) instead of waiting for it
+  --no-wait                if another process holds the migration lock, exit
+                           at once (status {in_progress}) instead of waiting for it
   --lock-timeout DURATION  how long to wait for that lock before exiting with
                            status {timed_out}: 500ms, 90s, 5m; 0 is --no-wait.
                            Default {default}s: long enough for the instance that
                            migrates to finish a usual migration, short enough
                            that a lock held by a stuck process becomes an exit
                            status to log and retry rather than a start that
-                           hangs. Raise it for long data migrations.
+                           hangs. Raise it for long data migrations. On
+                           Postgres it also bounds each lock a migration's
+                           statements wait for (an ALTER TABLE behind a long
+                           query): exceeded, it is status {timed_out} too.
   --dry-run                print what would be applied, in order, and change
-                           nothing (the file is not even created). It reads
-                           the ledgers, takes no lock and runs no SQL: a
-                           statement that would fail is found by `migrate-once
-                           check`, not here
+                           nothing: it reads the ledgers, takes no lock and
+                           runs no SQL of the set (a SQLite file is opened
+                           read-only, and not even created; on Postgres the
+                           ledgers are read in a READ ONLY transaction). A
+                           statement that would fail is found by
+                           `migrate-once check`, not here
   --json                   print one JSON document on stdout instead of lines
+  --schema NAME            Postgres: migrate this schema instead of the
+                           connection's current one (created if missing,
+                           under the lock)
+  --connect-timeout DURATION
+                           Postgres: how long to keep trying to connect while
+                           the server refuses or is starting (a database
+                           container started with the app). Default {connect}s;
+                           then status {failed}
   -h, --help               this text
 
 Output: a line per migration applied, with its execution time, then one line
@@ -88,38 +121,67 @@ name below, spaces as underscores), exit_status, database, migrations, set,
 app_ledgers, applied ([{{version, name, execution_ms}}], in order), adopted
 ([{{version, name, from}}]), already_applied, lock_wait_ms, apply_ms; error (the
 message) instead when it fails. With --dry-run: dry_run true, status up_to_date
-or pending, would_apply, would_adopt, already_applied.
+or pending, would_apply, would_adopt, already_applied. A Postgres database is
+named without its user or password: `database shop on db:5432`.
 
 Exit status:
 {table}",
         in_progress = IN_PROGRESS.code,
         timed_out = TIMED_OUT.code,
+        failed = FAILED.code,
         default = DEFAULT_LOCK_TIMEOUT.as_secs(),
+        connect = CONNECT_TIMEOUT.as_secs(),
+        postgres_build = if cfg!(feature = "postgres") {
+            ""
+        } else {
+            "\n                       This build has no Postgres: install it with\n                       --features postgres."
+        },
         table = exit::help_table(),
     )
 }
 
-/// What to migrate. SQLite only, for now: the Postgres backend is being
-/// built, and when it lands `--database-url URL` becomes a `Postgres`
-/// variant here, read in [`Target::from`], with an arm of its own in
-/// [`run`]; nothing else changes shape. Until then `--database-url` is an
-/// unknown option like any other (exit 2): an option that exists only to
-/// say it does not work yet would be a promise about how URLs are read
-/// (sqlx's `sqlite:` URLs too? `DATABASE_URL`?) that the backend's own
-/// work should make.
+/// How long to keep trying to connect to a Postgres server, unless told.
+#[cfg(feature = "postgres")]
+const CONNECT_TIMEOUT: Duration = pg::DEFAULT_CONNECT_TIMEOUT;
+#[cfg(not(feature = "postgres"))]
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to migrate.
 #[derive(Debug)]
 enum Target {
     /// `--database PATH`: a SQLite file, created if missing.
     Sqlite(PathBuf),
+    /// `--database-url URL` (and `--schema`); why it is not a Postgres URL
+    /// when it is not one (bad input, exit 3, not a usage error: the
+    /// command line was understood).
+    #[cfg(feature = "postgres")]
+    Postgres(Box<Result<pg::Url, String>>),
 }
 
 impl Target {
     fn from(args: &Args) -> Result<Target, Usage> {
-        match args.value("--database") {
-            Some(path) => Ok(Target::Sqlite(PathBuf::from(path))),
-            None => Err(Usage(
-                "missing --database PATH (the SQLite database file to migrate); see --help".into(),
+        let url = args::database_url(args)?;
+        let postgres_only = ["--schema", "--connect-timeout"];
+        match (args.value("--database"), url) {
+            (Some(_), Some(_)) => Err(Usage(
+                "--database and --database-url name two databases; give one".into(),
             )),
+            (Some(path), None) => {
+                if let Some(o) = postgres_only.iter().find(|o| args.value(o).is_some()) {
+                    return Err(Usage(format!(
+                        "{o} is for Postgres (--database-url), not a SQLite file"
+                    )));
+                }
+                Ok(Target::Sqlite(PathBuf::from(path)))
+            }
+            #[cfg(feature = "postgres")]
+            (None, Some(url)) => Ok(Target::Postgres(Box::new(pg::Url::parse(
+                url,
+                args.value("--schema").map(String::from),
+            )))),
+            #[cfg(not(feature = "postgres"))]
+            (None, Some(_)) => unreachable!("database_url refuses it in this build"),
+            (None, None) => Err(args::no_database(" to migrate")),
         }
     }
 
@@ -127,6 +189,20 @@ impl Target {
     fn name(&self) -> String {
         match self {
             Target::Sqlite(path) => path.display().to_string(),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(url) => match &**url {
+                Ok(url) => url.name(),
+                Err(_) => "the database of --database-url".into(),
+            },
+        }
+    }
+
+    /// The lock one process migrates under, as messages name it.
+    fn lock(&self) -> &'static str {
+        match self {
+            Target::Sqlite(_) => "write lock",
+            #[cfg(feature = "postgres")]
+            Target::Postgres(_) => "migration lock (an advisory lock)",
         }
     }
 }
@@ -138,6 +214,9 @@ struct Options {
     /// `None`: the layout's default, as `Migrations::from_dir` decided.
     app_ledgers: Option<Vec<AppLedger>>,
     lock_timeout: Duration,
+    /// Postgres: how long to keep trying to reach the server.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    connect_timeout: Duration,
     dry_run: bool,
     json: bool,
 }
@@ -146,6 +225,9 @@ impl Options {
     fn from(args: &Args) -> Result<Options, Usage> {
         args.only(&[
             "--database",
+            "--database-url",
+            "--schema",
+            "--connect-timeout",
             "--app-ledger",
             "--no-wait",
             "--lock-timeout",
@@ -168,6 +250,7 @@ impl Options {
             target: Target::from(args)?,
             app_ledgers: args.value("--app-ledger").map(app_ledgers).transpose()?,
             lock_timeout,
+            connect_timeout: args.duration("--connect-timeout", CONNECT_TIMEOUT)?,
             dry_run: args.flag("--dry-run"),
             json: args.flag("--json"),
         })
@@ -197,7 +280,7 @@ fn app_ledgers(given: &str) -> Result<Vec<AppLedger>, Usage> {
     Ok(tools)
 }
 
-/// `migrate [DIR] --database PATH [options]`.
+/// `migrate [DIR] --database PATH | --database-url URL [options]`.
 pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     let o = Options::from(args)?;
     let set = match Migrations::from_dir(&o.dir) {
@@ -215,6 +298,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     };
     Ok(match &o.target {
         Target::Sqlite(path) => sqlite(&o, &set, path),
+        #[cfg(feature = "postgres")]
+        Target::Postgres(url) => match &**url {
+            Ok(url) => postgres(&o, &set, url),
+            Err(why) => fail(&o, BAD_INPUT, why),
+        },
     })
 }
 
@@ -250,25 +338,63 @@ fn sqlite(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
             &format!("cannot set up {}: {e}; nothing was applied", path.display()),
         );
     }
-    match Migrator::new(set)
+    let migrated = Migrator::new(set)
         .lock_timeout(o.lock_timeout)
-        .migrate(&mut conn)
-    {
+        .migrate(&mut conn);
+    outcome(o, set, migrated)
+}
+
+/// `--database-url URL`: connects (waiting for a server that is starting),
+/// then as for SQLite, through the Postgres migrator.
+#[cfg(feature = "postgres")]
+fn postgres(o: &Options, set: &Migrations, url: &pg::Url) -> ExitCode {
+    // What the migrator refuses before it sends anything (a statement that
+    // cannot run in a transaction), refused before connecting, so that a
+    // dry run refuses it too and a server that is down does not hide it.
+    if let Err(e) = migrate_once::postgres::check_set(set) {
+        return fail(o, status_of(&e), &message(&e));
+    }
+    let mut client = match url.connect(o.connect_timeout) {
+        Ok(client) => client,
+        Err(why) => return fail(o, FAILED, &format!("{why}; nothing was applied")),
+    };
+    if o.dry_run {
+        return postgres_dry_run(o, set, url, &mut client);
+    }
+    let mut migrator = migrate_once::postgres::Migrator::new(set).lock_timeout(o.lock_timeout);
+    if let Some(schema) = &url.schema {
+        migrator = migrator.schema(schema.clone());
+    }
+    let migrated = migrator.migrate(&mut client);
+    outcome(o, set, migrated)
+}
+
+/// What a run printed and exits with, whichever the backend.
+fn outcome(o: &Options, set: &Migrations, migrated: Result<Report, Error>) -> ExitCode {
+    match migrated {
         Ok(report) => done(o, set, &report),
         Err(e) => {
             let status = status_of(&e);
+            let name = o.target.name();
             let message = match &e {
                 Error::InProgress => format!(
-                    "{} is being migrated by another process, which holds its write lock; \
+                    "{name} is being migrated by another process, which holds its {}; \
                      not waiting (--no-wait)",
-                    path.display()
+                    o.target.lock()
                 ),
                 Error::LockTimeout { waited } => format!(
-                    "gave up after waiting {} for the write lock on {}, which another process \
+                    "gave up after waiting {} for the {} on {name}, which another process \
                      held (--lock-timeout {}); nothing was done",
                     seconds(*waited),
-                    path.display(),
+                    o.target.lock(),
                     seconds(o.lock_timeout)
+                ),
+                #[cfg(feature = "postgres")]
+                e if status == TIMED_OUT => format!(
+                    "a statement of the migrations waited longer than --lock-timeout {} for a \
+                     lock another session held: {}",
+                    seconds(o.lock_timeout),
+                    message(e)
                 ),
                 e => message(e),
             };
@@ -285,7 +411,19 @@ fn status_of(e: &Error) -> Status {
         Error::ChecksumMismatch { .. }
         | Error::UnknownVersion { .. }
         | Error::OutOfOrder { .. }
-        | Error::AppLedgerMismatch { .. } => BAD_INPUT,
+        | Error::AppLedgerMismatch { .. }
+        // Postgres checks the set when it migrates: a statement that
+        // cannot run in a transaction is refused before anything is sent.
+        | Error::ForbiddenStatement { .. } => BAD_INPUT,
+        // A migration's statement waited past `lock_timeout` (SET LOCAL
+        // by the migrator) for a lock another session held: like the
+        // migrator's own lock, it may pass on a retry.
+        #[cfg(feature = "postgres")]
+        Error::PostgresSql { source, .. }
+            if source.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+        {
+            TIMED_OUT
+        }
         _ => FAILED,
     }
 }
@@ -443,8 +581,9 @@ fn done(o: &Options, set: &Migrations, report: &Report) -> ExitCode {
     }
     let waited = if report.lock_wait >= Duration::from_millis(1) {
         format!(
-            ", after waiting {} for another process's write lock",
-            seconds(report.lock_wait)
+            ", after waiting {} for another process's {}",
+            seconds(report.lock_wait),
+            o.target.lock()
         )
     } else {
         String::new()
@@ -482,6 +621,17 @@ struct Plan<'a> {
     adopt: Vec<(&'a Migration, AppLedger)>,
 }
 
+impl<'a> Plan<'a> {
+    /// The plan for a database that has nothing yet.
+    fn everything(set: &'a Migrations) -> Plan<'a> {
+        Plan {
+            already_applied: 0,
+            apply: set.iter().collect(),
+            adopt: Vec::new(),
+        }
+    }
+}
+
 /// `--dry-run`: decides what `migrate` would do from the ledgers, the way
 /// the migrator decides it, and prints it. The database is opened
 /// read-only, and not at all when the file does not exist.
@@ -490,12 +640,64 @@ fn dry_run(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
     let plan = if exists {
         read_plan(set, path)
     } else {
-        Ok(Plan {
-            already_applied: 0,
-            apply: set.iter().collect(),
-            adopt: Vec::new(),
-        })
+        Ok(Plan::everything(set))
     };
+    let note = if exists {
+        "was not changed"
+    } else {
+        "does not exist (migrate would create it)"
+    };
+    print_plan(o, set, plan, exists, note)
+}
+
+/// `--dry-run` on Postgres: the ledgers read in a `READ ONLY` transaction
+/// (the server itself refuses any write there), then decided as for
+/// SQLite. A schema that does not exist has applied nothing.
+#[cfg(feature = "postgres")]
+fn postgres_dry_run(
+    o: &Options,
+    set: &Migrations,
+    url: &pg::Url,
+    client: &mut postgres::Client,
+) -> ExitCode {
+    match pg::read_ledgers(client, url.schema.as_deref()) {
+        Ok(Some((rows, apps))) => {
+            // Named as the migrator's own errors name it.
+            let name = url.name();
+            let database = PathBuf::from(name.strip_prefix("database ").unwrap_or(&name));
+            let plan = plan_of(set, &rows, &apps, database);
+            print_plan(
+                o,
+                set,
+                plan,
+                true,
+                "was not changed (read in a READ ONLY transaction)",
+            )
+        }
+        Ok(None) => {
+            let note = match &url.schema {
+                Some(s) => format!("has no schema {s} (migrate would create it)"),
+                None => "has no schema in its search_path (migrate would fail)".into(),
+            };
+            print_plan(o, set, Ok(Plan::everything(set)), false, &note)
+        }
+        Err(why) => fail(
+            o,
+            FAILED,
+            &format!("cannot read the ledgers of {}: {why}", url.name()),
+        ),
+    }
+}
+
+/// Prints what `--dry-run` found; `exists`: whether the database (the
+/// schema) is there, `note` what became of it.
+fn print_plan(
+    o: &Options,
+    set: &Migrations,
+    plan: Result<Plan<'_>, Error>,
+    exists: bool,
+    note: &str,
+) -> ExitCode {
     let plan = match plan {
         Ok(plan) => plan,
         Err(e) => return fail(o, status_of(&e), &message(&e)),
@@ -567,11 +769,7 @@ fn dry_run(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
         plan.adopt.len(),
         plan.already_applied,
         o.target.name(),
-        if exists {
-            "was not changed"
-        } else {
-            "does not exist (migrate would create it)"
-        }
+        note
     );
     ExitCode::SUCCESS
 }
@@ -583,7 +781,6 @@ fn dry_run(o: &Options, set: &Migrations, path: &Path) -> ExitCode {
 /// are refused with the migrator's own errors; what an app's ledger
 /// recorded is adopted; the rest is applied.
 fn read_plan<'a>(set: &'a Migrations, path: &Path) -> Result<Plan<'a>, Error> {
-    let database = Some(path.to_path_buf());
     let db_error = |context| {
         move |e: rusqlite::Error| Error::Database {
             context,
@@ -597,13 +794,28 @@ fn read_plan<'a>(set: &'a Migrations, path: &Path) -> Result<Plan<'a>, Error> {
     )
     .map_err(db_error("open the database read-only"))?;
     let rows = migrate_once::ledger(&conn)?;
-    for row in &rows {
+    let apps =
+        crate::status::app_ledger_versions(&conn).map_err(db_error("read an app's ledger"))?;
+    plan_of(set, &rows, &apps, path.to_path_buf())
+}
+
+/// The plan for `set` on a database whose ledger holds `rows` and whose
+/// app ledgers hold `apps`, whichever the backend; `database` names it
+/// in errors.
+fn plan_of<'a>(
+    set: &'a Migrations,
+    rows: &[LedgerRow],
+    apps: &AppRows,
+    database: PathBuf,
+) -> Result<Plan<'a>, Error> {
+    let database = Some(database);
+    for row in rows {
         match set.get(row.version) {
             None => {
                 return Err(Error::UnknownVersion {
                     version: row.version,
                     name: row.name.clone(),
-                    database,
+                    database: database.clone(),
                 });
             }
             Some(m) if m.checksum() != row.checksum => {
@@ -611,7 +823,7 @@ fn read_plan<'a>(set: &'a Migrations, path: &Path) -> Result<Plan<'a>, Error> {
                     version: m.version(),
                     name: m.name().to_string(),
                     origin: m.origin().clone(),
-                    database,
+                    database: database.clone(),
                     applied: row.checksum.clone(),
                     current: m.checksum().to_string(),
                 });
@@ -619,10 +831,8 @@ fn read_plan<'a>(set: &'a Migrations, path: &Path) -> Result<Plan<'a>, Error> {
             Some(_) => {}
         }
     }
-    let apps =
-        crate::status::app_ledger_versions(&conn).map_err(db_error("read an app's ledger"))?;
     let mut recorded: Vec<(i64, AppLedger)> = Vec::new();
-    for (tool, versions) in apps {
+    for &(tool, ref versions) in apps {
         for text in versions {
             // As the migrator reads diesel's text versions: dashes dropped.
             let version = text.replace('-', "").parse().unwrap_or(-1);
@@ -630,7 +840,7 @@ fn read_plan<'a>(set: &'a Migrations, path: &Path) -> Result<Plan<'a>, Error> {
                 return Err(Error::AppLedgerMismatch {
                     tool,
                     version,
-                    database,
+                    database: database.clone(),
                     problem: migrate_once::AppLedgerProblem::UnknownVersion,
                 });
             }

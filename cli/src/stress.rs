@@ -17,6 +17,11 @@
 //!
 //! Exit status 1 if any operation failed or any migration ran more or fewer
 //! times than expected.
+//!
+//! With `--database-url URL` or `--postgres` the set is Postgres's, and
+//! the last three scenarios run on that server instead (`postgres`
+//! below): each round migrates a new database, and a counter appended to
+//! each migration counts the bodies that ran, committed or not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +36,10 @@ use rusqlite::Connection;
 use crate::args::{self, Args, Usage};
 use crate::out::{errln, outln};
 use crate::progress::Progress;
+
+#[cfg(feature = "postgres")]
+#[path = "stress_pg.rs"]
+mod postgres;
 
 /// The hidden first argument of the children the stress run spawns (itself).
 pub const CHILD: &str = "__stress-child";
@@ -50,18 +59,46 @@ suites and CI loops do, checks what happened, and prints a table. Four scenarios
   SIGKILL          K processes killed at spread instants while migrating; the file must
                    be whole (nothing or everything) and the next open must finish the job
 
+On Postgres (--database-url URL, or --postgres for a throwaway server), the
+last three, each round on a new database of the server (dropped after it):
+
+  shared db        R rounds of T threads, each with its own connection, released
+                   together on an empty database (SharedDb::open and migrate)
+  processes        R rounds of P processes released together on an empty database
+  SIGKILL          K processes killed at instants spread over a run; the database
+                   must be untouched (no relation at all) or complete, and the next
+                   SharedDb::open must finish the job
+
+  Exactly once is counted twice over: by the crate's ledger, and by a counter
+  appended to a copy of each migration (an INSERT into a table and a nextval of
+  a sequence in a schema migrate_once_stress the run adds to each database).
+  The table counts what committed, the sequence every body that started, rolled
+  back or not: in the first two scenarios both must be one per migration.
+  Per-test databases are SQLite's (no row, and no --iterations, on Postgres).
+
 Options:
-  --threads T      threads in the first two scenarios (default 8)
-  --iterations N   TestDbs made (default 20000)
-  --rounds R       rounds of the shared and the process scenarios (default 100)
-  --processes P    processes per round (default 8)
-  --kills K        processes killed (default 40)
-  --quick          a short run: N 400, R 8, P 4, K 8 (what CI runs)
-  --no-progress    no progress bar (there is none unless stderr is a terminal)
-  -h, --help       this text
+  --threads T          threads in the shared-db scenario (and per-test dbs:
+                       default 8)
+  --iterations N       TestDbs made (default 20000)
+  --rounds R           rounds of the shared and the process scenarios (default
+                       100)
+  --processes P        processes per round (default 8)
+  --kills K            processes killed (default 40)
+  --quick              a short run: N 400, R 8, P 4, K 8 (what CI runs)
+  --database-url URL   on the Postgres server at URL (postgres://… or
+                       key=value …); its role must be allowed to create
+                       databases. DATABASE_URL is not read in its place
+  --postgres           on a throwaway Postgres server started for the run from
+                       initdb (on PATH, through pg_config, or under
+                       /usr/lib/postgresql), stopped and removed at exit
+  --no-progress        no progress bar (there is none unless stderr is a
+                       terminal)
+  -h, --help           this text
+
+Without --database-url or --postgres it runs on SQLite and needs no server.
 
 Exit status: 0 no error and every migration ran exactly as often as expected;
-1 anything else (including a set that cannot be loaded).
+1 anything else (including a set that cannot be loaded, or no Postgres server).
 ";
 
 /// The stress run's settings.
@@ -73,6 +110,11 @@ struct Options {
     processes: usize,
     kills: usize,
     progress: bool,
+    /// Postgres: `Some(None)` for `--postgres` (a throwaway server),
+    /// `Some(Some(url))` for `--database-url`. (Always `None` in a build
+    /// without Postgres, which refuses both.)
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    postgres: Option<Option<String>>,
 }
 
 impl Options {
@@ -85,8 +127,35 @@ impl Options {
             "--kills",
             "--quick",
             "--no-progress",
+            "--database-url",
+            "--postgres",
         ])?;
         let quick = args.flag("--quick");
+        let url = args::database_url(args)?;
+        let postgres = match (url, args.flag("--postgres")) {
+            (Some(_), true) => {
+                return Err(Usage(
+                    "--database-url and --postgres name two servers; give one".into(),
+                ));
+            }
+            (Some(url), false) => Some(Some(url.to_string())),
+            (None, true) if !cfg!(feature = "postgres") => {
+                return Err(Usage(
+                    "this migrate-once was built without Postgres: --postgres needs the \
+                     `postgres` feature (cargo install --locked --path cli --features postgres)"
+                        .into(),
+                ));
+            }
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        if postgres.is_some() && args.value("--iterations").is_some() {
+            return Err(Usage(
+                "--iterations is the per-test databases scenario's, which is SQLite's; \
+                 not with Postgres"
+                    .into(),
+            ));
+        }
         Ok(Options {
             migrations: args.dir(0)?,
             threads: args.number("--threads", 8)?,
@@ -95,6 +164,7 @@ impl Options {
             processes: args.number("--processes", if quick { 4 } else { 8 })?,
             kills: args.number("--kills", if quick { 8 } else { 40 })?,
             progress: !args.flag("--no-progress"),
+            postgres,
         })
     }
 }
@@ -171,9 +241,11 @@ fn summary(e: &Error) -> String {
     }
 }
 
-/// `text` with every path in the run's working directory replaced by "a
-/// database of this run".
+/// `text` with every path in the run's working directory, and every
+/// Postgres database the run made (`migrate_once_` and a uuid), replaced
+/// by "a database of this run".
 fn scrub(text: &str) -> String {
+    let text: &str = &scrub_pg_names(text);
     let Some(work) = WORK.get().map(|w| w.display().to_string()) else {
         return text.to_string();
     };
@@ -187,6 +259,39 @@ fn scrub(text: &str) -> String {
             .unwrap_or(tail.len());
         out.push_str("a database of this run");
         rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with each `migrate_once_<32 hex digits>` (a database
+/// `TestServer::create_database` made) replaced by "a database of this run",
+/// and each schema of a Postgres run (`migrate_once_stress_…`, one per
+/// round) by "a schema of this run".
+fn scrub_pg_names(text: &str) -> String {
+    const SCHEMA: &str = "migrate_once_stress_";
+    let mut text = text.to_string();
+    while let Some(at) = text.find(SCHEMA) {
+        let end = text[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |e| at + e);
+        text.replace_range(at..end, "a schema of this run");
+    }
+    let text = text.as_str();
+    const PREFIX: &str = "migrate_once_";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let tail = &rest[at + PREFIX.len()..];
+        let hex = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if hex == 32 {
+            out.push_str(&rest[..at]);
+            out.push_str("a database of this run");
+            rest = &tail[32..];
+        } else {
+            out.push_str(&rest[..at + PREFIX.len()]);
+            rest = tail;
+        }
     }
     out.push_str(rest);
     out
@@ -537,6 +642,10 @@ pub fn child(raw: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let (db, signal, set_dir) = (Path::new(db), Path::new(signal), Path::new(set_dir));
+    #[cfg(feature = "postgres")]
+    if let Some(mode) = mode.strip_prefix("pg-") {
+        return postgres::child(mode, signal, set_dir);
+    }
     // The parent's working directory: `<work>/<scenario>/<db>`.
     if let Some(work) = db.parent().and_then(Path::parent) {
         let _ = WORK.set(work.to_path_buf());
@@ -586,6 +695,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     };
     let work = tempfile::tempdir().expect("a temp dir");
     let _ = WORK.set(work.path().to_path_buf());
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &args.postgres {
+        return Ok(postgres::run(&args, url.as_deref(), &set, work.path()));
+    }
     let dir = |name: &str| {
         let d = work.path().join(name);
         std::fs::create_dir(&d).expect("a work dir");
@@ -621,6 +734,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
             kills(&args, &set, &dir("kill")),
         ),
     ];
+    Ok(table(&results, started))
+}
+
+/// Prints the results, one row per scenario, and the verdict.
+fn table(results: &[(String, Tally)], started: Instant) -> ExitCode {
     outln!();
     outln!(
         "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
@@ -634,7 +752,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
     );
     let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1e3);
     let mut ok = true;
-    for (name, t) in &results {
+    for (name, t) in results {
         outln!(
             "{:<40} {:>6} {:>7} {:>9} {:>9} {:>9} {:>17}",
             name,
@@ -666,9 +784,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Usage> {
         },
         started.elapsed().as_secs_f64()
     );
-    Ok(if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }

@@ -180,11 +180,27 @@ fn cluster_all(rest: &[Word<'_>]) -> bool {
     })
 }
 
-/// Refuses, before anything is sent to the server, a migration that
-/// Postgres's migrator cannot run as asked: a statement that cannot run
-/// inside a transaction (unless marked `-- no-transaction`), that would end
-/// the migrator's transaction, or that names a ledger.
-pub(crate) fn check_set(set: &Migrations) -> Result<()> {
+/// Refuses a migration that Postgres's migrator cannot run as asked: a
+/// statement that cannot run inside a transaction (unless marked
+/// `-- no-transaction`), that would end the migrator's transaction, or that
+/// names a ledger. [`Migrator::migrate`] does this first, before anything
+/// is sent to the server; call it to know without a server (the
+/// `migrate-once migrate --dry-run` command refuses what the run would).
+///
+/// ```
+/// use migrate_once::{Error, Migration, Migrations};
+///
+/// let set = Migrations::new(vec![Migration::new(1, "i", "CREATE INDEX CONCURRENTLY i ON t(x);")])?;
+/// let err = migrate_once::postgres::check_set(&set).unwrap_err();
+/// assert!(matches!(err, Error::ForbiddenStatement { version: 1, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::ForbiddenStatement`] naming the migration, the statement and
+/// why.
+pub fn check_set(set: &Migrations) -> Result<()> {
     for m in set {
         let sql = m.up_sql();
         let in_transaction = !no_transaction(m);
@@ -751,12 +767,21 @@ impl<'a> Migrator<'a> {
             return;
         };
         let code = source.code().cloned();
+        // A statement that waited past the caller's `lock_timeout` would
+        // wait again in the replay: under the default 30 s, whatever
+        // the caller asked for. It fails at once instead, which finds it
+        // all the same (the caller gave the bound; the replay adds none).
+        let wait = if code == Some(postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+            Duration::from_millis(1)
+        } else {
+            DEFAULT_LOCK_TIMEOUT
+        };
         let sql = m.up_sql();
         let mut replay = || -> std::result::Result<(), postgres::Error> {
             client.batch_execute("ROLLBACK")?;
             client.batch_execute(&format!(
                 "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
-                DEFAULT_LOCK_TIMEOUT.as_millis(),
+                wait.as_millis(),
                 lock_key(&target.schema)
             ))?;
             if let Some(schema) = &self.schema {

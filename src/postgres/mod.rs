@@ -57,7 +57,7 @@ mod migrator;
 mod server;
 mod shared;
 
-pub use migrator::{Migrator, ledger, lock_key, migrate, validate};
+pub use migrator::{Migrator, check_set, ledger, lock_key, migrate, validate};
 #[cfg(unix)]
 pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
