@@ -12,11 +12,15 @@
 //! - comments dropped and one space (or none) between tokens, by fixed rules;
 //! - an identifier written bare when it can be (`"products"`, `[products]`
 //!   and `` `products` `` are all `products`), in double quotes otherwise;
-//! - CRLF (and a lone CR) inside string literals read as LF.
+//! - CRLF inside string literals read as LF (a lone CR is kept).
 //!
-//! Case is kept as written for display; the comparison key folds the case
-//! of everything but string literals, as SQLite itself does for keywords
-//! and identifiers. The rules are the crate's own and fixed (a keyword list
+//! Case is kept as written for display; the comparison key folds the ASCII
+//! case of keywords and identifiers, as SQLite itself does (and no other
+//! case: `"é"` and `"É"` are two names), but not of a word after `DEFAULT`,
+//! which SQLite reads as a string. One difference is not seen: SQLite's
+//! double-quoted string literals (a `"…"` name that no column has is a
+//! string), whose case the key folds as a name's (`"Users"` and `users`
+//! are one table, which is worth more). The rules are the crate's own and fixed (a keyword list
 //! included), not SQLite's, so no SQLite version changes the output.
 
 /// What a token is, as far as spacing and comparing go.
@@ -231,9 +235,10 @@ fn is_bare(name: &str) -> bool {
         && !is_keyword(name)
 }
 
-/// CRLF and lone CR as LF.
+/// CRLF as LF: what a checkout with `core.autocrlf` changed. A lone CR is
+/// a byte of the literal, kept: `'a\rb'` and `'a\nb'` are other data.
 fn lf(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n")
+    s.replace("\r\n", "\n")
 }
 
 /// The end (exclusive) of a quoted run starting at `start` (the opening
@@ -401,16 +406,40 @@ pub(crate) fn render(tokens: &[Token]) -> String {
     out
 }
 
-/// The key two texts are compared by: tokens with the case of keywords
-/// and identifiers folded, string literals as they are.
-pub(crate) fn key(tokens: &[Token]) -> String {
+/// The key two texts are compared by: tokens with the ASCII case of
+/// keywords and identifiers folded, string literals as they are.
+///
+/// Only ASCII case is folded, as SQLite folds it: `"é"` and `"É"` name two
+/// columns. A quoted identifier is written as [`render`] writes it, so that
+/// a keyword in quotes (`"NOT"`, a name) never equals the keyword itself.
+/// A word after `DEFAULT` keeps its case: SQLite reads `DEFAULT abc` (and
+/// `DEFAULT "abc"`) as the string `'abc'` (`true` and `false` excepted,
+/// which are 1 and 0).
+fn key(tokens: &[Token]) -> String {
     let mut out = String::new();
     for (i, t) in tokens.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
+        let a_string = i > 0
+            && tokens[i - 1].is_word("DEFAULT")
+            && (t.kind == Kind::Quoted
+                || (t.kind == Kind::Word
+                    && !is_keyword(&t.text)
+                    && !t.text.eq_ignore_ascii_case("true")
+                    && !t.text.eq_ignore_ascii_case("false")));
         match t.kind {
-            Kind::Word | Kind::Quoted => out.push_str(&t.text.to_lowercase()),
+            Kind::Word if a_string => out.push_str(&t.text),
+            Kind::Word => out.push_str(&t.text.to_ascii_lowercase()),
+            Kind::Quoted => {
+                let mut quoted = String::new();
+                write_token(t, &mut quoted);
+                if a_string {
+                    out.push_str(&quoted);
+                } else {
+                    out.push_str(&quoted.to_ascii_lowercase());
+                }
+            }
             _ => out.push_str(&t.text),
         }
     }
@@ -466,6 +495,41 @@ mod tests {
         );
         assert_eq!(norm("SELECT 'a\r\nb'"), norm("SELECT 'a\nb'"));
         assert_ne!(Sql::new("SELECT 'A'").key, Sql::new("SELECT 'a'").key);
+    }
+
+    fn same_key(a: &str, b: &str) -> bool {
+        Sql::new(a).key == Sql::new(b).key
+    }
+
+    #[test]
+    fn a_lone_cr_in_a_literal_is_data_and_only_crlf_reads_as_lf() {
+        assert!(same_key("SELECT 'a\r\nb'", "SELECT 'a\nb'"));
+        assert!(!same_key("SELECT 'a\rb'", "SELECT 'a\nb'"));
+        assert!(!same_key("SELECT 'a\rb'", "SELECT 'a\r\nb'"));
+    }
+
+    #[test]
+    fn only_ascii_case_is_folded_as_sqlite_folds_it() {
+        assert!(same_key("CREATE TABLE T(Col)", "create table t(col)"));
+        assert!(!same_key("CREATE TABLE t(\"É\")", "CREATE TABLE t(\"é\")"));
+        assert!(!same_key("CREATE TABLE t(É)", "CREATE TABLE t(é)"));
+    }
+
+    #[test]
+    fn a_keyword_in_quotes_is_a_name_not_the_keyword() {
+        assert!(!same_key(
+            "CREATE TABLE t(x NOT NULL)",
+            "CREATE TABLE t(x \"NOT\" NULL)"
+        ));
+        assert!(same_key("CREATE TABLE t([x] INT)", "CREATE TABLE t(x INT)"));
+    }
+
+    #[test]
+    fn a_word_after_default_is_a_string_and_keeps_its_case() {
+        assert!(!same_key("a DEFAULT abc", "a DEFAULT ABC"));
+        assert!(!same_key("a DEFAULT \"NULL\"", "a DEFAULT NULL"));
+        assert!(same_key("a DEFAULT abc", "a default \"abc\""));
+        assert!(same_key("a DEFAULT TRUE", "a default true"));
     }
 
     #[test]
