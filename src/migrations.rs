@@ -271,7 +271,11 @@ impl Migration {
 /// The version is the integer before the first `_` (or `-`); the name is the
 /// rest, without extensions. Files that do not end in `.sql` and names that
 /// start with `.` are ignored, as are directories with neither a version
-/// nor an `up.sql`.
+/// nor an `up.sql`; a name that starts with a version and holds `.sql`
+/// without ending in it (an editor's backup: `0002_b.sql~`, `.bak`,
+/// `.orig`) is refused. `from_dir` and `embed_migrations!` follow the same
+/// rule, in name order, so one directory gives the same set (or the same
+/// error) both ways.
 ///
 /// ```
 /// use migrate_once::Migrations;
@@ -377,6 +381,7 @@ fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String, String)> {
 }
 
 /// What a directory entry's name says it is, before anything is read.
+#[derive(Clone, Copy)]
 enum ByName {
     /// Not a migration: a dot file, a file that is not SQL, a directory
     /// without a version.
@@ -419,6 +424,66 @@ fn not_a_file(path: PathBuf) -> Error {
         path,
         reason: "it is not a regular file (a directory, FIFO, socket or device); \
                  a migration must be a file",
+    }
+}
+
+/// What a directory entry is, once its name says it may matter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    File,
+    /// A directory, and whether it holds a file `up.sql`.
+    Dir {
+        has_up_sql: bool,
+    },
+    /// A FIFO, socket or device (only a real directory has these).
+    Other,
+}
+
+/// What loading does with a directory entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Not a migration: ignored.
+    Skip,
+    /// A migration file: read it.
+    File,
+    /// A migration directory: read its `up.sql` and `down.sql`.
+    Dir,
+}
+
+/// The one rule for which entries of a migrations directory are
+/// migrations, which are ignored and which are refused, shared by
+/// [`Migrations::from_dir`] and [`embed_migrations!`](crate::embed_migrations)
+/// so that one directory loads the same both ways. `by_name` is
+/// [`classify`]'s reading of `name`; `path` names the entry in an error.
+///
+/// Refused: a name that looks like a migration but does not end in `.sql`
+/// (an editor's backup, `0002_b.sql~`, `.bak`, `.orig`, `.swp`: it may be
+/// the only copy of a migration, and is never silently skipped); a `.sql`
+/// name that is not a file; a directory with an `up.sql` but no version.
+/// Ignored: dot files (`.#0002_b.sql`), names that do not start with a
+/// version (`#0002_b.sql#`, `README.md`), versioned files that are not SQL
+/// (`0002_notes.txt`).
+fn take(
+    name: &str,
+    by_name: ByName,
+    kind: EntryKind,
+    path: impl FnOnce() -> PathBuf,
+) -> Result<Take> {
+    match by_name {
+        ByName::Skip => match kind {
+            EntryKind::Dir { has_up_sql: true } if !name.starts_with('.') => {
+                Err(Error::MissingVersion { path: path() })
+            }
+            _ => Ok(Take::Skip),
+        },
+        ByName::Suspicious(reason) => Err(Error::UnusableFile {
+            path: path(),
+            reason,
+        }),
+        ByName::SqlFile if kind == EntryKind::File => Ok(Take::File),
+        ByName::SqlFile => Err(not_a_file(path())),
+        ByName::Versioned if matches!(kind, EntryKind::Dir { .. }) => Ok(Take::Dir),
+        ByName::Versioned => Ok(Take::Skip),
     }
 }
 
@@ -599,9 +664,15 @@ impl Migrations {
             }
             Ok(_) => {}
         }
-        let mut entries = Vec::new();
+        // In name order, as the embedded directory is read: of two bad
+        // entries, the same one is reported both ways, on every machine.
+        let mut listed = Vec::new();
         for entry in fs::read_dir(dir).map_err(Error::io(dir))? {
-            let entry = entry.map_err(Error::io(dir))?;
+            listed.push(entry.map_err(Error::io(dir))?);
+        }
+        listed.sort_by_key(fs::DirEntry::file_name);
+        let mut entries = Vec::new();
+        for entry in listed {
             let path = entry.path();
             // Decided by name first: nothing that cannot be a migration
             // (a README, `lost+found`, a dangling link called `notes`) is
@@ -610,12 +681,15 @@ impl Migrations {
             let lossy = os_name.to_string_lossy();
             let by_name = classify(&lossy);
             if matches!(by_name, ByName::Skip) {
-                if !lossy.starts_with('.')
-                    && entry.file_type().is_ok_and(|t| t.is_dir())
-                    && has_up_sql(&path)
-                {
-                    return Err(Error::MissingVersion { path });
-                }
+                // Only a directory could matter (one with an `up.sql`).
+                let kind = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    EntryKind::Dir {
+                        has_up_sql: has_up_sql(&path),
+                    }
+                } else {
+                    EntryKind::Other
+                };
+                take(&lossy, by_name, kind, || path.clone())?;
                 continue;
             }
             let Some(name) = os_name.to_str().map(str::to_string) else {
@@ -625,26 +699,33 @@ impl Migrations {
                              rename it",
                 });
             };
-            if let ByName::Suspicious(reason) = by_name {
-                return Err(Error::UnusableFile { path, reason });
+            if let ByName::Suspicious(_) = by_name {
+                take(&name, by_name, EntryKind::Other, || path.clone())?;
             }
             // A regular file is read without asking again what it is (a
             // test process loads the set once per test under cargo-nextest).
             // Anything else is asked with `metadata`, which follows symbolic
             // links: a dangling one or a loop is an I/O error naming the link.
-            let meta = match entry.file_type() {
-                Ok(t) if t.is_file() => None,
-                _ => Some(fs::metadata(&path).map_err(Error::io(&path))?),
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_file() => EntryKind::File,
+                _ => {
+                    let meta = fs::metadata(&path).map_err(Error::io(&path))?;
+                    if meta.is_file() {
+                        EntryKind::File
+                    } else if meta.is_dir() {
+                        EntryKind::Dir { has_up_sql: false }
+                    } else {
+                        EntryKind::Other
+                    }
+                }
             };
-            let is_file = meta.as_ref().is_none_or(fs::Metadata::is_file);
-            let is_dir = meta.as_ref().is_some_and(fs::Metadata::is_dir);
-            match by_name {
-                ByName::SqlFile if is_file => {
+            match take(&name, by_name, kind, || path.clone())? {
+                Take::Skip => {}
+                Take::File => {
                     let bytes = fs::read(&path).map_err(Error::io(&path))?;
                     entries.push(Entry::File { name, bytes });
                 }
-                ByName::SqlFile => return Err(not_a_file(path)),
-                ByName::Versioned if is_dir => {
+                Take::Dir => {
                     let mut files = Vec::new();
                     for f in ["up.sql", "down.sql"] {
                         let p = path.join(f);
@@ -659,8 +740,6 @@ impl Migrations {
                     }
                     entries.push(Entry::Dir { name, files });
                 }
-                // A versioned file that is not SQL (`0001_notes.txt`).
-                _ => {}
             }
         }
         Self::from_entries(entries, dir, |p| Origin::File(dir.join(p)))
@@ -675,35 +754,51 @@ impl Migrations {
     /// embedded directory.
     #[doc(hidden)]
     pub fn from_embedded(dir: &include_dir::Dir<'_>) -> Result<Self> {
-        let mut entries = Vec::new();
         let file_name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        for entry in dir.entries() {
-            match entry {
-                include_dir::DirEntry::File(f) => {
-                    let name = file_name(f.path());
-                    if matches!(classify(&name), ByName::SqlFile) {
-                        entries.push(Entry::File {
-                            name,
-                            bytes: f.contents().to_vec(),
-                        });
+        // The same rule as `from_dir`, in the same (name) order.
+        let mut listed: Vec<(String, &include_dir::DirEntry<'_>)> = dir
+            .entries()
+            .iter()
+            .map(|e| (file_name(e.path()), e))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries = Vec::new();
+        for (name, entry) in listed {
+            let path = || dir.path().join(&name);
+            let kind = match entry {
+                include_dir::DirEntry::File(_) => EntryKind::File,
+                include_dir::DirEntry::Dir(d) => EntryKind::Dir {
+                    has_up_sql: d.entries().iter().any(|e| {
+                        matches!(e, include_dir::DirEntry::File(_))
+                            && file_name(e.path()) == "up.sql"
+                    }),
+                },
+            };
+            match (take(&name, classify(&name), kind, path)?, entry) {
+                (Take::File, include_dir::DirEntry::File(f)) => entries.push(Entry::File {
+                    name,
+                    bytes: f.contents().to_vec(),
+                }),
+                (Take::Dir, include_dir::DirEntry::Dir(d)) => {
+                    let mut files = Vec::new();
+                    for f in ["up.sql", "down.sql"] {
+                        match d.entries().iter().find(|e| file_name(e.path()) == f) {
+                            Some(include_dir::DirEntry::File(file)) => {
+                                files.push((f.to_string(), file.contents().to_vec()));
+                            }
+                            Some(include_dir::DirEntry::Dir(_)) => {
+                                return Err(not_a_file(dir.path().join(&name).join(f)));
+                            }
+                            None => {}
+                        }
                     }
-                }
-                include_dir::DirEntry::Dir(d) => {
-                    let name = file_name(d.path());
-                    if name.starts_with('.') {
-                        continue;
-                    }
-                    let files = d
-                        .files()
-                        .map(|f| (file_name(f.path()), f.contents().to_vec()))
-                        .filter(|(n, _)| n == "up.sql" || n == "down.sql")
-                        .collect();
                     entries.push(Entry::Dir { name, files });
                 }
+                _ => {}
             }
         }
         Self::from_entries(entries, dir.path(), |p| {
