@@ -16,10 +16,11 @@ use crate::sql;
 /// present, the SQL that reverts it.
 ///
 /// Its [checksum](Migration::checksum) is the SHA-256 of its up SQL with
-/// line endings normalized to `\n` (and a leading byte-order mark removed),
-/// so a checkout with CRLF line endings is not mistaken for an edit. The SQL
-/// that runs is the SQL as written (without the byte-order mark): a `\r\n`
-/// inside a string literal stays one.
+/// CRLF line endings read as `\n` (and a leading byte-order mark removed),
+/// so a checkout with CRLF line endings is not mistaken for an edit; a lone
+/// CR is not a line ending to it (`'a\rb'` edited to `'a\nb'` is an edit).
+/// The SQL that runs is the SQL as written (without the byte-order mark): a
+/// `\r\n` inside a string literal stays one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     version: i64,
@@ -47,11 +48,13 @@ fn without_bom(sql: &str) -> &str {
     sql.strip_prefix('\u{feff}').unwrap_or(sql)
 }
 
-/// CRLF (and lone CR) to LF: the text the checksum is taken over.
+/// CRLF to LF: the text the checksum is taken over. Only CRLF, what a
+/// checkout with `core.autocrlf` makes of LF: a lone CR is a byte of the
+/// migration (in a literal, data), and changing it is an edit.
 fn normalize(sql: &str) -> std::borrow::Cow<'_, str> {
     let sql = without_bom(sql);
     if sql.contains('\r') {
-        sql.replace("\r\n", "\n").replace('\r', "\n").into()
+        sql.replace("\r\n", "\n").into()
     } else {
         sql.into()
     }
@@ -155,8 +158,8 @@ impl Migration {
         self.down_origin.as_ref()
     }
 
-    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its line
-    /// endings normalized to `\n`.
+    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its CRLF
+    /// line endings read as `\n`.
     pub fn checksum(&self) -> &str {
         &self.checksum
     }
@@ -1056,6 +1059,13 @@ mod tests {
         );
         assert_eq!(lf.checksum(), crlf.checksum());
         assert_eq!(lf.checksum(), bom.checksum());
+        // A lone CR is a byte of the migration, not a line ending.
+        let cr = Migration::new(1, "a", "CREATE TABLE a(x);\rINSERT INTO a VALUES (1);\r");
+        assert_ne!(lf.checksum(), cr.checksum());
+        assert_ne!(
+            Migration::new(1, "a", "INSERT INTO a VALUES ('a\rb');").checksum(),
+            Migration::new(1, "a", "INSERT INTO a VALUES ('a\nb');").checksum()
+        );
         assert_ne!(
             lf.checksum(),
             Migration::new(1, "a", "CREATE TABLE a(y);").checksum()
