@@ -257,6 +257,17 @@ fn quoted_end(s: &str, start: usize, close: char, doubles: bool) -> usize {
     s.len()
 }
 
+/// Where the content of a quoted run from `start` to `end` ends: before
+/// its closing `close`, or at `end` if it has none (unterminated; the last
+/// character may then be any, `é` included).
+fn inner_end(s: &str, start: usize, end: usize, close: char) -> usize {
+    if end > start + 1 && s[..end].ends_with(close) {
+        end - close.len_utf8()
+    } else {
+        end
+    }
+}
+
 const OPERATORS: [&str; 11] = [
     "->>", "->", "||", "<=", ">=", "<>", "!=", "==", "<<", ">>", "~",
 ];
@@ -286,7 +297,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             i = end;
         } else if c == '"' || c == '`' {
             let end = quoted_end(sql, i, c, true);
-            let inner = &sql[i + 1..end.saturating_sub(1).max(i + 1)];
+            let inner = &sql[i + 1..inner_end(sql, i, end, c)];
             let doubled: String = [c, c].iter().collect();
             push(
                 &mut out,
@@ -299,7 +310,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             push(
                 &mut out,
                 Kind::Quoted,
-                sql[i + 1..end.saturating_sub(1).max(i + 1)].to_string(),
+                sql[i + 1..inner_end(sql, i, end, ']')].to_string(),
             );
             i = end;
         } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
@@ -530,6 +541,17 @@ mod tests {
         assert!(!same_key("a DEFAULT \"NULL\"", "a DEFAULT NULL"));
         assert!(same_key("a DEFAULT abc", "a default \"abc\""));
         assert!(same_key("a DEFAULT TRUE", "a default true"));
+    }
+
+    #[test]
+    fn an_unterminated_quote_ending_in_a_multibyte_character_is_read_to_the_end() {
+        // Found by the `normalize` fuzz target: a panic slicing inside `é`.
+        for sql in ["x \"é", "x [é", "x `é", "x \"ab", "x \""] {
+            let t = tokens(sql);
+            assert_eq!(t.last().unwrap().kind, Kind::Quoted, "{sql}");
+            assert_eq!(t.last().unwrap().text, sql[3..], "{sql}");
+        }
+        Sql::new("ABLE e(\"é\" CREATE TAB\"é");
     }
 
     #[test]
