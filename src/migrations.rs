@@ -36,6 +36,8 @@ pub struct Migration {
     /// `Migrator`), rather than the SHA-384 of `up`.
     sqlx_checksum: Option<Vec<u8>>,
     down: Option<String>,
+    /// Whether the down SQL started with a byte-order mark (taken off).
+    down_bom: bool,
     /// Where the down came from: its own file, beside the up's.
     down_origin: Option<Origin>,
     checksum: String,
@@ -100,6 +102,7 @@ impl Migration {
     /// ```
     #[must_use]
     pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
+        self.down_bom = down.as_ref().starts_with('\u{feff}');
         self.down = Some(without_bom(down.as_ref()).to_string());
         self.down_origin = Some(Origin::Code);
         self
@@ -124,6 +127,9 @@ impl Migration {
             bom,
             sqlx_checksum: None,
             down: down.as_ref().map(|(d, _)| without_bom(d).to_string()),
+            down_bom: down
+                .as_ref()
+                .is_some_and(|(d, _)| d.starts_with('\u{feff}')),
             down_origin: down.map(|(_, o)| o),
             checksum,
             origin,
@@ -225,12 +231,16 @@ impl Migration {
     }
 
     fn check_statements(&self) -> Result<()> {
-        for sql in std::iter::once(&self.up).chain(&self.down) {
+        // The offset is the file's: the byte-order mark taken off counts.
+        let bom = |had: bool| if had { '\u{feff}'.len_utf8() } else { 0 };
+        for (sql, skipped) in std::iter::once((&self.up, bom(self.bom)))
+            .chain(self.down.as_ref().map(|d| (d, bom(self.down_bom))))
+        {
             if let Some(offset) = sql.bytes().position(|b| b == 0) {
                 return Err(Error::NulByte {
                     version: self.version,
                     origin: self.origin.clone(),
-                    offset,
+                    offset: offset + skipped,
                 });
             }
         }
@@ -1070,6 +1080,25 @@ mod tests {
             lf.checksum(),
             Migration::new(1, "a", "CREATE TABLE a(y);").checksum()
         );
+    }
+
+    #[test]
+    fn a_nul_byte_is_reported_at_its_offset_in_the_file_byte_order_mark_included() {
+        // Found by the `split` fuzz target: the offset left out the BOM.
+        for (up, down, offset) in [
+            ("\u{feff}CR;\0", None, 6),
+            ("CR;\0", None, 3),
+            ("SELECT 1;", Some("\u{feff}\0"), 3),
+        ] {
+            let mut m = Migration::new(1, "a", up);
+            if let Some(d) = down {
+                m = m.with_down(d);
+            }
+            match Migrations::new(vec![m]) {
+                Err(Error::NulByte { offset: o, .. }) => assert_eq!(o, offset, "{up:?}"),
+                other => panic!("{up:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]
