@@ -274,10 +274,18 @@ const OPERATORS: [&str; 11] = [
 
 /// The tokens of `sql`, without whitespace and comments.
 pub(crate) fn tokens(sql: &str) -> Vec<Token> {
+    lex(sql).into_iter().map(|(t, _)| t).collect()
+}
+
+/// The tokens of `sql`, each quoted name with its opening quote (`"`, `` ` ``
+/// or `[`; a space for every other token).
+fn lex(sql: &str) -> Vec<(Token, char)> {
     let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
-    let push = |out: &mut Vec<Token>, kind, text: String| out.push(Token { kind, text });
+    let push = |out: &mut Vec<(Token, char)>, kind, text: String, quote: char| {
+        out.push((Token { kind, text }, quote));
+    };
     while i < sql.len() {
         let c = sql[i..].chars().next().expect("i is on a char boundary");
         let rest = &sql[i..];
@@ -289,11 +297,11 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             i = comment.find("*/").map_or(sql.len(), |p| i + 2 + p + 2);
         } else if c == '\'' {
             let end = quoted_end(sql, i, '\'', true);
-            push(&mut out, Kind::Literal, lf(&sql[i..end]));
+            push(&mut out, Kind::Literal, lf(&sql[i..end]), ' ');
             i = end;
         } else if (c == 'x' || c == 'X') && b.get(i + 1) == Some(&b'\'') {
             let end = quoted_end(sql, i + 1, '\'', true);
-            push(&mut out, Kind::Literal, sql[i..end].to_string());
+            push(&mut out, Kind::Literal, sql[i..end].to_string(), ' ');
             i = end;
         } else if c == '"' || c == '`' {
             let end = quoted_end(sql, i, c, true);
@@ -303,6 +311,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                 &mut out,
                 Kind::Quoted,
                 inner.replace(&doubled, &c.to_string()),
+                c,
             );
             i = end;
         } else if c == '[' {
@@ -311,6 +320,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                 &mut out,
                 Kind::Quoted,
                 sql[i + 1..inner_end(sql, i, end, ']')].to_string(),
+                '[',
             );
             i = end;
         } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
@@ -338,17 +348,17 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                     }
                 }
             }
-            push(&mut out, Kind::Number, sql[i..j].to_string());
+            push(&mut out, Kind::Number, sql[i..j].to_string(), ' ');
             i = j;
         } else if matches!(c, '?' | ':' | '@' | '$') {
             let len = rest[1..]
                 .find(|ch: char| !is_id_char(ch))
                 .unwrap_or(rest.len() - 1);
-            push(&mut out, Kind::Param, rest[..1 + len].to_string());
+            push(&mut out, Kind::Param, rest[..1 + len].to_string(), ' ');
             i += 1 + len;
         } else if is_id_char(c) {
             let len = rest.find(|ch: char| !is_id_char(ch)).unwrap_or(rest.len());
-            push(&mut out, Kind::Word, rest[..len].to_string());
+            push(&mut out, Kind::Word, rest[..len].to_string(), ' ');
             i += len;
         } else {
             let op = OPERATORS
@@ -356,7 +366,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                 .find(|op| rest.starts_with(**op))
                 .map_or_else(|| c.to_string(), |op| (*op).to_string());
             i += op.len();
-            push(&mut out, Kind::Punct, op);
+            push(&mut out, Kind::Punct, op, ' ');
         }
     }
     out
@@ -426,9 +436,10 @@ pub(crate) fn render(tokens: &[Token]) -> String {
 /// A word after `DEFAULT` keeps its case: SQLite reads `DEFAULT abc` (and
 /// `DEFAULT "abc"`) as the string `'abc'` (`true` and `false` excepted,
 /// which are 1 and 0).
-fn key(tokens: &[Token]) -> String {
+fn key(lexed: &[(Token, char)]) -> String {
     let mut out = String::new();
-    for (i, t) in tokens.iter().enumerate() {
+    let tokens: Vec<&Token> = lexed.iter().map(|(t, _)| t).collect();
+    for (i, (t, quote)) in lexed.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
@@ -439,9 +450,25 @@ fn key(tokens: &[Token]) -> String {
                     && !is_keyword(&t.text)
                     && !t.text.eq_ignore_ascii_case("true")
                     && !t.text.eq_ignore_ascii_case("false")));
+        // Between two names, a quoted name starts a column's type: SQLite
+        // then reads the type by its quotes (`b [TEXT] INT` is `TEXT] IN`,
+        // TEXT, `b TEXT INT` INTEGER), so it is keyed as written.
+        let name_like =
+            |t: &Token| t.kind == Kind::Quoted || (t.kind == Kind::Word && !is_keyword(&t.text));
+        // (A column may be named by a keyword: `key [TEXT] INT`.)
+        let starts_a_type = i > 0
+            && matches!(tokens[i - 1].kind, Kind::Word | Kind::Quoted)
+            && tokens.get(i + 1).is_some_and(|t| name_like(t));
         match t.kind {
             Kind::Word if a_string => out.push_str(&t.text),
             Kind::Word => out.push_str(&t.text.to_ascii_lowercase()),
+            Kind::Quoted if starts_a_type => {
+                let close = if *quote == '[' { ']' } else { *quote };
+                let doubled: String = [close, close].iter().collect();
+                out.push(*quote);
+                out.push_str(&t.text.replace(close, &doubled).to_ascii_lowercase());
+                out.push(close);
+            }
             Kind::Quoted => {
                 let mut quoted = String::new();
                 write_token(t, &mut quoted);
@@ -468,10 +495,11 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(sql: &str) -> Sql {
-        let t = tokens(sql);
+        let lexed = lex(sql);
+        let t: Vec<Token> = lexed.iter().map(|(t, _)| t.clone()).collect();
         Sql {
             text: render(&t),
-            key: key(&t),
+            key: key(&lexed),
         }
     }
 }
@@ -533,6 +561,32 @@ mod tests {
             "CREATE TABLE t(x \"NOT\" NULL)"
         ));
         assert!(same_key("CREATE TABLE t([x] INT)", "CREATE TABLE t(x INT)"));
+    }
+
+    #[test]
+    fn a_quoted_first_word_of_a_longer_type_is_not_the_bare_word() {
+        // SQLite takes `[TEXT] INT` as the type TEXT, `TEXT INT` as INTEGER.
+        assert!(!same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(b TEXT INT)"
+        ));
+        assert!(same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(B [text] int)"
+        ));
+        assert!(!same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(b \"TEXT\" INT)"
+        ));
+        // A quoted name elsewhere is the name.
+        assert!(same_key(
+            "CREATE TABLE t([b] TEXT)",
+            "CREATE TABLE t(b TEXT)"
+        ));
+        assert!(same_key(
+            "CREATE TABLE t(b [TEXT])",
+            "CREATE TABLE t(b TEXT)"
+        ));
     }
 
     #[test]

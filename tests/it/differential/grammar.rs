@@ -19,8 +19,13 @@
 //!   quoted), literals with CR, CRLF or LF, with another case, double-quoted,
 //!   whitespace and comments anywhere.
 //!
+//! - `directory`: directories for the loader (`loading.rs`): migrations in
+//!   every layout, editor backups beside them, names without a version,
+//!   contents that are not UTF-8 (a lone surrogate as CESU-8 bytes, a cut
+//!   character, Latin-1, UTF-16), a NUL, a BOM, CRLF and lone CR.
+//!
 //! Invalid UTF-8 cannot reach the splitter (it takes `&str`): the loader
-//! sees it, and `tests/it/differential/loading.rs` generates it there.
+//! sees it, in `directory`.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -393,10 +398,10 @@ fn column() -> impl Strategy<Value = Vec<Piece>> {
         name_piece(),
         select(vec![
             vec![],
-            // Not `"INT"` or `[INT]`: SQLite takes a type whose first word
-            // is quoted as that word alone (`[TEXT] INT` is TEXT, `TEXT INT`
-            // INTEGER), which no token-level key can see (TESTING.md).
-            vec!["INT", "int", "Int"],
+            // SQLite takes a type whose first word is quoted as that word
+            // alone (`[TEXT] INT` is TEXT, `TEXT INT` INTEGER).
+            vec!["INT", "int", "\"INT\"", "[INT]"],
+            vec!["TEXT INT", "text int", "[TEXT] INT", "\"TEXT\" INT"],
             vec!["TEXT", "text", "Text"],
             vec!["VARCHAR(10)", "varchar ( 10 )", "VarChar(10)"],
             vec!["REAL", "real"],
@@ -548,4 +553,89 @@ pub fn schema_pair() -> impl Strategy<Value = (String, String)> {
             }
             (a, b)
         })
+}
+
+/// Contents: SQL that loads (mostly), and bytes that must not.
+fn contents() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        12 => select(vec![
+            b"CREATE TABLE a(x);".to_vec(),
+            b"CREATE TABLE b(x);\r\nINSERT INTO b VALUES ('a\r\nb');\r\n".to_vec(),
+            b"CREATE TABLE f(x); INSERT INTO f VALUES ('a\rb');".to_vec(),
+            "\u{feff}CREATE TABLE c(x);".as_bytes().to_vec(),
+            b"DROP TABLE a;".to_vec(),
+        ]),
+        1 => select(vec![
+            b"-- nothing\n".to_vec(),
+            b"SELECT 1;\0 DELETE FROM a;".to_vec(),
+            b"BEGIN; CREATE TABLE d(x); COMMIT;".to_vec(),
+            // A lone surrogate (U+D800) as CESU-8 / WTF-8 bytes: not UTF-8.
+            b"SELECT '\xed\xa0\x80';".to_vec(),
+            // A multi-byte character cut short, and Latin-1.
+            b"SELECT '\xc3';".to_vec(),
+            b"SELECT 'caf\xe9';".to_vec(),
+            "CREATE TABLE e(x);".encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            Vec::new(),
+        ]),
+    ]
+}
+
+/// A name: a version (or none, or one that does not parse), a name and an
+/// extension, with what editors add around them.
+fn file_name() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![12 => Just(""), 1 => select(vec![".", "#", ".#"])],
+        prop_oneof![
+            12 => select(vec!["0001", "0002", "0003", "0004", "0005", "20240101120000", "2024-01-01-120000"]),
+            1 => select(vec!["", "1a", "99999999999999999999", "2024-01-15"]),
+        ],
+        select(vec!["_", "_", "_", "-", ""]),
+        select(vec!["a", "b", "b", "é x", ""]),
+        prop_oneof![
+            12 => select(vec![".sql", ".SQL", ".up.sql", ".down.sql", ".Down.sql"]),
+            2 => select(vec![".sql~", ".sql.bak", ".sql.orig", ".SQL.swp", ".txt", "", ".sql#"]),
+        ],
+    )
+        .prop_map(|(pre, version, sep, name, ext)| {
+            let ext = if pre == "#" && ext == ".sql" { ".sql#" } else { ext };
+            format!("{pre}{version}{sep}{name}{ext}")
+        })
+        .prop_filter("a file name", |n| !n.is_empty() && n != "." && n != "..")
+}
+
+/// A directory entry: a file, or a directory of `up.sql`/`down.sql` (and
+/// others), named like a migration or not.
+fn spec() -> impl Strategy<Value = super::loading::Spec> {
+    prop_oneof![
+        5 => (file_name(), contents()).prop_map(|(n, c)| super::loading::Spec::File(n, c)),
+        2 => (
+            select(vec!["0003_c", "0002_b", "0001_a", "2024-01-01-120000_d", "notes", ".git", "0003_c.sql", "0004_d.sql~"]),
+            vec((select(vec!["up.sql", "down.sql", "README.md", "UP.sql"]), contents()), 0..3),
+        )
+            .prop_map(|(n, files)| super::loading::Spec::Dir(n.to_string(), files.into_iter().map(|(f, c)| (f.to_string(), c)).collect())),
+    ]
+}
+
+/// A directory: its entries, unique by name.
+pub fn directory() -> impl Strategy<Value = Vec<super::loading::Spec>> {
+    vec(spec(), 0..5).prop_map(|specs| {
+        let mut seen = std::collections::BTreeSet::new();
+        specs
+            .into_iter()
+            .filter(|s| seen.insert(super::loading::name_of(s).to_string()))
+            .map(|s| match s {
+                super::loading::Spec::Dir(n, files) => {
+                    let mut seen = std::collections::BTreeSet::new();
+                    super::loading::Spec::Dir(
+                        n,
+                        files
+                            .into_iter()
+                            .filter(|(f, _)| seen.insert(f.clone()))
+                            .collect(),
+                    )
+                }
+                file => file,
+            })
+            .collect()
+    })
 }
