@@ -118,7 +118,7 @@ fn a_migration_applies_as_sqlites_own_tail_loop_runs_it() {
 /// entry.
 #[test]
 fn a_directory_loads_the_same_from_disk_and_embedded() {
-    let counts = run("loading", 1500, loading::directory(), |specs| {
+    let counts = run("loading", 1500, grammar::directory(), |specs| {
         let (from_dir, embedded) = loading::load_both(specs);
         if from_dir != embedded {
             return Err(format!("from_dir:\n{from_dir}\nembedded:\n{embedded}"));
