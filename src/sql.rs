@@ -82,11 +82,14 @@ fn next_token(sql: &[u8], i: usize) -> (Token, usize) {
                 .map_or(sql.len(), |p| i + 2 + p + 2);
             (Token::Ws, end)
         }
+        // Up to the newline, not through it: the newline starts a run of
+        // whitespace, which a vertical tab after it continues (SQLite's
+        // tokenizer ends the comment there too).
         b'-' if sql.get(i + 1) == Some(&b'-') => {
             let end = sql[i..]
                 .iter()
                 .position(|&c| c == b'\n')
-                .map_or(sql.len(), |p| i + p + 1);
+                .map_or(sql.len(), |p| i + p);
             (Token::Ws, end)
         }
         b'[' => {
@@ -441,6 +444,11 @@ mod tests {
         );
         // Inside a word a BOM is part of it, as any byte above 0x7f.
         assert_eq!(statements("SELECT a\u{feff};"), ["SELECT a\u{feff};"]);
+        // After a line comment's newline too (found by a long run).
+        assert_eq!(
+            statements("SELECT 1;-- c\n\x0b;SELECT 2;"),
+            ["SELECT 1;", "SELECT 2;"]
+        );
         // Blank, so a trigger whose keywords it separates is one statement.
         let trigger = "CREATE\n\x0bTRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END;";
         assert_eq!(statements(trigger), [trigger]);
