@@ -508,8 +508,8 @@ fn column_metadata(conn: &Connection, table: &str, column: &str) -> (String, Str
     (text(decl), text(coll), autoinc != 0)
 }
 
-/// `sql` without its `/* … */` and `-- …` comments (none is in a quote
-/// where this is used: a declared type).
+/// `sql` without its `/* … */` and `-- …` comments (quoted runs kept as
+/// they are: `[a--b]` is a name).
 fn without_comments(sql: &str) -> String {
     let mut out = String::new();
     let mut rest = sql;
@@ -518,6 +518,14 @@ fn without_comments(sql: &str) -> String {
             rest = after.find("*/").map_or("", |p| &after[p + 2..]);
         } else if let Some(after) = rest.strip_prefix("--") {
             rest = after.find('\n').map_or("", |p| &after[p..]);
+        } else if let Some(q) = ['\'', '"', '`', '[']
+            .into_iter()
+            .find(|&q| rest.starts_with(q))
+        {
+            let close = if q == '[' { ']' } else { q };
+            let end = rest[1..].find(close).map_or(rest.len(), |p| p + 2);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
         } else {
             let c = rest.chars().next().expect("not empty");
             out.push(c);
@@ -605,10 +613,22 @@ pub fn stored_schema(sql: &str) -> Result<String, String> {
                 .chars()
                 .filter(|c| !c.is_ascii_whitespace() && !matches!(c, '"' | '[' | ']' | '`'))
                 .collect();
+            // A view's column without an alias is named by its expression as
+            // written, spaces and comments included (`SELECT a+1` against
+            // `a + 1`); the normalizer does not see that, a known difference
+            // (TESTING.md), so it is not compared.
+            let name = if is_table {
+                lower(&c[0])
+            } else {
+                lower(&without_comments(&c[0]))
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect()
+            };
             writeln!(
                 out,
                 "  {} {} notnull {} pk {} hidden {} collate {} autoinc {autoinc}",
-                lower(&c[0]),
+                name,
                 decl.to_ascii_uppercase(),
                 c[1],
                 c[2],
