@@ -178,4 +178,20 @@ pub mod __private {
     pub fn rewritten_clones() -> usize {
         crate::sqlite::background::REWRITTEN.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// For the differential tests and fuzz targets (`tests/it/differential/`,
+    /// `fuzz/`): the byte ranges of the statements the migrator runs `sql` as.
+    pub fn split_statements(sql: &str) -> Vec<std::ops::Range<usize>> {
+        crate::sql::split(sql)
+            .into_iter()
+            .map(|s| s.start..s.end)
+            .collect()
+    }
+
+    /// For the same: the normalizer's one-line text of `sql` and the key two
+    /// texts are compared by.
+    pub fn normalized(sql: &str) -> (String, String) {
+        let n = crate::sqlite::normalize::Sql::new(sql);
+        (n.text, n.key)
+    }
 }

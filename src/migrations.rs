@@ -16,10 +16,11 @@ use crate::sql;
 /// present, the SQL that reverts it.
 ///
 /// Its [checksum](Migration::checksum) is the SHA-256 of its up SQL with
-/// line endings normalized to `\n` (and a leading byte-order mark removed),
-/// so a checkout with CRLF line endings is not mistaken for an edit. The SQL
-/// that runs is the SQL as written (without the byte-order mark): a `\r\n`
-/// inside a string literal stays one.
+/// CRLF line endings read as `\n` (and a leading byte-order mark removed),
+/// so a checkout with CRLF line endings is not mistaken for an edit; a lone
+/// CR is not a line ending to it (`'a\rb'` edited to `'a\nb'` is an edit).
+/// The SQL that runs is the SQL as written (without the byte-order mark): a
+/// `\r\n` inside a string literal stays one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     version: i64,
@@ -35,6 +36,8 @@ pub struct Migration {
     /// `Migrator`), rather than the SHA-384 of `up`.
     sqlx_checksum: Option<Vec<u8>>,
     down: Option<String>,
+    /// Whether the down SQL started with a byte-order mark (taken off).
+    down_bom: bool,
     /// Where the down came from: its own file, beside the up's.
     down_origin: Option<Origin>,
     checksum: String,
@@ -52,11 +55,13 @@ fn without_bom(sql: &str) -> &str {
     sql.strip_prefix('\u{feff}').unwrap_or(sql)
 }
 
-/// CRLF (and lone CR) to LF: the text the checksum is taken over.
+/// CRLF to LF: the text the checksum is taken over. Only CRLF, what a
+/// checkout with `core.autocrlf` makes of LF: a lone CR is a byte of the
+/// migration (in a literal, data), and changing it is an edit.
 fn normalize(sql: &str) -> std::borrow::Cow<'_, str> {
     let sql = without_bom(sql);
     if sql.contains('\r') {
-        sql.replace("\r\n", "\n").replace('\r', "\n").into()
+        sql.replace("\r\n", "\n").into()
     } else {
         sql.into()
     }
@@ -102,6 +107,7 @@ impl Migration {
     /// ```
     #[must_use]
     pub fn with_down(mut self, down: impl AsRef<str>) -> Self {
+        self.down_bom = down.as_ref().starts_with('\u{feff}');
         self.down = Some(without_bom(down.as_ref()).to_string());
         self.down_origin = Some(Origin::Code);
         self
@@ -126,6 +132,9 @@ impl Migration {
             bom,
             sqlx_checksum: None,
             down: down.as_ref().map(|(d, _)| without_bom(d).to_string()),
+            down_bom: down
+                .as_ref()
+                .is_some_and(|(d, _)| d.starts_with('\u{feff}')),
             down_origin: down.map(|(_, o)| o),
             checksum,
             origin,
@@ -161,8 +170,8 @@ impl Migration {
         self.down_origin.as_ref()
     }
 
-    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its line
-    /// endings normalized to `\n`.
+    /// Lower-case hex SHA-256 of [`up_sql`](Self::up_sql) with its CRLF
+    /// line endings read as `\n`.
     pub fn checksum(&self) -> &str {
         &self.checksum
     }
@@ -249,12 +258,16 @@ impl Migration {
     }
 
     fn check_statements(&mut self) -> Result<()> {
-        for sql in std::iter::once(&self.up).chain(&self.down) {
+        // The offset is the file's: the byte-order mark taken off counts.
+        let bom = |had: bool| if had { '\u{feff}'.len_utf8() } else { 0 };
+        for (sql, skipped) in std::iter::once((&self.up, bom(self.bom)))
+            .chain(self.down.as_ref().map(|d| (d, bom(self.down_bom))))
+        {
             if let Some(offset) = sql.bytes().position(|b| b == 0) {
                 return Err(Error::NulByte {
                     version: self.version,
                     origin: self.origin.clone(),
-                    offset,
+                    offset: offset + skipped,
                 });
             }
         }
@@ -300,7 +313,11 @@ impl Migration {
 /// The version is the integer before the first `_` (or `-`); the name is the
 /// rest, without extensions. Files that do not end in `.sql` and names that
 /// start with `.` are ignored, as are directories with neither a version
-/// nor an `up.sql`.
+/// nor an `up.sql`; a name that starts with a version and holds `.sql`
+/// without ending in it (an editor's backup: `0002_b.sql~`, `.bak`,
+/// `.orig`) is refused. `from_dir` and `embed_migrations!` follow the same
+/// rule, in name order, so one directory gives the same set (or the same
+/// error) both ways.
 ///
 /// ```
 /// use migrate_once::Migrations;
@@ -406,6 +423,7 @@ fn parse_stem(stem: &str, path: &Path) -> Result<(i64, String, String)> {
 }
 
 /// What a directory entry's name says it is, before anything is read.
+#[derive(Clone, Copy)]
 enum ByName {
     /// Not a migration: a dot file, a file that is not SQL, a directory
     /// without a version.
@@ -448,6 +466,66 @@ fn not_a_file(path: PathBuf) -> Error {
         path,
         reason: "it is not a regular file (a directory, FIFO, socket or device); \
                  a migration must be a file",
+    }
+}
+
+/// What a directory entry is, once its name says it may matter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    File,
+    /// A directory, and whether it holds a file `up.sql`.
+    Dir {
+        has_up_sql: bool,
+    },
+    /// A FIFO, socket or device (only a real directory has these).
+    Other,
+}
+
+/// What loading does with a directory entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Not a migration: ignored.
+    Skip,
+    /// A migration file: read it.
+    File,
+    /// A migration directory: read its `up.sql` and `down.sql`.
+    Dir,
+}
+
+/// The one rule for which entries of a migrations directory are
+/// migrations, which are ignored and which are refused, shared by
+/// [`Migrations::from_dir`] and [`embed_migrations!`](crate::embed_migrations)
+/// so that one directory loads the same both ways. `by_name` is
+/// [`classify`]'s reading of `name`; `path` names the entry in an error.
+///
+/// Refused: a name that looks like a migration but does not end in `.sql`
+/// (an editor's backup, `0002_b.sql~`, `.bak`, `.orig`, `.swp`: it may be
+/// the only copy of a migration, and is never silently skipped); a `.sql`
+/// name that is not a file; a directory with an `up.sql` but no version.
+/// Ignored: dot files (`.#0002_b.sql`), names that do not start with a
+/// version (`#0002_b.sql#`, `README.md`), versioned files that are not SQL
+/// (`0002_notes.txt`).
+fn take(
+    name: &str,
+    by_name: ByName,
+    kind: EntryKind,
+    path: impl FnOnce() -> PathBuf,
+) -> Result<Take> {
+    match by_name {
+        ByName::Skip => match kind {
+            EntryKind::Dir { has_up_sql: true } if !name.starts_with('.') => {
+                Err(Error::MissingVersion { path: path() })
+            }
+            _ => Ok(Take::Skip),
+        },
+        ByName::Suspicious(reason) => Err(Error::UnusableFile {
+            path: path(),
+            reason,
+        }),
+        ByName::SqlFile if kind == EntryKind::File => Ok(Take::File),
+        ByName::SqlFile => Err(not_a_file(path())),
+        ByName::Versioned if matches!(kind, EntryKind::Dir { .. }) => Ok(Take::Dir),
+        ByName::Versioned => Ok(Take::Skip),
     }
 }
 
@@ -631,9 +709,15 @@ impl Migrations {
             }
             Ok(_) => {}
         }
-        let mut entries = Vec::new();
+        // In name order, as the embedded directory is read: of two bad
+        // entries, the same one is reported both ways, on every machine.
+        let mut listed = Vec::new();
         for entry in fs::read_dir(dir).map_err(Error::io(dir))? {
-            let entry = entry.map_err(Error::io(dir))?;
+            listed.push(entry.map_err(Error::io(dir))?);
+        }
+        listed.sort_by_key(fs::DirEntry::file_name);
+        let mut entries = Vec::new();
+        for entry in listed {
             let path = entry.path();
             // Decided by name first: nothing that cannot be a migration
             // (a README, `lost+found`, a dangling link called `notes`) is
@@ -642,12 +726,15 @@ impl Migrations {
             let lossy = os_name.to_string_lossy();
             let by_name = classify(&lossy);
             if matches!(by_name, ByName::Skip) {
-                if !lossy.starts_with('.')
-                    && entry.file_type().is_ok_and(|t| t.is_dir())
-                    && has_up_sql(&path)
-                {
-                    return Err(Error::MissingVersion { path });
-                }
+                // Only a directory could matter (one with an `up.sql`).
+                let kind = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    EntryKind::Dir {
+                        has_up_sql: has_up_sql(&path),
+                    }
+                } else {
+                    EntryKind::Other
+                };
+                take(&lossy, by_name, kind, || path.clone())?;
                 continue;
             }
             let Some(name) = os_name.to_str().map(str::to_string) else {
@@ -657,26 +744,33 @@ impl Migrations {
                              rename it",
                 });
             };
-            if let ByName::Suspicious(reason) = by_name {
-                return Err(Error::UnusableFile { path, reason });
+            if let ByName::Suspicious(_) = by_name {
+                take(&name, by_name, EntryKind::Other, || path.clone())?;
             }
             // A regular file is read without asking again what it is (a
             // test process loads the set once per test under cargo-nextest).
             // Anything else is asked with `metadata`, which follows symbolic
             // links: a dangling one or a loop is an I/O error naming the link.
-            let meta = match entry.file_type() {
-                Ok(t) if t.is_file() => None,
-                _ => Some(fs::metadata(&path).map_err(Error::io(&path))?),
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_file() => EntryKind::File,
+                _ => {
+                    let meta = fs::metadata(&path).map_err(Error::io(&path))?;
+                    if meta.is_file() {
+                        EntryKind::File
+                    } else if meta.is_dir() {
+                        EntryKind::Dir { has_up_sql: false }
+                    } else {
+                        EntryKind::Other
+                    }
+                }
             };
-            let is_file = meta.as_ref().is_none_or(fs::Metadata::is_file);
-            let is_dir = meta.as_ref().is_some_and(fs::Metadata::is_dir);
-            match by_name {
-                ByName::SqlFile if is_file => {
+            match take(&name, by_name, kind, || path.clone())? {
+                Take::Skip => {}
+                Take::File => {
                     let bytes = fs::read(&path).map_err(Error::io(&path))?;
                     entries.push(Entry::File { name, bytes });
                 }
-                ByName::SqlFile => return Err(not_a_file(path)),
-                ByName::Versioned if is_dir => {
+                Take::Dir => {
                     let mut files = Vec::new();
                     for f in ["up.sql", "down.sql"] {
                         let p = path.join(f);
@@ -691,8 +785,6 @@ impl Migrations {
                     }
                     entries.push(Entry::Dir { name, files });
                 }
-                // A versioned file that is not SQL (`0001_notes.txt`).
-                _ => {}
             }
         }
         Self::from_entries(entries, dir, |p| Origin::File(dir.join(p)))
@@ -707,35 +799,51 @@ impl Migrations {
     /// embedded directory.
     #[doc(hidden)]
     pub fn from_embedded(dir: &include_dir::Dir<'_>) -> Result<Self> {
-        let mut entries = Vec::new();
         let file_name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        for entry in dir.entries() {
-            match entry {
-                include_dir::DirEntry::File(f) => {
-                    let name = file_name(f.path());
-                    if matches!(classify(&name), ByName::SqlFile) {
-                        entries.push(Entry::File {
-                            name,
-                            bytes: f.contents().to_vec(),
-                        });
+        // The same rule as `from_dir`, in the same (name) order.
+        let mut listed: Vec<(String, &include_dir::DirEntry<'_>)> = dir
+            .entries()
+            .iter()
+            .map(|e| (file_name(e.path()), e))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries = Vec::new();
+        for (name, entry) in listed {
+            let path = || dir.path().join(&name);
+            let kind = match entry {
+                include_dir::DirEntry::File(_) => EntryKind::File,
+                include_dir::DirEntry::Dir(d) => EntryKind::Dir {
+                    has_up_sql: d.entries().iter().any(|e| {
+                        matches!(e, include_dir::DirEntry::File(_))
+                            && file_name(e.path()) == "up.sql"
+                    }),
+                },
+            };
+            match (take(&name, classify(&name), kind, path)?, entry) {
+                (Take::File, include_dir::DirEntry::File(f)) => entries.push(Entry::File {
+                    name,
+                    bytes: f.contents().to_vec(),
+                }),
+                (Take::Dir, include_dir::DirEntry::Dir(d)) => {
+                    let mut files = Vec::new();
+                    for f in ["up.sql", "down.sql"] {
+                        match d.entries().iter().find(|e| file_name(e.path()) == f) {
+                            Some(include_dir::DirEntry::File(file)) => {
+                                files.push((f.to_string(), file.contents().to_vec()));
+                            }
+                            Some(include_dir::DirEntry::Dir(_)) => {
+                                return Err(not_a_file(dir.path().join(&name).join(f)));
+                            }
+                            None => {}
+                        }
                     }
-                }
-                include_dir::DirEntry::Dir(d) => {
-                    let name = file_name(d.path());
-                    if name.starts_with('.') {
-                        continue;
-                    }
-                    let files = d
-                        .files()
-                        .map(|f| (file_name(f.path()), f.contents().to_vec()))
-                        .filter(|(n, _)| n == "up.sql" || n == "down.sql")
-                        .collect();
                     entries.push(Entry::Dir { name, files });
                 }
+                _ => {}
             }
         }
         Self::from_entries(entries, dir.path(), |p| {
@@ -1000,10 +1108,36 @@ mod tests {
         );
         assert_eq!(lf.checksum(), crlf.checksum());
         assert_eq!(lf.checksum(), bom.checksum());
+        // A lone CR is a byte of the migration, not a line ending.
+        let cr = Migration::new(1, "a", "CREATE TABLE a(x);\rINSERT INTO a VALUES (1);\r");
+        assert_ne!(lf.checksum(), cr.checksum());
+        assert_ne!(
+            Migration::new(1, "a", "INSERT INTO a VALUES ('a\rb');").checksum(),
+            Migration::new(1, "a", "INSERT INTO a VALUES ('a\nb');").checksum()
+        );
         assert_ne!(
             lf.checksum(),
             Migration::new(1, "a", "CREATE TABLE a(y);").checksum()
         );
+    }
+
+    #[test]
+    fn a_nul_byte_is_reported_at_its_offset_in_the_file_byte_order_mark_included() {
+        // Found by the `split` fuzz target: the offset left out the BOM.
+        for (up, down, offset) in [
+            ("\u{feff}CR;\0", None, 6),
+            ("CR;\0", None, 3),
+            ("SELECT 1;", Some("\u{feff}\0"), 3),
+        ] {
+            let mut m = Migration::new(1, "a", up);
+            if let Some(d) = down {
+                m = m.with_down(d);
+            }
+            match Migrations::new(vec![m]) {
+                Err(Error::NulByte { offset: o, .. }) => assert_eq!(o, offset, "{up:?}"),
+                other => panic!("{up:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -56,14 +56,25 @@ fn next_token(sql: &[u8], i: usize) -> (Token, usize) {
         b';' => (Token::Semi, i + 1),
         // A run of whitespace is one token: the state machine stays where it
         // is on whitespace, so this splits as byte by byte would, faster.
+        // A vertical tab (0x0b) goes on a run, as in SQLite's tokenizer
+        // (`sqlite3Isspace`), but cannot start one: there it is an
+        // unrecognized token (`sqlite3_complete` never reads it as blank).
         b' ' | b'\t' | b'\n' | b'\r' | 0x0c => {
             let len = sql[i..]
                 .iter()
-                .take_while(|&&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c))
+                .take_while(|&&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
                 .count();
             (Token::Ws, i + len)
         }
-        b'/' if sql.get(i + 1) == Some(&b'*') => {
+        // A byte-order mark where a token starts is whitespace to SQLite's
+        // tokenizer (anywhere, not only at the start of the text); inside a
+        // word it is part of the word, as any byte above 0x7f.
+        0xef if sql.get(i + 1..i + 3) == Some(&[0xbb, 0xbf]) => (Token::Ws, i + 3),
+        // `/*` as the text's last two bytes is a `/` and a `*` to SQLite's
+        // tokenizer (`sqlite3GetToken`), a syntax error, although
+        // `sqlite3_complete` reads it as an unterminated comment: the
+        // migrator follows the tokenizer, which decides what runs.
+        b'/' if sql.get(i + 1) == Some(&b'*') && i + 2 < sql.len() => {
             // An unterminated comment runs to the end of the text.
             let end = sql[i + 2..]
                 .windows(2)
@@ -71,11 +82,14 @@ fn next_token(sql: &[u8], i: usize) -> (Token, usize) {
                 .map_or(sql.len(), |p| i + 2 + p + 2);
             (Token::Ws, end)
         }
+        // Up to the newline, not through it: the newline starts a run of
+        // whitespace, which a vertical tab after it continues (SQLite's
+        // tokenizer ends the comment there too).
         b'-' if sql.get(i + 1) == Some(&b'-') => {
             let end = sql[i..]
                 .iter()
                 .position(|&c| c == b'\n')
-                .map_or(sql.len(), |p| i + p + 1);
+                .map_or(sql.len(), |p| i + p);
             (Token::Ws, end)
         }
         b'[' => {
@@ -406,6 +420,38 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("CREATE TEMP TRIGGER") && got[0].ends_with("END;"));
         assert_eq!(got[1], "SELECT 3;");
+    }
+
+    #[test]
+    fn a_comment_opener_that_ends_the_text_is_a_statement_as_sqlite_reads_it() {
+        // SQLite's tokenizer reads a final `/*` as `/` and `*` (a syntax
+        // error), `sqlite3_complete` as an unterminated comment.
+        assert_eq!(statements("SELECT 1;/*"), ["SELECT 1;", "/*"]);
+        assert_eq!(statements("SELECT 1;/* x"), ["SELECT 1;"]);
+        assert_eq!(statements("SELECT 1 /*"), ["SELECT 1 /*"]);
+    }
+
+    #[test]
+    fn a_vertical_tab_is_blank_after_whitespace_only_and_a_bom_anywhere_a_token_starts() {
+        assert_eq!(
+            statements("SELECT 1;\n\x0b;SELECT 2;"),
+            ["SELECT 1;", "SELECT 2;"]
+        );
+        assert_eq!(statements("SELECT 1;\x0b;"), ["SELECT 1;", "\x0b;"]);
+        assert_eq!(
+            statements("SELECT 1;\u{feff};\u{feff}SELECT 2;"),
+            ["SELECT 1;", "SELECT 2;"]
+        );
+        // Inside a word a BOM is part of it, as any byte above 0x7f.
+        assert_eq!(statements("SELECT a\u{feff};"), ["SELECT a\u{feff};"]);
+        // After a line comment's newline too (found by a long run).
+        assert_eq!(
+            statements("SELECT 1;-- c\n\x0b;SELECT 2;"),
+            ["SELECT 1;", "SELECT 2;"]
+        );
+        // Blank, so a trigger whose keywords it separates is one statement.
+        let trigger = "CREATE\n\x0bTRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END;";
+        assert_eq!(statements(trigger), [trigger]);
     }
 
     #[test]

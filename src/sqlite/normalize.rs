@@ -12,11 +12,15 @@
 //! - comments dropped and one space (or none) between tokens, by fixed rules;
 //! - an identifier written bare when it can be (`"products"`, `[products]`
 //!   and `` `products` `` are all `products`), in double quotes otherwise;
-//! - CRLF (and a lone CR) inside string literals read as LF.
+//! - CRLF inside string literals read as LF (a lone CR is kept).
 //!
-//! Case is kept as written for display; the comparison key folds the case
-//! of everything but string literals, as SQLite itself does for keywords
-//! and identifiers. The rules are the crate's own and fixed (a keyword list
+//! Case is kept as written for display; the comparison key folds the ASCII
+//! case of keywords and identifiers, as SQLite itself does (and no other
+//! case: `"é"` and `"É"` are two names), but not of a word after `DEFAULT`,
+//! which SQLite reads as a string. One difference is not seen: SQLite's
+//! double-quoted string literals (a `"…"` name that no column has is a
+//! string), whose case the key folds as a name's (`"Users"` and `users`
+//! are one table, which is worth more). The rules are the crate's own and fixed (a keyword list
 //! included), not SQLite's, so no SQLite version changes the output.
 
 /// What a token is, as far as spacing and comparing go.
@@ -231,9 +235,10 @@ fn is_bare(name: &str) -> bool {
         && !is_keyword(name)
 }
 
-/// CRLF and lone CR as LF.
+/// CRLF as LF: what a checkout with `core.autocrlf` changed. A lone CR is
+/// a byte of the literal, kept: `'a\rb'` and `'a\nb'` are other data.
 fn lf(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n")
+    s.replace("\r\n", "\n")
 }
 
 /// The end (exclusive) of a quoted run starting at `start` (the opening
@@ -252,16 +257,35 @@ fn quoted_end(s: &str, start: usize, close: char, doubles: bool) -> usize {
     s.len()
 }
 
+/// Where the content of a quoted run from `start` to `end` ends: before
+/// its closing `close`, or at `end` if it has none (unterminated; the last
+/// character may then be any, `é` included).
+fn inner_end(s: &str, start: usize, end: usize, close: char) -> usize {
+    if end > start + 1 && s[..end].ends_with(close) {
+        end - close.len_utf8()
+    } else {
+        end
+    }
+}
+
 const OPERATORS: [&str; 11] = [
     "->>", "->", "||", "<=", ">=", "<>", "!=", "==", "<<", ">>", "~",
 ];
 
 /// The tokens of `sql`, without whitespace and comments.
 pub(crate) fn tokens(sql: &str) -> Vec<Token> {
+    lex(sql).into_iter().map(|(t, _)| t).collect()
+}
+
+/// The tokens of `sql`, each quoted name with its opening quote (`"`, `` ` ``
+/// or `[`; a space for every other token).
+fn lex(sql: &str) -> Vec<(Token, char)> {
     let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
-    let push = |out: &mut Vec<Token>, kind, text: String| out.push(Token { kind, text });
+    let push = |out: &mut Vec<(Token, char)>, kind, text: String, quote: char| {
+        out.push((Token { kind, text }, quote));
+    };
     while i < sql.len() {
         let c = sql[i..].chars().next().expect("i is on a char boundary");
         let rest = &sql[i..];
@@ -273,20 +297,21 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             i = comment.find("*/").map_or(sql.len(), |p| i + 2 + p + 2);
         } else if c == '\'' {
             let end = quoted_end(sql, i, '\'', true);
-            push(&mut out, Kind::Literal, lf(&sql[i..end]));
+            push(&mut out, Kind::Literal, lf(&sql[i..end]), ' ');
             i = end;
         } else if (c == 'x' || c == 'X') && b.get(i + 1) == Some(&b'\'') {
             let end = quoted_end(sql, i + 1, '\'', true);
-            push(&mut out, Kind::Literal, sql[i..end].to_string());
+            push(&mut out, Kind::Literal, sql[i..end].to_string(), ' ');
             i = end;
         } else if c == '"' || c == '`' {
             let end = quoted_end(sql, i, c, true);
-            let inner = &sql[i + 1..end.saturating_sub(1).max(i + 1)];
+            let inner = &sql[i + 1..inner_end(sql, i, end, c)];
             let doubled: String = [c, c].iter().collect();
             push(
                 &mut out,
                 Kind::Quoted,
                 inner.replace(&doubled, &c.to_string()),
+                c,
             );
             i = end;
         } else if c == '[' {
@@ -294,7 +319,8 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             push(
                 &mut out,
                 Kind::Quoted,
-                sql[i + 1..end.saturating_sub(1).max(i + 1)].to_string(),
+                sql[i + 1..inner_end(sql, i, end, ']')].to_string(),
+                '[',
             );
             i = end;
         } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
@@ -322,17 +348,17 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                     }
                 }
             }
-            push(&mut out, Kind::Number, sql[i..j].to_string());
+            push(&mut out, Kind::Number, sql[i..j].to_string(), ' ');
             i = j;
         } else if matches!(c, '?' | ':' | '@' | '$') {
             let len = rest[1..]
                 .find(|ch: char| !is_id_char(ch))
                 .unwrap_or(rest.len() - 1);
-            push(&mut out, Kind::Param, rest[..1 + len].to_string());
+            push(&mut out, Kind::Param, rest[..1 + len].to_string(), ' ');
             i += 1 + len;
         } else if is_id_char(c) {
             let len = rest.find(|ch: char| !is_id_char(ch)).unwrap_or(rest.len());
-            push(&mut out, Kind::Word, rest[..len].to_string());
+            push(&mut out, Kind::Word, rest[..len].to_string(), ' ');
             i += len;
         } else {
             let op = OPERATORS
@@ -340,7 +366,7 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
                 .find(|op| rest.starts_with(**op))
                 .map_or_else(|| c.to_string(), |op| (*op).to_string());
             i += op.len();
-            push(&mut out, Kind::Punct, op);
+            push(&mut out, Kind::Punct, op, ' ');
         }
     }
     out
@@ -401,16 +427,57 @@ pub(crate) fn render(tokens: &[Token]) -> String {
     out
 }
 
-/// The key two texts are compared by: tokens with the case of keywords
-/// and identifiers folded, string literals as they are.
-pub(crate) fn key(tokens: &[Token]) -> String {
+/// The key two texts are compared by: tokens with the ASCII case of
+/// keywords and identifiers folded, string literals as they are.
+///
+/// Only ASCII case is folded, as SQLite folds it: `"é"` and `"É"` name two
+/// columns. A quoted identifier is written as [`render`] writes it, so that
+/// a keyword in quotes (`"NOT"`, a name) never equals the keyword itself.
+/// A word after `DEFAULT` keeps its case: SQLite reads `DEFAULT abc` (and
+/// `DEFAULT "abc"`) as the string `'abc'` (`true` and `false` excepted,
+/// which are 1 and 0).
+fn key(lexed: &[(Token, char)]) -> String {
     let mut out = String::new();
-    for (i, t) in tokens.iter().enumerate() {
+    let tokens: Vec<&Token> = lexed.iter().map(|(t, _)| t).collect();
+    for (i, (t, quote)) in lexed.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
+        let a_string = i > 0
+            && tokens[i - 1].is_word("DEFAULT")
+            && (t.kind == Kind::Quoted
+                || (t.kind == Kind::Word
+                    && !is_keyword(&t.text)
+                    && !t.text.eq_ignore_ascii_case("true")
+                    && !t.text.eq_ignore_ascii_case("false")));
+        // Between two names, a quoted name starts a column's type: SQLite
+        // then reads the type by its quotes (`b [TEXT] INT` is `TEXT] IN`,
+        // TEXT, `b TEXT INT` INTEGER), so it is keyed as written.
+        let name_like =
+            |t: &Token| t.kind == Kind::Quoted || (t.kind == Kind::Word && !is_keyword(&t.text));
+        // (A column may be named by a keyword: `key [TEXT] INT`.)
+        let starts_a_type = i > 0
+            && matches!(tokens[i - 1].kind, Kind::Word | Kind::Quoted)
+            && tokens.get(i + 1).is_some_and(|t| name_like(t));
         match t.kind {
-            Kind::Word | Kind::Quoted => out.push_str(&t.text.to_lowercase()),
+            Kind::Word if a_string => out.push_str(&t.text),
+            Kind::Word => out.push_str(&t.text.to_ascii_lowercase()),
+            Kind::Quoted if starts_a_type => {
+                let close = if *quote == '[' { ']' } else { *quote };
+                let doubled: String = [close, close].iter().collect();
+                out.push(*quote);
+                out.push_str(&t.text.replace(close, &doubled).to_ascii_lowercase());
+                out.push(close);
+            }
+            Kind::Quoted => {
+                let mut quoted = String::new();
+                write_token(t, &mut quoted);
+                if a_string {
+                    out.push_str(&quoted);
+                } else {
+                    out.push_str(&quoted.to_ascii_lowercase());
+                }
+            }
             _ => out.push_str(&t.text),
         }
     }
@@ -428,10 +495,11 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(sql: &str) -> Sql {
-        let t = tokens(sql);
+        let lexed = lex(sql);
+        let t: Vec<Token> = lexed.iter().map(|(t, _)| t.clone()).collect();
         Sql {
             text: render(&t),
-            key: key(&t),
+            key: key(&lexed),
         }
     }
 }
@@ -466,6 +534,78 @@ mod tests {
         );
         assert_eq!(norm("SELECT 'a\r\nb'"), norm("SELECT 'a\nb'"));
         assert_ne!(Sql::new("SELECT 'A'").key, Sql::new("SELECT 'a'").key);
+    }
+
+    fn same_key(a: &str, b: &str) -> bool {
+        Sql::new(a).key == Sql::new(b).key
+    }
+
+    #[test]
+    fn a_lone_cr_in_a_literal_is_data_and_only_crlf_reads_as_lf() {
+        assert!(same_key("SELECT 'a\r\nb'", "SELECT 'a\nb'"));
+        assert!(!same_key("SELECT 'a\rb'", "SELECT 'a\nb'"));
+        assert!(!same_key("SELECT 'a\rb'", "SELECT 'a\r\nb'"));
+    }
+
+    #[test]
+    fn only_ascii_case_is_folded_as_sqlite_folds_it() {
+        assert!(same_key("CREATE TABLE T(Col)", "create table t(col)"));
+        assert!(!same_key("CREATE TABLE t(\"É\")", "CREATE TABLE t(\"é\")"));
+        assert!(!same_key("CREATE TABLE t(É)", "CREATE TABLE t(é)"));
+    }
+
+    #[test]
+    fn a_keyword_in_quotes_is_a_name_not_the_keyword() {
+        assert!(!same_key(
+            "CREATE TABLE t(x NOT NULL)",
+            "CREATE TABLE t(x \"NOT\" NULL)"
+        ));
+        assert!(same_key("CREATE TABLE t([x] INT)", "CREATE TABLE t(x INT)"));
+    }
+
+    #[test]
+    fn a_quoted_first_word_of_a_longer_type_is_not_the_bare_word() {
+        // SQLite takes `[TEXT] INT` as the type TEXT, `TEXT INT` as INTEGER.
+        assert!(!same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(b TEXT INT)"
+        ));
+        assert!(same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(B [text] int)"
+        ));
+        assert!(!same_key(
+            "CREATE TABLE t(b [TEXT] INT)",
+            "CREATE TABLE t(b \"TEXT\" INT)"
+        ));
+        // A quoted name elsewhere is the name.
+        assert!(same_key(
+            "CREATE TABLE t([b] TEXT)",
+            "CREATE TABLE t(b TEXT)"
+        ));
+        assert!(same_key(
+            "CREATE TABLE t(b [TEXT])",
+            "CREATE TABLE t(b TEXT)"
+        ));
+    }
+
+    #[test]
+    fn a_word_after_default_is_a_string_and_keeps_its_case() {
+        assert!(!same_key("a DEFAULT abc", "a DEFAULT ABC"));
+        assert!(!same_key("a DEFAULT \"NULL\"", "a DEFAULT NULL"));
+        assert!(same_key("a DEFAULT abc", "a default \"abc\""));
+        assert!(same_key("a DEFAULT TRUE", "a default true"));
+    }
+
+    #[test]
+    fn an_unterminated_quote_ending_in_a_multibyte_character_is_read_to_the_end() {
+        // Found by the `normalize` fuzz target: a panic slicing inside `é`.
+        for sql in ["x \"é", "x [é", "x `é", "x \"ab", "x \""] {
+            let t = tokens(sql);
+            assert_eq!(t.last().unwrap().kind, Kind::Quoted, "{sql}");
+            assert_eq!(t.last().unwrap().text, sql[3..], "{sql}");
+        }
+        Sql::new("ABLE e(\"é\" CREATE TAB\"é");
     }
 
     #[test]

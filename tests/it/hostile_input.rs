@@ -170,6 +170,42 @@ fn a_change_of_line_endings_only_is_not_an_edit() {
     }
 }
 
+/// A lone CR is a byte of the migration, not a line ending: a literal
+/// changed from `'a\rb'` to `'a\nb'` after it was applied stores other
+/// data, and is an edit (it passed the checksum when every CR read as LF).
+#[test]
+fn a_lone_cr_changed_to_lf_in_a_literal_is_an_edit() {
+    let tmp = TempDir::new().unwrap();
+    let write = |dir: &str, literal: &str| {
+        let d = tmp.path().join(dir);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(
+            d.join("0001_create_users.sql"),
+            format!("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);\r\nINSERT INTO users(name) VALUES ('{literal}');\r\n"),
+        )
+        .unwrap();
+        Migrations::from_dir(&d).unwrap()
+    };
+    let (cr, lf, crlf) = (
+        write("cr", "a\rb"),
+        write("lf", "a\nb"),
+        write("crlf", "a\r\nb"),
+    );
+    let db = migrated(&cr);
+    let before = db.state();
+    for edited in [&lf, &crlf] {
+        let err = migrate_err(&db, edited);
+        assert!(
+            matches!(&err, Error::ChecksumMismatch { version: 1, applied, current, .. }
+                if applied == cr.get(1).unwrap().checksum() && current == edited.get(1).unwrap().checksum()),
+            "{err:?}"
+        );
+        assert_eq!(db.state(), before);
+    }
+    // CRLF inside the literal is still what a CRLF checkout makes of LF.
+    assert_eq!(lf.hash(), crlf.hash());
+}
+
 #[test]
 fn a_database_ahead_of_the_set_is_an_unknown_version() {
     let db = migrated(&load("database_ahead/applied"));

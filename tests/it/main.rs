@@ -18,6 +18,7 @@ mod support;
 mod app_ledgers;
 mod concurrent_processes;
 mod concurrent_threads;
+mod differential;
 mod error_display;
 mod faults;
 #[cfg(feature = "rstest")]

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX ix ON base(a DESC) WHERE a = 1

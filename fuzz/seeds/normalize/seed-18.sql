@@ -1,0 +1,1 @@
+CREATE VIEW v AS SELECT a, 'x' AS c FROM base

@@ -1,0 +1,2 @@
+CREATE TRIGGER tr AFTER INSERT ON base BEGIN INSERT INTO other VALUES (new.a, 'a
+b'); END

@@ -1,0 +1,1 @@
+CREATE TABLE "T"([a] INT DEFAULT abc, `b` REAL REFERENCES other(x))

@@ -1,0 +1,1 @@
+CREATE TABLE e("é" INT, x DEFAULT (1 + 2))
