@@ -10,8 +10,9 @@
 //! template into one directory (not under cargo-nextest, where a process
 //! makes one):
 //!
-//! - **Written ahead.** From the second clone on, a thread keeps one more
-//!   ready, and the next test takes it. A spare is a clone like any other:
+//! - **Written ahead.** From the second clone on, a thread keeps more
+//!   ready (one per core, up to four: as many tests take them at once),
+//!   and the next tests take them. A spare is a clone like any other:
 //!   written whole, created exclusively, named with a fresh uuid.
 //! - **Removed or rewritten off the test's thread** (for databases whose
 //!   test is over and cannot look: `#[sqlx_test]`'s). Rather than freeing
@@ -74,7 +75,8 @@ struct Slot {
     clones: u32,
     /// A spare being made.
     pending: bool,
-    ready: Option<PathBuf>,
+    /// Spares written, up to [`spares_kept`] of them.
+    ready: Vec<PathBuf>,
     /// Finished files waiting to be rewritten as the next spare.
     finished: Vec<PathBuf>,
 }
@@ -136,8 +138,8 @@ pub(crate) fn spare(key: SpareKey, cloner: Arc<dyn Cloner>) -> Option<PathBuf> {
     slot.cloner.get_or_insert(cloner);
     slot.clones += 1;
     // Gone if someone cleaned the directory meanwhile: write a new one.
-    let ready = slot.ready.take().filter(|spare| spare.exists());
-    if slot.clones >= 2 && !slot.pending {
+    let ready = slot.ready.pop().filter(|spare| spare.exists());
+    if slot.clones >= 2 && !slot.pending && slot.ready.len() < spares_kept() {
         slot.pending = true;
         drop(spares);
         // Before any removal: a test may be waiting for it.
@@ -166,9 +168,9 @@ pub(crate) fn finished(key: Option<SpareKey>, files: [PathBuf; 4]) {
     let slot = key.and_then(|key| spares.get_mut(&key).map(|slot| (key, slot)));
     match slot {
         // A process that makes many clones: the next one from this file.
-        Some((key, slot)) if clean && slot.clones >= 2 && slot.finished.len() < 2 => {
+        Some((key, slot)) if clean && slot.clones >= 2 && slot.finished.len() < spares_kept() => {
             slot.finished.push(database);
-            let make = slot.ready.is_none() && !slot.pending;
+            let make = slot.ready.len() < spares_kept() && !slot.pending;
             slot.pending |= make;
             drop(spares);
             if make {
@@ -225,44 +227,67 @@ fn work() {
     }
 }
 
-/// Readies `key`'s spare: a finished file rewritten if one is waiting and
-/// can be, else a new file.
+/// How many spares of one key are kept ready: one per core (at most
+/// four), since as many tests as cores take them at once under `cargo
+/// test` (with one spare, two test threads on two cores found it taken 8
+/// times in 20).
+fn spares_kept() -> usize {
+    static KEPT: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
+    *KEPT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 4)
+    })
+}
+
+/// Readies `key`'s spares, up to [`spares_kept`]: each a finished file
+/// rewritten if one is waiting and can be, else a new file.
 fn make(key: SpareKey) {
-    let (cloner, old) = {
-        let mut spares = STATE.spares.lock();
-        let slot = spares.entry(key.clone()).or_default();
-        (slot.cloner.clone(), slot.finished.pop())
-    };
-    let made = cloner.and_then(|cloner| {
-        old.and_then(|old| {
-            let reused = cloner.reuse(&old);
-            match reused {
-                Some(_) => {
-                    REWRITTEN.fetch_add(1, Ordering::Relaxed);
+    loop {
+        let (cloner, old) = {
+            let mut spares = STATE.spares.lock();
+            let slot = spares.entry(key.clone()).or_default();
+            if slot.ready.len() >= spares_kept() || STATE.jobs.lock().closing {
+                // Enough, or the process is exiting: finished files that no
+                // spare is wanted for go.
+                let more = std::mem::take(&mut slot.finished);
+                slot.pending = false;
+                drop(spares);
+                for file in more {
+                    let _ = fs::remove_file(file);
                 }
-                None => {
-                    let _ = fs::remove_file(&old);
-                }
+                return;
             }
-            reused
-        })
-        .or_else(|| cloner.fresh())
-    });
-    let mut spares = STATE.spares.lock();
-    let slot = spares.entry(key.clone()).or_default();
-    let surplus = match (made, &slot.ready) {
-        (Some(file), None) => {
-            slot.ready = Some(file);
-            None
-        }
-        (made, _) => made,
-    };
-    // Another finished file came meanwhile, and no spare is wanted: it goes.
-    let more = std::mem::take(&mut slot.finished);
-    slot.pending = false;
-    drop(spares);
-    for file in surplus.into_iter().chain(more) {
-        let _ = fs::remove_file(file);
+            (slot.cloner.clone(), slot.finished.pop())
+        };
+        let Some(cloner) = cloner else { return };
+        let made = old
+            .and_then(|old| {
+                let reused = cloner.reuse(&old);
+                match reused {
+                    Some(_) => {
+                        REWRITTEN.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        let _ = fs::remove_file(&old);
+                    }
+                }
+                reused
+            })
+            .or_else(|| cloner.fresh());
+        let Some(made) = made else {
+            // Writing failed (a full disk): no spare, and no loop.
+            let mut spares = STATE.spares.lock();
+            spares.entry(key.clone()).or_default().pending = false;
+            return;
+        };
+        STATE
+            .spares
+            .lock()
+            .entry(key.clone())
+            .or_default()
+            .ready
+            .push(made);
     }
 }
 
@@ -391,7 +416,7 @@ extern "C" fn clean_up() {
         }
         if let Some(mut spares) = STATE.spares.try_lock() {
             for slot in spares.values_mut() {
-                for file in slot.ready.take().into_iter().chain(slot.finished.drain(..)) {
+                for file in slot.ready.drain(..).chain(slot.finished.drain(..)) {
                     let _ = fs::remove_file(file);
                 }
             }

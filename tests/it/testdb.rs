@@ -876,8 +876,12 @@ fn a_process_that_makes_many_clones_gets_them_written_ahead_and_leaves_nothing()
     // The first two are written when asked; from the third on, each is
     // the one written ahead.
     assert_eq!(out.field("ahead"), Some(4), "{out:?}");
-    // While it ran: at most the spare for the next.
-    assert!(out.field("left").unwrap() <= 1, "{out:?}");
+    // While it ran: at most the spares for the next, one per core (up to
+    // four).
+    let kept = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 4);
+    assert!(out.field("left").unwrap() <= kept, "{out:?}");
     // And at exit, nothing.
     assert_eq!(entries(tmp.path()), Vec::<String>::new(), "{out:?}");
 }
