@@ -581,7 +581,11 @@ fn finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clo
     // Nothing of the child is left in the directory: its names start with
     // its pid namespace and pid.
     let name = files[0].file_name().unwrap().to_str().unwrap();
-    let prefix: String = name.splitn(4, '-').take(3).collect::<Vec<_>>().join("-");
+    let prefix: String = name.splitn(5, '-').take(4).collect::<Vec<_>>().join("-");
+    // "migrate-once-<pidns>-<pid>": other processes' files (tests running
+    // beside this one) must not count.
+    assert_eq!(prefix.split('-').count(), 4, "{prefix}");
+    assert!(prefix.split('-').all(|p| !p.is_empty()), "{prefix}");
     let left: Vec<String> = std::fs::read_dir(files[0].parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
