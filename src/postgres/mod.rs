@@ -50,17 +50,27 @@
 //!   first line is sqlx's `-- no-transaction` (see the README for what that
 //!   gives up).
 
+#[cfg(unix)]
+mod background;
 mod catalog;
 mod handles;
 mod migrator;
 #[cfg(unix)]
 mod server;
 mod shared;
+#[cfg(unix)]
+mod template;
+#[cfg(unix)]
+mod testdb;
 
 pub use migrator::{Migrator, ledger, lock_key, migrate, validate};
 #[cfg(unix)]
 pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
+#[cfg(unix)]
+pub use template::TEMPLATE_TTL_DAYS;
+#[cfg(unix)]
+pub use testdb::{TestDb, TestDbBuilder};
 
 /// `url` as an error message shows it: a password in it (`user:secret@`
 /// of a URL, `password=` of a connection string) replaced by `***`.

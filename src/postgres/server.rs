@@ -472,9 +472,11 @@ fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestSer
         .spawn()
         .map_err(|e| no_server(format!("/bin/sh could not run: {e}")))?;
     let stdin = child.stdin.take().expect("stdin is piped");
+    // A URL (not `key=value`) so that sqlx, psql and rust-postgres all
+    // read it: the socket's directory is the host, percent-encoded.
     let url = format!(
-        "host={} port=5432 user=postgres dbname=postgres",
-        dir.display()
+        "postgres://postgres@{}:5432/postgres",
+        percent_encoded(&dir.to_string_lossy())
     );
     let config: Config = url.parse().expect("a valid connection string");
     let server = TestServer {
@@ -513,6 +515,18 @@ fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestSer
             }
         }
     }
+}
+
+/// `text` with every byte but letters, digits and `-._~` percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The last lines of `text`.
