@@ -58,6 +58,11 @@ mod migrator;
 #[cfg(unix)]
 mod server;
 mod shared;
+#[cfg(all(
+    unix,
+    any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")
+))]
+mod sqlx;
 #[cfg(unix)]
 mod template;
 #[cfg(unix)]

@@ -223,7 +223,10 @@ impl SharedDb {
     }
 
     /// The most connections a pool opens.
-    #[cfg_attr(not(any(feature = "sqlx-0_8", feature = "sqlx-0_9")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn pool_size(&self) -> u32 {
         self.pool_size
     }

@@ -186,7 +186,10 @@ impl TestDb {
     }
 
     /// The most connections a pool opens.
-    #[cfg_attr(not(any(feature = "sqlx-0_8", feature = "sqlx-0_9")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn pool_size(&self) -> u32 {
         self.pool_size
     }
@@ -262,6 +265,10 @@ impl TestDb {
     }
 
     /// Keeps the database after a failed test and says so on stderr.
+    #[cfg_attr(
+        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn keep_after(self, test: &str, how: &str) {
         *self.state.lock() = State::Done;
         let why = format!("test {test} {how}");
