@@ -70,7 +70,7 @@ mod testdb;
 
 pub use migrator::{Migrator, ledger, lock_key, migrate, validate};
 #[cfg(unix)]
-pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
+pub use server::{DATABASE_URL_ENV, SHARED_DIR_ENV, SHARED_IDLE, TestDatabase, TestServer};
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
 #[cfg(unix)]
 pub use template::TEMPLATE_TTL_DAYS;
