@@ -90,3 +90,50 @@ fn at_exit() {
 extern "C" fn finish() {
     let _ = std::panic::catch_unwind(wait_for_drops);
 }
+
+/// Copies made ahead: templates to make one for, each at most once in the
+/// queue. Not waited for at exit: a copy under way when the process exits
+/// is finished by the server (it does not look at the client until it
+/// answers), and is there for the next process.
+struct Ahead {
+    queue: Mutex<VecDeque<(Arc<Server>, String)>>,
+    wake: Condvar,
+}
+
+static AHEAD: Lazy<Ahead> = Lazy::new(|| {
+    let _ = std::thread::Builder::new()
+        .name("migrate-once-pg-ahead".into())
+        .spawn(prepare);
+    Ahead {
+        queue: Mutex::new(VecDeque::new()),
+        wake: Condvar::new(),
+    }
+});
+
+/// Makes a copy of `template` ready for a later test, off this thread
+/// (unless one is queued already).
+pub(crate) fn prepare_later(server: Arc<Server>, template: String) {
+    let mut queue = AHEAD.queue.lock();
+    if !queue
+        .iter()
+        .any(|(s, t)| Arc::ptr_eq(s, &server) && *t == template)
+    {
+        queue.push_back((server, template));
+        AHEAD.wake.notify_one();
+    }
+}
+
+fn prepare() {
+    loop {
+        let (server, template) = {
+            let mut queue = AHEAD.queue.lock();
+            loop {
+                if let Some(job) = queue.pop_front() {
+                    break job;
+                }
+                AHEAD.wake.wait(&mut queue);
+            }
+        };
+        let _ = server.prepare(&template);
+    }
+}

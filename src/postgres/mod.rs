@@ -75,7 +75,7 @@ pub use shared::{Pool, SharedDb, SharedDbBuilder};
 #[cfg(unix)]
 pub use template::TEMPLATE_TTL_DAYS;
 #[cfg(unix)]
-pub use testdb::{TestDb, TestDbBuilder};
+pub use testdb::{AHEAD_ENV, TestDb, TestDbBuilder};
 
 /// `url` as an error message shows it: a password in it (`user:secret@`
 /// of a URL, `password=` of a connection string) replaced by `***`.

@@ -82,6 +82,9 @@ pub const TEMPLATE_TTL_DAYS: u32 = 7;
 const TEMPLATE_PREFIX: &str = "migrate_once_tpl_";
 const BUILD_PREFIX: &str = "migrate_once_bld_";
 const CLONE_PREFIX: &str = "migrate_once_db_";
+const READY_PREFIX: &str = "migrate_once_rdy_";
+/// Copies of one template kept ready on a server, at most.
+const READY_MAX: i64 = 2;
 /// The first words of the comment on a kept clone.
 const KEPT: &str = "migrate-once: kept";
 /// The first words of the comment on a template.
@@ -225,33 +228,87 @@ impl Server {
             .map_err(self.err("mark a test database as kept"))
     }
 
-    /// A new clone of `template` (or an empty database), named for this
-    /// process.
-    pub(crate) fn clone_of(&self, template: Option<&str>) -> Result<String> {
-        let name = format!(
+    /// A new name for a clone of this process's.
+    fn clone_name(&self) -> String {
+        format!(
             "{CLONE_PREFIX}{:08x}_{}",
             self.owner,
             &uuid::Uuid::new_v4().simple().to_string()[..16]
-        );
+        )
+    }
+
+    /// A new clone of `template` (or an empty database), named for this
+    /// process.
+    pub(crate) fn clone_of(&self, template: Option<&str>) -> Result<String> {
+        let name = self.clone_name();
         let sql = match template {
             Some(t) => format!("CREATE DATABASE {} TEMPLATE {}", ident(&name), ident(t)),
             None => format!("CREATE DATABASE {}", ident(&name)),
         };
         let mut admin = self.admin()?;
-        let deadline = Instant::now() + BUSY_FOR;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match admin.batch_execute(&sql) {
-                Ok(()) => return Ok(name),
-                // Someone is in the template (a backend on its way out,
-                // autovacuum): the server waited 5 s already; wait on.
-                Err(e) if is_code(&e, "55006") && Instant::now() < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-                Err(e) => return Err(self.err("copy the template into a test database")(e)),
+        copy_into(&mut admin, &sql)
+            .map(|()| name)
+            .map_err(self.err("copy the template into a test database"))
+    }
+
+    /// A copy of `template` made ahead (by this process or another),
+    /// renamed to a name of this process's: the rename is atomic, so two
+    /// processes never take the same one. `None` if none is ready.
+    pub(crate) fn claim_ready(&self, template: &str) -> Option<String> {
+        let mut admin = self.admin().ok()?;
+        let ready: Vec<String> = admin
+            .query(
+                "SELECT datname::text FROM pg_database
+                 WHERE starts_with(datname::text, $1) ORDER BY oid",
+                &[&ready_prefix(template)],
+            )
+            .ok()?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for copy in ready {
+            let name = self.clone_name();
+            let taken = admin.batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                ident(&copy),
+                ident(&name)
+            ));
+            // Otherwise another process took it first: the next one.
+            if taken.is_ok() {
+                return Some(name);
             }
         }
+        None
+    }
+
+    /// Makes one copy of `template` ready for a later test, unless
+    /// [`READY_MAX`] are ready.
+    pub(crate) fn prepare(&self, template: &str) -> Result<()> {
+        let mut admin = self.admin()?;
+        let prefix = ready_prefix(template);
+        let ready: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE starts_with(datname::text, $1)",
+                &[&prefix],
+            )
+            .map_err(self.err("count the copies made ahead"))?
+            .get(0);
+        if ready >= READY_MAX {
+            return Ok(());
+        }
+        let name = format!(
+            "{prefix}{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        );
+        copy_into(
+            &mut admin,
+            &format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                ident(&name),
+                ident(template)
+            ),
+        )
+        .map_err(self.err("copy the template ahead"))
     }
 
     /// Drops the clones and builds of owners whose lock is gone.
@@ -321,6 +378,17 @@ impl Server {
                 ))
                 .and_then(|()| admin.batch_execute(&self.drop_sql(&name)));
             let _ = admin.batch_execute("RESET lock_timeout");
+            // Its copies made ahead go with it.
+            let ready: Vec<String> = admin
+                .query(
+                    "SELECT datname::text FROM pg_database WHERE starts_with(datname::text, $1)",
+                    &[&ready_prefix(&name)],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .unwrap_or_default();
+            for copy in ready {
+                let _ = admin.batch_execute(&self.drop_sql(&copy));
+            }
         }
         Ok(())
     }
@@ -479,6 +547,31 @@ impl Server {
         ));
         Ok(Some(report))
     }
+}
+
+/// Runs `CREATE DATABASE … TEMPLATE …` (`sql`), trying again for up to
+/// [`BUSY_FOR`] while someone is in the template (a backend on its way
+/// out, autovacuum; the server itself waited 5 s before saying so).
+fn copy_into(admin: &mut Client, sql: &str) -> std::result::Result<(), postgres::Error> {
+    let deadline = Instant::now() + BUSY_FOR;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match admin.batch_execute(sql) {
+            Err(e) if is_code(&e, "55006") && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// The name prefix of `template`'s copies made ahead.
+fn ready_prefix(template: &str) -> String {
+    format!(
+        "{READY_PREFIX}{}_",
+        template.strip_prefix(TEMPLATE_PREFIX).unwrap_or(template)
+    )
 }
 
 /// A maintenance connection, back to the idle ones when done.

@@ -102,6 +102,17 @@ pub struct TestDbBuilder<'a> {
     url: Option<String>,
     ledger: bool,
     pool_size: u32,
+    ahead: bool,
+}
+
+/// The environment variable that turns copies made ahead off (`0`) for
+/// every [`TestDb`] whose builder does not say: see
+/// [`TestDbBuilder::ahead`].
+pub const AHEAD_ENV: &str = "MIGRATE_ONCE_PG_AHEAD";
+
+/// Copies made ahead, unless [`AHEAD_ENV`] is `0`.
+fn ahead_default() -> bool {
+    std::env::var(AHEAD_ENV).map_or(true, |v| v.trim() != "0")
 }
 
 impl TestDb {
@@ -121,7 +132,8 @@ impl TestDb {
 
     /// Options for a copy of `set`'s template. Defaults: the server of
     /// [`TestServer::shared`], the crate's ledger kept in the copy, pools
-    /// of at most 4 connections.
+    /// of at most 4 connections, copies made ahead (unless
+    /// [`AHEAD_ENV`] is `0`).
     ///
     /// ```
     /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "t",
@@ -136,6 +148,7 @@ impl TestDb {
             url: None,
             ledger: true,
             pool_size: crate::DEFAULT_POOL_SIZE,
+            ahead: ahead_default(),
         }
     }
 
@@ -156,6 +169,7 @@ impl TestDb {
             url: None,
             ledger: true,
             pool_size: crate::DEFAULT_POOL_SIZE,
+            ahead: false,
         }
     }
 
@@ -380,6 +394,33 @@ impl TestDbBuilder<'_> {
             .map(|set| template::template_name(set, self.ledger))
     }
 
+    /// Whether to take a copy of the template made ahead, and make the
+    /// next one while the test runs. Default `true` (unless [`AHEAD_ENV`],
+    /// `MIGRATE_ONCE_PG_AHEAD`, is `0`).
+    ///
+    /// A copy is most of what a test waits for (`CREATE DATABASE …
+    /// TEMPLATE` moves the whole database, system catalogs included: tens
+    /// to hundreds of milliseconds). With this, a test renames a ready copy
+    /// (`migrate_once_rdy_<hash>_…`) to its own name, which takes a few
+    /// milliseconds, and a thread of the process makes the next copy while
+    /// the test runs; copies made by one process serve the next (cargo-nextest's
+    /// next test process). The server does the same work, one copy per
+    /// test; at most two copies per template wait on the server after the
+    /// run, for the next one (and go with their template when it is
+    /// swept). Without it, each test waits for its own copy.
+    ///
+    /// ```
+    /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "t",
+    /// #     "CREATE TABLE t (x int);")])?;
+    /// let db = migrate_once::postgres::TestDb::builder(&set).ahead(false).open()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn ahead(mut self, ahead: bool) -> Self {
+        self.ahead = ahead;
+        self
+    }
+
     /// Finds or builds the template, and copies it into a new database.
     ///
     /// # Errors
@@ -393,7 +434,7 @@ impl TestDbBuilder<'_> {
         let server = template::server(&url)?;
         let (name, template, report) = match self.set {
             None => (server.clone_of(None)?, None, None),
-            Some(set) => copy(&server, set, self.ledger)?,
+            Some(set) => copy(&server, set, self.ledger, self.ahead)?,
         };
         let mut config = server.config.clone();
         config.dbname(&name);
@@ -414,11 +455,19 @@ impl TestDbBuilder<'_> {
 /// A copy of `set`'s template; a template dropped meanwhile (a sweep) is
 /// built again, once.
 fn copy(
-    server: &Server,
+    server: &Arc<Server>,
     set: &Migrations,
     ledger: bool,
+    ahead: bool,
 ) -> Result<(String, Option<String>, Option<Report>)> {
     let (template, report) = server.template(set, ledger)?;
+    if ahead {
+        let ready = server.claim_ready(&template);
+        super::background::prepare_later(Arc::clone(server), template.clone());
+        if let Some(name) = ready {
+            return Ok((name, Some(template), report));
+        }
+    }
     match server.clone_of(Some(&template)) {
         Err(Error::Postgres { source, .. })
             if source.code().is_some_and(|c| c.code() == "3D000") =>

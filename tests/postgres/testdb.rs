@@ -384,12 +384,20 @@ fn templates_not_used_for_a_week_are_swept_when_another_is_built() {
             "COMMENT ON DATABASE \"{old_template}\" IS 'migrate-once template; last used 2000-01-01'"
         ))
         .unwrap();
+    let ready = format!(
+        "migrate_once_rdy_{}_",
+        &old_template["migrate_once_tpl_".len()..]
+    );
+    eventually("a copy of the old template is made ahead", || {
+        exists(&mut admin, &ready)
+    });
     let recent = TestDb::new(&set_of(&nonce(), 0.0)).unwrap();
     assert!(recent.report().is_some(), "a new template was built");
     assert!(
         !exists(&mut admin, &old_template),
         "the template not used since 2000 is dropped"
     );
+    assert!(!exists(&mut admin, &ready), "with its copies made ahead");
     assert!(exists(&mut admin, recent.template().unwrap()));
     // A copy made from it before is unharmed.
     old.connect()
@@ -417,4 +425,53 @@ fn an_empty_test_db_has_no_table_and_goes_with_its_handle() {
     db.close().unwrap();
     assert!(!exists(&mut admin, &name));
     let _: &TestServer = server;
+}
+
+#[test]
+fn a_copy_made_ahead_is_taken_by_the_next_test_and_none_is_made_without() {
+    let server = server!();
+    let mut admin = server.connect().unwrap();
+    let set = set_of(&nonce(), 0.0);
+    let template = TestDb::builder(&set).template_name().unwrap();
+    let ready = format!(
+        "migrate_once_rdy_{}_",
+        &template["migrate_once_tpl_".len()..]
+    );
+    let oid = |admin: &mut Client, name: &str| -> u32 {
+        admin
+            .query_one("SELECT oid FROM pg_database WHERE datname = $1", &[&name])
+            .unwrap()
+            .get(0)
+    };
+    let first = TestDb::builder(&set).ahead(true).open().unwrap();
+    let mut made = Vec::new();
+    eventually("a copy is made ahead", || {
+        made = databases(&mut admin, &ready);
+        !made.is_empty()
+    });
+    let made_oid = oid(&mut admin, &made[0].0);
+    let second = TestDb::builder(&set).ahead(true).open().unwrap();
+    assert_eq!(
+        oid(&mut admin, second.name()),
+        made_oid,
+        "the second test got the copy made ahead, renamed"
+    );
+    assert!(second.name().starts_with("migrate_once_db_"));
+    assert_eq!(built_by(&second), built_by(&first));
+    // The next is made meanwhile; never more than two wait.
+    eventually("the next copy is made ahead", || exists(&mut admin, &ready));
+    for _ in 0..4 {
+        drop(TestDb::builder(&set).ahead(true).open().unwrap());
+    }
+    thread::sleep(Duration::from_millis(500));
+    assert!(databases(&mut admin, &ready).len() <= 2);
+
+    let other = set_of(&nonce(), 0.0);
+    let plain = TestDb::builder(&other).ahead(false).open().unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let ready_other = format!(
+        "migrate_once_rdy_{}_",
+        &plain.template().unwrap()["migrate_once_tpl_".len()..]
+    );
+    assert!(databases(&mut admin, &ready_other).is_empty());
 }
