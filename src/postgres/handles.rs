@@ -148,7 +148,7 @@ macro_rules! sqlx_handles {
 
 sqlx_handles!(
     SharedDb,
-    "sqlx-0_8-postgres",
+    "postgres-sqlx-0_8",
     sqlx08,
     sqlx_0_8_options,
     sqlx_0_8_pool,
@@ -156,7 +156,7 @@ sqlx_handles!(
 );
 sqlx_handles!(
     SharedDb,
-    "sqlx-0_9-postgres",
+    "postgres-sqlx-0_9",
     sqlx09,
     sqlx_0_9_options,
     sqlx_0_9_pool,
@@ -165,7 +165,7 @@ sqlx_handles!(
 #[cfg(unix)]
 sqlx_handles!(
     TestDb,
-    "sqlx-0_8-postgres",
+    "postgres-sqlx-0_8",
     sqlx08,
     sqlx_0_8_options,
     sqlx_0_8_pool,
@@ -174,7 +174,7 @@ sqlx_handles!(
 #[cfg(unix)]
 sqlx_handles!(
     TestDb,
-    "sqlx-0_9-postgres",
+    "postgres-sqlx-0_9",
     sqlx09,
     sqlx_0_9_options,
     sqlx_0_9_pool,

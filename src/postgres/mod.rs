@@ -60,7 +60,7 @@ mod server;
 mod shared;
 #[cfg(all(
     unix,
-    any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")
+    any(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9")
 ))]
 mod sqlx;
 #[cfg(unix)]

@@ -224,7 +224,7 @@ impl SharedDb {
 
     /// The most connections a pool opens.
     #[cfg_attr(
-        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        not(any(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9")),
         allow(dead_code)
     )]
     pub(crate) fn pool_size(&self) -> u32 {

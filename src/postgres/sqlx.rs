@@ -203,5 +203,5 @@ macro_rules! sqlx_test_fns {
     };
 }
 
-sqlx_test_fns!("sqlx-0_8-postgres", sqlx08, sqlx_0_8_options);
-sqlx_test_fns!("sqlx-0_9-postgres", sqlx09, sqlx_0_9_options);
+sqlx_test_fns!("postgres-sqlx-0_8", sqlx08, sqlx_0_8_options);
+sqlx_test_fns!("postgres-sqlx-0_9", sqlx09, sqlx_0_9_options);

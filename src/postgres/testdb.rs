@@ -201,7 +201,7 @@ impl TestDb {
 
     /// The most connections a pool opens.
     #[cfg_attr(
-        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        not(any(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9")),
         allow(dead_code)
     )]
     pub(crate) fn pool_size(&self) -> u32 {
@@ -280,7 +280,7 @@ impl TestDb {
 
     /// Keeps the database after a failed test and says so on stderr.
     #[cfg_attr(
-        not(any(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres")),
+        not(any(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9")),
         allow(dead_code)
     )]
     pub(crate) fn keep_after(self, test: &str, how: &str) {

@@ -6,7 +6,7 @@
 mod support;
 
 mod concurrency;
-#[cfg(all(feature = "sqlx-0_8-postgres", feature = "sqlx-0_9-postgres"))]
+#[cfg(all(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9"))]
 mod handles;
 mod kill;
 mod migrator;
