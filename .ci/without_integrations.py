@@ -10,18 +10,14 @@ path = sys.argv[1]
 lines = open(path).read().split("\n")
 drop_prefixes = (
     "sqlx08 =", "sqlx09 =", "diesel2 =", "migrate-once-macros =", "tokio =",
-    "sqlx-0_8 =", "sqlx-0_9 =", "diesel-2 =",
+    "sqlx-0_8 =", "sqlx-0_9 =", "diesel-2 =", "postgres-sqlx-0_8 =", "postgres-sqlx-0_9 =",
 )
 kept = [l for l in lines if not l.startswith(drop_prefixes)]
 dropped = len(lines) - len(kept)
 # sqlx08, sqlx09, diesel2, migrate-once-macros and tokio (`#[sqlx_test]`)
-# (dependencies); tokio, sqlx08, sqlx09 (dev); three features.
-if dropped != 11:
-    sys.exit(f"expected to drop 11 lines from {path}, dropped {dropped}")
-# The postgres feature turns on sqlx's Postgres driver where sqlx is there
-# (weak `sqlx08?/postgres`): without sqlx those names would not resolve.
-weak = ', "sqlx08?/postgres", "sqlx09?/postgres"'
-kept = [l.replace(weak, "") if l.startswith("postgres = [") else l for l in kept]
+# (dependencies); tokio, sqlx08, sqlx09 (dev); five features.
+if dropped != 13:
+    sys.exit(f"expected to drop 13 lines from {path}, dropped {dropped}")
 text = "\n".join(kept)
 manifest = tomllib.loads(text)
 assert not any("sqlx0" in f for f in manifest["features"].get("postgres", [])), "postgres feature"

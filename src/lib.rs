@@ -175,4 +175,10 @@ pub mod __private {
     pub fn records_verified_templates(dir: &std::path::Path) -> bool {
         crate::sqlite::template::records_verified(dir)
     }
+
+    /// For this crate's own tests: how many finished test databases this
+    /// process rewrote as new clones (see `sqlite::background`).
+    pub fn rewritten_clones() -> usize {
+        crate::sqlite::background::REWRITTEN.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

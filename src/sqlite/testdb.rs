@@ -13,6 +13,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
+use crate::sqlite::background::{self, Cloner, SpareKey};
 use crate::sqlite::connection::{Owner, Pool, Setup};
 use crate::sqlite::dirs::{self, Dir, Purpose};
 use crate::sqlite::template::{Flavor, Template};
@@ -87,9 +88,11 @@ struct Db {
     store: Store,
     dir: Dir,
     state: Mutex<State>,
-    /// A file is removed off this thread rather than where it is dropped
-    /// (see [`TestDb::remove_later`]).
+    /// A file is removed (or rewritten as the next clone) off this thread
+    /// rather than where it is dropped (see [`TestDb::remove_later`]).
     later: AtomicBool,
+    /// For a clone of the default directory: which spares it can become.
+    spare_key: Option<SpareKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,13 +393,14 @@ impl TestDb {
         self.db.later.store(true, Ordering::Relaxed);
     }
 
-    fn from_store(store: Store, dir: Dir, setup: Setup) -> TestDb {
+    fn from_store(store: Store, dir: Dir, setup: Setup, spare_key: Option<SpareKey>) -> TestDb {
         TestDb {
             db: Arc::new(Db {
                 store,
                 dir,
                 state: Mutex::new(State::Live),
                 later: AtomicBool::new(false),
+                spare_key,
             }),
             setup,
             pool: OnceCell::new(),
@@ -469,7 +473,7 @@ impl Db {
                     PathBuf::from(name)
                 });
                 if self.later.load(Ordering::Relaxed) {
-                    crate::sqlite::background::remove_later(files);
+                    background::finished(self.spare_key.clone(), files);
                     return Ok(());
                 }
                 let mut first = Ok(());
@@ -527,21 +531,62 @@ impl Drop for Db {
     }
 }
 
+/// A new file name in `dir`: a uuid, never used before.
+fn new_name(dir: &Path) -> PathBuf {
+    dir.join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()))
+}
+
+/// The mode new files get in this process (umask applied), read from the
+/// first one made: a finished clone is rewritten as a new one only if it
+/// still has it (see `background`).
+static FRESH_MODE: OnceCell<u32> = OnceCell::new();
+
 /// A new file named with a uuid in `dir` (made ready first, and made again
 /// if it was removed meanwhile), created exclusively so it can never be
 /// someone else's.
 fn new_file(dir: &Dir) -> Result<(PathBuf, fs::File)> {
     dir.ready()?;
-    let path = dir
-        .path
-        .join(format!("migrate-once-{}.sqlite", uuid::Uuid::new_v4()));
+    let path = new_name(&dir.path);
     let create = || OpenOptions::new().write(true).create_new(true).open(&path);
     let file = match create() {
         Err(e) if dir.again(&e) => create(),
         done => done,
     }
     .map_err(Error::io(&path))?;
+    #[cfg(unix)]
+    if FRESH_MODE.get().is_none() {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = file.metadata() {
+            let _ = FRESH_MODE.set(meta.mode() & 0o7777);
+        }
+    }
     Ok((path, file))
+}
+
+/// Makes the clones of one template into one directory for `background`.
+struct FileCloner {
+    template: Arc<Template>,
+    dir: Dir,
+    header: Vec<u8>,
+}
+
+impl Cloner for FileCloner {
+    fn fresh(&self) -> Option<PathBuf> {
+        write_new(&self.dir, &self.header, self.template.bytes().ok()?).ok()
+    }
+
+    fn reuse(&self, old: &Path) -> Option<PathBuf> {
+        if old.parent() != Some(self.dir.path.as_path()) {
+            return None;
+        }
+        background::rewrite(
+            old,
+            new_name(&self.dir.path),
+            &self.header,
+            self.template.bytes().ok()?,
+            *FRESH_MODE.get()?,
+        )
+    }
 }
 
 /// A new file in `dir` holding `bytes` (the first twenty as `header`).
@@ -707,23 +752,32 @@ impl<'a> TestDbBuilder<'a> {
         let header = &header[..bytes.len().min(20)];
         let mut dir = self.target_dir();
         // A clone written ahead, when this process makes many (see
-        // `crate::sqlite::background`); not into a directory given to the builder,
-        // which its caller may expect to hold only what it asked for.
-        if let (Some(template), None) = (&template, &self.dir) {
-            let key = (
-                template.path().to_path_buf(),
-                dir.path.clone(),
-                header.to_vec(),
-            );
-            let (template, ahead, header) = (Arc::clone(template), dir.clone(), header.to_vec());
-            let make: crate::sqlite::background::Make = Box::new(move || {
-                let bytes = template.bytes().ok()?;
-                write_new(&ahead, &header, bytes).ok()
-            });
-            if let Some(path) = crate::sqlite::background::spare(key, make) {
-                return Ok(TestDb::from_store(Store::File(path), dir, self.setup));
+        // `background`); not into a directory given to the builder, which
+        // its caller may expect to hold only what it asked for.
+        let spare_key = match (&template, &self.dir) {
+            (Some(template), None) => {
+                let key: SpareKey = (
+                    template.path().to_path_buf(),
+                    dir.path.clone(),
+                    header.to_vec(),
+                );
+                let cloner = Arc::new(FileCloner {
+                    template: Arc::clone(template),
+                    dir: dir.clone(),
+                    header: header.to_vec(),
+                });
+                if let Some(path) = background::spare(key.clone(), cloner) {
+                    return Ok(TestDb::from_store(
+                        Store::File(path),
+                        dir,
+                        self.setup,
+                        Some(key),
+                    ));
+                }
+                Some(key)
             }
-        }
+            _ => None,
+        };
         let path = match write_new(&dir, header, bytes) {
             // The default directory in memory is full (a container's
             // `/dev/shm` can be 64 MB): the disk's instead, from now on.
@@ -735,7 +789,12 @@ impl<'a> TestDbBuilder<'a> {
             }
             done => done?,
         };
-        Ok(TestDb::from_store(Store::File(path), dir, self.setup))
+        Ok(TestDb::from_store(
+            Store::File(path),
+            dir,
+            self.setup,
+            spare_key,
+        ))
     }
 
     /// A new in-memory database cloned from the template.
@@ -768,7 +827,7 @@ impl<'a> TestDbBuilder<'a> {
             keeper: Mutex::new(Some(keeper)),
         };
         let dir = self.target_dir();
-        Ok(TestDb::from_store(store, dir, self.setup))
+        Ok(TestDb::from_store(store, dir, self.setup, None))
     }
 }
 

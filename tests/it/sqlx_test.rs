@@ -7,6 +7,7 @@
 //! seeded). Fixtures are in `tests/it/fixtures/` (`fixtures/` beside this
 //! file, as sqlx reads them) and `tests/fixtures/sqlx_test/`.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use tempfile::TempDir;
@@ -507,4 +508,81 @@ fn a_test_database_directory_that_does_not_exist_is_made_as_sqlx_makes_its_own()
     assert!(dir.is_dir());
     // The passing test's database is gone with it.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{out:?}");
+}
+
+// ---- a finished test's file rewritten as the next test's ----
+
+const REWRITE_PARENT: &str =
+    "sqlx_test::finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone";
+
+macro_rules! rewritten_children {
+    ($($name:ident)*) => {$(
+        #[migrate_once::sqlx_test]
+        #[ignore = "run as a child process by sqlx_test::finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone"]
+        async fn $name(pool: sqlx09::SqlitePool) {
+            use std::os::unix::fs::MetadataExt;
+            let _ = ChildEnv::of(REWRITE_PARENT).path(KEPT_DIR);
+            // A fresh clone: the seed rows and nothing a test before wrote.
+            let users: i64 = sqlx09::query_scalar("SELECT count(*) FROM users")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(users, 2);
+            // Grow it, so a rewrite must cut it back to the template.
+            sqlx09::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) \
+                 INSERT INTO users (email, display_name) \
+                 SELECT 'u' || i || '@example.com', hex(randomblob(500)) FROM n",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let file = pool.connect_options().get_filename().to_owned();
+            println!("INODE {}", std::fs::metadata(&file).unwrap().ino());
+            println!("REWRITTEN {}", migrate_once::__private::rewritten_clones());
+            // Time for the thread to ready the next one.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    )*};
+}
+
+#[cfg(target_os = "linux")]
+rewritten_children! {
+    child_rewritten_0 child_rewritten_1 child_rewritten_2 child_rewritten_3 child_rewritten_4
+    child_rewritten_5
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn finished_files_are_rewritten_as_the_next_tests_and_each_test_sees_a_fresh_clone() {
+    // In memory, where inode numbers are not handed out again.
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let out = ChildTest::all_starting_with(&format!("{}::child_rewritten_", module_path!()))
+        .env(KEPT_DIR, dir.path())
+        .run();
+    assert!(out.status.success(), "{out:?}");
+    let inodes: Vec<u64> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once("INODE ")
+                .map(|(_, n)| n.trim().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(inodes.len(), 6, "{out:?}");
+    let distinct: HashSet<u64> = inodes.iter().copied().collect();
+    let rewritten = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once("REWRITTEN ")
+                .map(|(_, n)| n.trim().parse::<usize>().unwrap())
+        })
+        .max();
+    // The first two are written when asked, the third ahead; from then on
+    // each is the file a test before it finished with, rewritten: the
+    // last test's file was rewritten at least twice before it.
+    assert!(rewritten >= Some(2), "{rewritten:?} {inodes:?}\n{out:?}");
+    assert!(distinct.len() < inodes.len(), "{inodes:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{out:?}");
 }

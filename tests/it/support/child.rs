@@ -65,6 +65,23 @@ impl ChildTest {
         }
     }
 
+    /// The child-mode tests whose paths start with `path` (the crate's name
+    /// first, as `module_path!()` spells it), run one after another in one
+    /// child process, in libtest's order.
+    pub fn all_starting_with(path: &str) -> ChildTest {
+        let name = path.split_once("::").map_or(path, |(_, name)| name);
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut cmd = Command::new(exe);
+        cmd.args(["--ignored", name, "--nocapture", "--test-threads=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        ChildTest {
+            name: name.to_owned(),
+            cmd,
+        }
+    }
+
     /// Sets `key` in the child's environment.
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> ChildTest {
         self.cmd.env(key, value);
