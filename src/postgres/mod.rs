@@ -26,10 +26,12 @@
 //!
 //! | you want | use |
 //! |---|---|
+//! | a database of its own per test, copied from a template migrated once | `TestDb::new` (Unix) |
+//! | `#[sqlx::test]`'s signatures on Postgres, each test on such a copy | `#[migrate_once::sqlx_test]` (`postgres-sqlx-0_9` / `postgres-sqlx-0_8`) |
 //! | one database (or schema) many tests, processes or machines share | [`SharedDb::open`] |
 //! | to migrate a `postgres::Client` you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
 //! | to check a connection's schema is migrated and intact | [`validate`] |
-//! | a server for a test run without Docker | [`TestServer`] |
+//! | a server for a test run without Docker, shared by the run's processes | `TestServer::shared` (Unix) |
 //!
 //! # How it holds
 //!
