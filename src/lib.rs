@@ -80,8 +80,9 @@
 // `report`, `registry`, `error`); each backend in a module of its own
 // (`sqlite`, `postgres`), which imports the shared modules and never the
 // other backend. The set imports no backend.
-/// What `#[sqlx_test]` expands to calls into (not public API): the parts
-/// both backends share.
+// What `#[sqlx_test]` expands to calls into (not public API): the parts
+// both backends share (a `//` comment: an outer doc comment would make
+// rustdoc resolve the module's own links in this scope).
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 #[doc(hidden)]
 #[path = "sqlx_test.rs"]

@@ -113,15 +113,22 @@ async fn plain_template(admin: &mut PgConnection) -> &'static str {
             .unwrap();
         conn.close().await.unwrap();
         admin
-            .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE {NAME}_b WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {NAME}_b WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
+            )))
             .await
             .unwrap();
         admin
-            .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE {NAME}_b RENAME TO {NAME}")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {NAME}_b RENAME TO {NAME}"
+            )))
             .await
             .unwrap();
     }
-    admin.execute("SELECT pg_advisory_unlock(42)").await.unwrap();
+    admin
+        .execute("SELECT pg_advisory_unlock(42)")
+        .await
+        .unwrap();
     let _ = READY.set(());
     NAME
 }
@@ -133,7 +140,12 @@ fn fresh_name(prefix: &str) -> String {
 fn uuid_ish() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.write_u32(std::process::id());
     format!("{:016x}", h.finish())
 }
