@@ -216,13 +216,6 @@ impl TestServer {
         self.throwaway.is_some()
     }
 
-    /// Whether this is a throwaway cluster of this process's own.
-    fn is_private(&self) -> bool {
-        self.throwaway
-            .as_ref()
-            .is_some_and(|t| t.supervisor.lock().is_some())
-    }
-
     /// The throwaway cluster's directory (its data and its socket), removed
     /// when the server stops; `None` for `DATABASE_URL`'s server.
     pub fn dir(&self) -> Option<&Path> {
@@ -269,9 +262,11 @@ impl TestServer {
             url: with_dbname(&self.url, &name),
             name,
             config,
-            // A throwaway server of this process's own takes its databases
-            // with it; any other outlives the process.
-            admin: (!self.is_private()).then(|| self.config.clone()),
+            // A throwaway server (this process's, or the one this user's
+            // processes share) takes its databases with it when it stops;
+            // DATABASE_URL's outlives them, so they are dropped with their
+            // handle.
+            admin: (!self.is_throwaway()).then(|| self.config.clone()),
         })
     }
 }
