@@ -129,7 +129,7 @@ impl<T, E> Outcome for Result<T, E> {
             `PgPool`, `PoolConnection<Postgres>`, `(PgPoolOptions, PgConnectOptions)`; \
             or no argument; or a `SqliteConnection` or `PgConnection`",
     note = "the types must be those of sqlx 0.8 or 0.9, with the matching feature \
-            of migrate-once on (`sqlx-0_8`, `sqlx-0_9`, and `postgres` for Postgres)"
+            of migrate-once on (`sqlx-0_8`, `sqlx-0_9`; `postgres-sqlx-0_8`, `postgres-sqlx-0_9` for Postgres)"
 )]
 pub trait TestFn {
     /// What the test returns.
@@ -149,7 +149,7 @@ pub trait TestFn {
             `PgPool`, `PoolConnection<Postgres>`, `(PgPoolOptions, PgConnectOptions)`; \
             or no argument; or a `SqliteConnection` or `PgConnection`",
     note = "the types must be those of sqlx 0.8 or 0.9, with the matching feature \
-            of migrate-once on (`sqlx-0_8`, `sqlx-0_9`, and `postgres` for Postgres)"
+            of migrate-once on (`sqlx-0_8`, `sqlx-0_9`; `postgres-sqlx-0_8`, `postgres-sqlx-0_9` for Postgres)"
 )]
 pub trait Signature {}
 
