@@ -80,6 +80,13 @@
 // `report`, `registry`, `error`); each backend in a module of its own
 // (`sqlite`, `postgres`), which imports the shared modules and never the
 // other backend. The set imports no backend.
+// What `#[sqlx_test]` expands to calls into (not public API): the parts
+// both backends share (a `//` comment: an outer doc comment would make
+// rustdoc resolve the module's own links in this scope).
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+#[doc(hidden)]
+#[path = "sqlx_test.rs"]
+pub mod __sqlx_test;
 mod app_ledger;
 mod bookkeeping;
 mod error;
@@ -103,9 +110,6 @@ pub use migrations::{Migration, Migrations};
 pub use report::{Adopted, Applied, DEFAULT_LOCK_TIMEOUT, Report};
 
 // The SQLite backend, the crate's embedded default: its API at the root.
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-#[doc(hidden)]
-pub use sqlite::__sqlx_test;
 pub use sqlite::check::{
     DataCheck, Irreversible, Problem, Reversibility, ReversibilityReport, RoundTrip,
     assert_reversible, check_reversible,

@@ -17,9 +17,9 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, Meta, Token};
 
-/// `#[sqlx::test]` for SQLite, with a clone of a migrated template per test
-/// instead of running every migration into a new file. Documented as
-/// `migrate_once::sqlx_test`.
+/// `#[sqlx::test]` for SQLite and Postgres, with a copy of a migrated
+/// template per test instead of running every migration into a new
+/// database. Documented as `migrate_once::sqlx_test`.
 #[proc_macro_attribute]
 pub fn sqlx_test(
     args: proc_macro::TokenStream,
@@ -77,9 +77,10 @@ const EXPECTED: &str = "expected `migrations = \"<dir>\"`, `migrations = false`,
      `migrator = \"<path to a sqlx Migrator>\"`, `fixtures(\"<name>\", ...)`, \
      `fixtures(path = \"<dir>\", scripts(\"<name>\", ...))`, `in_memory` or `file`";
 
-const SIGNATURES: &str = "it takes, as `#[sqlx::test]` does for SQLite, one of: \
-     `SqlitePool`, `PoolConnection<Sqlite>`, `(SqlitePoolOptions, SqliteConnectOptions)`, \
-     or no argument; or a `SqliteConnection`";
+const SIGNATURES: &str = "it takes, as `#[sqlx::test]` does, one of: \
+     `SqlitePool`, `PoolConnection<Sqlite>`, `(SqlitePoolOptions, SqliteConnectOptions)`; \
+     `PgPool`, `PoolConnection<Postgres>`, `(PgPoolOptions, PgConnectOptions)`; \
+     or no argument; or a `SqliteConnection` or `PgConnection`";
 
 fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let input: ItemFn = syn::parse2(item)?;

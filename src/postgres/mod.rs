@@ -26,10 +26,12 @@
 //!
 //! | you want | use |
 //! |---|---|
+//! | a database of its own per test, copied from a template migrated once | `TestDb::new` (Unix) |
+//! | `#[sqlx::test]`'s signatures on Postgres, each test on such a copy | `#[migrate_once::sqlx_test]` (`postgres-sqlx-0_9` / `postgres-sqlx-0_8`) |
 //! | one database (or schema) many tests, processes or machines share | [`SharedDb::open`] |
 //! | to migrate a `postgres::Client` you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
 //! | to check a connection's schema is migrated and intact | [`validate`] |
-//! | a server for a test run without Docker | [`TestServer`] |
+//! | a server for a test run without Docker, shared by the run's processes | `TestServer::shared` (Unix) |
 //!
 //! # How it holds
 //!
@@ -50,17 +52,32 @@
 //!   first line is sqlx's `-- no-transaction` (see the README for what that
 //!   gives up).
 
+#[cfg(unix)]
+mod background;
 mod catalog;
 mod handles;
 mod migrator;
 #[cfg(unix)]
 mod server;
 mod shared;
+#[cfg(all(
+    unix,
+    any(feature = "postgres-sqlx-0_8", feature = "postgres-sqlx-0_9")
+))]
+mod sqlx;
+#[cfg(unix)]
+mod template;
+#[cfg(unix)]
+mod testdb;
 
 pub use migrator::{Migrator, check_set, ledger, lock_key, migrate, validate};
 #[cfg(unix)]
-pub use server::{DATABASE_URL_ENV, TestDatabase, TestServer};
+pub use server::{DATABASE_URL_ENV, SHARED_DIR_ENV, SHARED_IDLE, TestDatabase, TestServer};
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
+#[cfg(unix)]
+pub use template::TEMPLATE_TTL_DAYS;
+#[cfg(unix)]
+pub use testdb::{AHEAD_ENV, TestDb, TestDbBuilder};
 
 /// `url` as an error message shows it: a password in it (`user:secret@`
 /// of a URL, `password=` of a connection string) replaced by `***`.

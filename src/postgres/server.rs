@@ -51,12 +51,27 @@ pub struct TestServer {
     throwaway: Option<Throwaway>,
 }
 
-/// The directory and supervisor of a throwaway cluster.
+/// The directory and supervisor of a throwaway cluster: this process's
+/// own (a supervisor it holds by a pipe), or the one this user's processes
+/// share (a lease: a shared lock on its `users.lock` for as long as the
+/// handle lives).
 #[derive(Debug)]
 struct Throwaway {
     dir: PathBuf,
     supervisor: Mutex<Option<(Child, ChildStdin)>>,
+    /// Held (a shared `flock`) while this process uses the shared server.
+    _lease: Option<fs::File>,
 }
+
+/// The environment variable naming the directory of the throwaway server
+/// this user's test processes share (see [`TestServer::shared`]). Unset
+/// or empty: `/tmp/migrate-once-pg-<uid>` (under `TMPDIR` if that is
+/// short enough for a socket path).
+pub const SHARED_DIR_ENV: &str = "MIGRATE_ONCE_PG_DIR";
+
+/// How long the shared throwaway server runs on with no process using it
+/// before it stops and its directory is removed.
+pub const SHARED_IDLE: Duration = Duration::from_secs(2);
 
 impl Drop for Throwaway {
     fn drop(&mut self) {
@@ -101,9 +116,23 @@ impl TestServer {
         }
     }
 
-    /// One server for the whole process, started by the first call (see
-    /// [`start`](Self::start)) and stopped when the process exits. A
-    /// failure is not kept: the next call tries again.
+    /// One server for the whole process: the one `DATABASE_URL` names, or
+    /// else the throwaway server this user's test processes share, so that
+    /// a run of many test processes (cargo-nextest starts one per test)
+    /// starts one cluster, not one each. A failure is not kept: the next
+    /// call tries again.
+    ///
+    /// The shared server lives in [`SHARED_DIR_ENV`] (default
+    /// `/tmp/migrate-once-pg-<uid>`). A process that finds no server there
+    /// starts one under an exclusive lock on `start.lock` (others wait for
+    /// it, then use it); every process using it holds a shared lock on
+    /// `users.lock` until it exits, however it exits (the kernel releases
+    /// it). A supervisor process stops the server and removes the
+    /// directory once no process has held that lock for [`SHARED_IDLE`]
+    /// (2 s), checking again under `start.lock`, so a process never joins a
+    /// server that is stopping. Nothing is left running after a test run.
+    /// Where sharing is not possible (no `flock` command), each process
+    /// starts its own, as [`start`](Self::start) does.
     ///
     /// ```
     /// let a = migrate_once::postgres::TestServer::shared()?;
@@ -116,7 +145,13 @@ impl TestServer {
     ///
     /// As [`start`](Self::start).
     pub fn shared() -> Result<&'static TestServer> {
-        SHARED.get_or_try_init(Self::start)
+        SHARED.get_or_try_init(|| match std::env::var(DATABASE_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => Self::at(&url),
+            _ => match find_flock() {
+                Some(flock) => join_shared(&flock),
+                None => Self::start_throwaway(),
+            },
+        })
     }
 
     /// The server at `url`, which must answer.
@@ -227,6 +262,10 @@ impl TestServer {
             url: with_dbname(&self.url, &name),
             name,
             config,
+            // A throwaway server (this process's, or the one this user's
+            // processes share) takes its databases with it when it stops;
+            // DATABASE_URL's outlives them, so they are dropped with their
+            // handle.
             admin: (!self.is_throwaway()).then(|| self.config.clone()),
         })
     }
@@ -422,35 +461,7 @@ rm -rf "$dir"
 "#;
 
 fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestServer> {
-    let data = dir.join("data");
-    let out = command(bin, "initdb", owner)
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-            "-D",
-        ])
-        .arg(&data)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            no_server(format!(
-                "{} could not run: {e}",
-                bin.join("initdb").display()
-            ))
-        })?;
-    if !out.status.success() {
-        return Err(no_server(format!(
-            "initdb failed ({}): {}",
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stderr))
-        )));
-    }
+    init_cluster(bin, &dir.join("data"), owner)?;
     let mut sh = Command::new("/bin/sh");
     if let Some((uid, gid)) = owner {
         use std::os::unix::process::CommandExt;
@@ -472,9 +483,11 @@ fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestSer
         .spawn()
         .map_err(|e| no_server(format!("/bin/sh could not run: {e}")))?;
     let stdin = child.stdin.take().expect("stdin is piped");
+    // A URL (not `key=value`) so that sqlx, psql and rust-postgres all
+    // read it: the socket's directory is the host, percent-encoded.
     let url = format!(
-        "host={} port=5432 user=postgres dbname=postgres",
-        dir.display()
+        "postgres://postgres@{}:5432/postgres",
+        percent_encoded(&dir.to_string_lossy())
     );
     let config: Config = url.parse().expect("a valid connection string");
     let server = TestServer {
@@ -483,6 +496,7 @@ fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestSer
         throwaway: Some(Throwaway {
             dir: dir.to_path_buf(),
             supervisor: Mutex::new(Some((child, stdin))),
+            _lease: None,
         }),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -506,6 +520,289 @@ fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<TestSer
                 if gave_up {
                     return Err(no_server(format!(
                         "the server did not start ({e}); its log: {}",
+                        tail(&log)
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// `text` with every byte but letters, digits and `-._~` percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `initdb` into `data`, as `owner`.
+fn init_cluster(bin: &Path, data: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    let out = command(bin, "initdb", owner)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            no_server(format!(
+                "{} could not run: {e}",
+                bin.join("initdb").display()
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(no_server(format!(
+            "initdb failed ({}): {}",
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr))
+        )));
+    }
+    Ok(())
+}
+
+/// The `flock` command (util-linux, busybox), which the shared server's
+/// supervisor locks with.
+fn find_flock() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
+        .map(|d| d.join("flock"))
+        .find(|f| f.is_file())
+}
+
+/// The shared server's directory: [`SHARED_DIR_ENV`], or a name of this
+/// user's own, short enough for the socket path in it.
+fn shared_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(SHARED_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let uid = fs::metadata("/proc/self").map_or_else(
+        |_| std::process::id(),
+        |m| std::os::unix::fs::MetadataExt::uid(&m),
+    );
+    let base = std::env::temp_dir();
+    let base = if base.as_os_str().len() > 60 {
+        PathBuf::from("/tmp")
+    } else {
+        base
+    };
+    base.join(format!("migrate-once-pg-{uid}"))
+}
+
+/// The shared server's supervisor: starts the server, then every 0.2 s
+/// asks whether any process holds `users.lock`; after `$4` quiet checks
+/// in a row it takes `start.lock` (no process is joining then), asks once
+/// more, and if still no one: stops the server and removes the directory.
+/// If the server dies on its own, the directory goes too, under the lock.
+const SHARED_SUPERVISOR: &str = r#"
+bin=$1; dir=$2; flock=$3; idle=$4
+"$bin/postgres" -D "$dir/data" -k "$dir" -p 5432 -c listen_addresses= -c fsync=off \
+  -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 \
+  -c shared_buffers=32MB -c max_locks_per_transaction=256 >"$dir/server.log" 2>&1 &
+pid=$!
+quiet=0
+while kill -0 "$pid" 2>/dev/null; do
+  sleep 0.2
+  if "$flock" -n -x "$dir/users.lock" true; then quiet=$((quiet + 1)); else quiet=0; fi
+  if [ "$quiet" -ge "$idle" ]; then
+    exec 8<"$dir/start.lock"
+    "$flock" -x 8
+    exec 9<"$dir/users.lock"
+    if "$flock" -n -x 9; then
+      kill -INT "$pid" 2>/dev/null
+      wait "$pid"
+      rm -rf "$dir"
+      exit 0
+    fi
+    exec 8<&- 9<&-
+    quiet=0
+  fi
+done
+exec 8<"$dir/start.lock"
+"$flock" -x 8
+rm -rf "$dir"
+"#;
+
+fn server_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    no_server(format!("{what} {}: {e}", path.display()))
+}
+
+/// Joins the throwaway server this user's processes share, starting it if
+/// there is none (see [`TestServer::shared`]).
+fn join_shared(flock: &Path) -> Result<TestServer> {
+    use std::os::unix::fs::MetadataExt;
+    let bin = find_binaries()?;
+    let owner = unprivileged_owner()?;
+    let dir = shared_dir();
+    let me = fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if Instant::now() > deadline {
+            return Err(no_server(format!(
+                "the shared server in {} did not become ready",
+                dir.display()
+            )));
+        }
+        match fs::symlink_metadata(&dir) {
+            Err(_) => {
+                if let Err(e) = fs::create_dir(&dir) {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        continue;
+                    }
+                    return Err(server_err("could not make", &dir, e));
+                }
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                        .map_err(|e| server_err("could not hand over", &dir, e))?;
+                }
+            }
+            Ok(m) => {
+                let allowed = [Some(me), owner.map(|o| o.0)];
+                if !m.is_dir() || !allowed.contains(&Some(m.uid())) {
+                    return Err(no_server(format!(
+                        "refusing to use {} for the shared server: it is not a directory of \
+                         yours (owner uid {}); remove it, or set {SHARED_DIR_ENV}",
+                        dir.display(),
+                        m.uid()
+                    )));
+                }
+            }
+        }
+        let start_path = dir.join("start.lock");
+        let start = match fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&start_path)
+        {
+            Ok(f) => f,
+            // Removed by a supervisor that is stopping: try again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(server_err("could not open", &start_path, e)),
+        };
+        start
+            .lock()
+            .map_err(|e| server_err("could not lock", &start_path, e))?;
+        // The file may have been removed while we waited for it.
+        let same = fs::metadata(&start_path)
+            .ok()
+            .zip(start.metadata().ok())
+            .is_some_and(|(a, b)| (a.dev(), a.ino()) == (b.dev(), b.ino()));
+        if !same {
+            continue;
+        }
+        let users_path = dir.join("users.lock");
+        let url = format!(
+            "postgres://postgres@{}:5432/postgres",
+            percent_encoded(&dir.to_string_lossy())
+        );
+        let config: Config = url.parse().expect("a valid URL");
+        if config.connect(NoTls).is_err() {
+            start_shared(&bin, &dir, owner, flock, &config)?;
+        }
+        let lease = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&users_path)
+            .map_err(|e| server_err("could not open", &users_path, e))?;
+        if let Some((uid, gid)) = owner {
+            let _ = std::os::unix::fs::chown(&start_path, Some(uid), Some(gid));
+            let _ = std::os::unix::fs::chown(&users_path, Some(uid), Some(gid));
+        }
+        lease
+            .lock_shared()
+            .map_err(|e| server_err("could not lock", &users_path, e))?;
+        drop(start);
+        return Ok(TestServer {
+            url,
+            config,
+            throwaway: Some(Throwaway {
+                dir,
+                supervisor: Mutex::new(None),
+                _lease: Some(lease),
+            }),
+        });
+    }
+}
+
+/// Starts the shared server in `dir` (under `start.lock`): a new cluster,
+/// and a supervisor that outlives this process.
+fn start_shared(
+    bin: &Path,
+    dir: &Path,
+    owner: Option<(u32, u32)>,
+    flock: &Path,
+    config: &Config,
+) -> Result<()> {
+    // What a server that died left (no supervisor is alive: it would hold
+    // the server up, and we hold the start lock).
+    let data = dir.join("data");
+    let _ = fs::remove_dir_all(&data);
+    init_cluster(bin, &data, owner)?;
+    let idle = (SHARED_IDLE.as_millis() / 200).max(1).to_string();
+    // `sh -c '… &'`: the supervisor is orphaned at once (init reaps it),
+    // in a process group of its own (a Ctrl-C to the test run does not
+    // reach it).
+    let mut sh = Command::new("/bin/sh");
+    if let Some((uid, gid)) = owner {
+        use std::os::unix::process::CommandExt;
+        sh.uid(uid).gid(gid);
+    }
+    {
+        use std::os::unix::process::CommandExt;
+        sh.process_group(0);
+    }
+    let status = sh
+        .args([
+            "-c",
+            r#"sh -c "$0" migrate-once-pg-shared "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &"#,
+            SHARED_SUPERVISOR,
+        ])
+        .arg(bin)
+        .arg(dir)
+        .arg(flock)
+        .arg(&idle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| no_server(format!("/bin/sh could not run: {e}")))?;
+    if !status.success() {
+        return Err(no_server(format!(
+            "the supervisor did not start ({status})"
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match config.connect(NoTls) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+                let fatal = log
+                    .lines()
+                    .any(|l| l.contains("FATAL") && !l.contains("starting up"));
+                if fatal || Instant::now() > deadline {
+                    return Err(no_server(format!(
+                        "the shared server did not start ({e}); its log: {}",
                         tail(&log)
                     )));
                 }

@@ -108,6 +108,35 @@ impl r2d2::CustomizeConnection<Client, postgres::Error> for SearchPath {
     }
 }
 
+/// An r2d2 pool over `config` of at most `size` connections, none opened
+/// until asked for, each with `search_path` set to `schema` if one is
+/// given; its maintenance runs on one thread.
+pub(crate) fn build_pool(
+    config: &Config,
+    url: &str,
+    schema: Option<&str>,
+    size: u32,
+) -> Result<Pool> {
+    let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+    let threads = Arc::new(
+        scheduled_thread_pool::ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("migrate-once-pg-pool-{}")
+            .build(),
+    );
+    let mut builder = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .thread_pool(threads);
+    if let Some(schema) = schema {
+        builder = builder.connection_customizer(Box::new(SearchPath(schema.to_string())));
+    }
+    builder.build(manager).map_err(|source| Error::Pool {
+        database: Some(super::redacted(url).into()),
+        source: Arc::new(source),
+    })
+}
+
 impl SharedDb {
     /// Connects to `url` (a `postgres://` URL or a `key=value` connection
     /// string, as `DATABASE_URL` holds), migrates the database's current
@@ -168,24 +197,12 @@ impl SharedDb {
     pub fn pool(&self) -> Result<Pool> {
         self.pool
             .get_or_try_init(|| {
-                let manager = PostgresConnectionManager::new(self.config.clone(), NoTls);
-                let threads = Arc::new(
-                    scheduled_thread_pool::ScheduledThreadPool::builder()
-                        .num_threads(1)
-                        .thread_name_pattern("migrate-once-pg-pool-{}")
-                        .build(),
-                );
-                let mut builder = r2d2::Pool::builder()
-                    .max_size(self.pool_size)
-                    .min_idle(Some(0))
-                    .thread_pool(threads);
-                if let Some(schema) = &self.schema {
-                    builder = builder.connection_customizer(Box::new(SearchPath(schema.clone())));
-                }
-                builder.build(manager).map_err(|source| Error::Pool {
-                    database: Some(super::redacted(&self.url).into()),
-                    source: Arc::new(source),
-                })
+                build_pool(
+                    &self.config,
+                    &self.url,
+                    self.schema.as_deref(),
+                    self.pool_size,
+                )
             })
             .cloned()
     }

@@ -4,10 +4,6 @@
 //! handles). It imports the set and the ledgers' formats from the crate's
 //! root, and nothing of the Postgres backend.
 
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-#[doc(hidden)]
-#[path = "sqlx_test.rs"]
-pub mod __sqlx_test;
 pub(crate) mod app_ledger;
 pub(crate) mod background;
 pub(crate) mod check;
@@ -30,6 +26,8 @@ pub(crate) mod snapshot;
 pub(crate) mod sqlite_config;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 pub(crate) mod sqlx;
+#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+pub(crate) mod sqlx_test;
 pub(crate) mod template;
 pub(crate) mod template_key;
 pub(crate) mod testdb;

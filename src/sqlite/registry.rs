@@ -23,22 +23,6 @@ static TEMPLATES: OnceMap<(PathBuf, Flavor), Arc<Template>> = OnceMap::new();
 /// The schema each set defines, by set hash.
 static SCHEMAS: OnceMap<String, Arc<Schema>> = OnceMap::new();
 
-/// The migration sets of `#[sqlx_test]` tests, by directory or migrator
-/// (see `__sqlx_test`; `None` is an empty database).
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-static SQLX_TEST_SETS: OnceMap<String, Option<Arc<Migrations>>> = OnceMap::new();
-
-/// The set `key` names, built by `build` once per process: every test of
-/// one directory or migrator shares it, and a set that cannot be built is
-/// the same error for each of them.
-#[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
-pub(crate) fn sqlx_test_set(
-    key: String,
-    build: impl FnOnce() -> Result<Option<Arc<Migrations>>>,
-) -> Result<Option<Arc<Migrations>>> {
-    SQLX_TEST_SETS.get_or_init(key, build, |_| false)
-}
-
 /// Runs `migrate_and_validate` for the database `id` and `set` at most once
 /// per process; callers for the same database and set wait for the first,
 /// and get its outcome.

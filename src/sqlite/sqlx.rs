@@ -181,7 +181,7 @@ macro_rules! sqlx_module {
 
             fn run_test(self, args: Args) -> Fut::Output {
                 let test = args.test_path;
-                sqlx_test::run(&args, |db| {
+                sqlx_test::run(&args, crate::sqlite::sqlx_test::database(&args), |db| {
                     let pool = test_db_pool(db);
                     async move {
                         let pool = connect(pool, test).await;
@@ -202,7 +202,7 @@ macro_rules! sqlx_module {
 
             fn run_test(self, args: Args) -> Fut::Output {
                 let test = args.test_path;
-                sqlx_test::run(&args, |db| {
+                sqlx_test::run(&args, crate::sqlite::sqlx_test::database(&args), |db| {
                     let pool = test_db_pool(db);
                     async move {
                         let pool = connect(pool, test).await;
@@ -228,7 +228,7 @@ macro_rules! sqlx_module {
 
             fn run_test(self, args: Args) -> Fut::Output {
                 let test = args.test_path;
-                sqlx_test::run(&args, |db| {
+                sqlx_test::run(&args, crate::sqlite::sqlx_test::database(&args), |db| {
                     let options = db.sqlx_options();
                     let in_memory = db
                         .setup()
@@ -260,7 +260,7 @@ macro_rules! sqlx_module {
             type Output = Fut::Output;
 
             fn run_test(self, args: Args) -> Fut::Output {
-                sqlx_test::run(&args, |db| {
+                sqlx_test::run(&args, crate::sqlite::sqlx_test::database(&args), |db| {
                     self(
                         SqlitePoolOptions::new().max_connections(1000),
                         db.sqlx_options(),

@@ -13,3 +13,4 @@ mod migrator;
 mod race;
 mod server;
 mod shared_db;
+mod testdb;

@@ -88,3 +88,79 @@ fn database_url_names_the_server_and_none_is_started() {
         "a DATABASE_URL that does not answer is an error, not a fallback"
     );
 }
+
+/// Runs only in a child: joins the shared throwaway server (of
+/// `SHARED_DIR_ENV`, set by the parent), makes a test database on it,
+/// prints the server's process id, then holds it for `HOLD` seconds.
+#[test]
+#[ignore = "run as a child process by server::processes_share_one_throwaway_server_which_stops_after_the_last"]
+fn child_join_shared() {
+    let server = TestServer::shared().expect("the shared server");
+    let db = migrate_once::postgres::TestDb::empty_builder()
+        .open()
+        .expect("a database on it");
+    let pid: i32 = db
+        .connect()
+        .unwrap()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    assert!(pid > 0);
+    let postmaster = std::fs::read_to_string(server.dir().unwrap().join("data/postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    println!("RESULT pid={postmaster}");
+    let hold: u64 = std::env::var("HOLD").map_or(0, |h| h.parse().unwrap());
+    thread::sleep(Duration::from_secs(hold));
+}
+
+#[test]
+fn processes_share_one_throwaway_server_which_stops_after_the_last() {
+    let _ = server!();
+    let dir = PathBuf::from(format!("/tmp/mo-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spawn = |hold: &str| {
+        let mut cmd = child("server::child_join_shared");
+        cmd.env(migrate_once::postgres::SHARED_DIR_ENV, &dir)
+            .env_remove(DATABASE_URL_ENV)
+            .env("HOLD", hold);
+        Running::spawn(cmd)
+    };
+    // Two at once: one starts the server, the other waits and joins it.
+    let (mut first, second) = (spawn("60"), spawn("0"));
+    let pid = crate::support::field(&first.line("RESULT"), "pid");
+    let result = second.result();
+    assert_eq!(crate::support::field(&result, "pid"), pid, "one server");
+    // The one that left did not stop it: another still uses it.
+    thread::sleep(migrate_once::postgres::SHARED_IDLE + Duration::from_secs(1));
+    assert!(
+        PathBuf::from(format!("/proc/{pid}")).exists(),
+        "stopped under a user"
+    );
+    let third = spawn("0").result();
+    assert_eq!(
+        crate::support::field(&third, "pid"),
+        pid,
+        "joined, not restarted"
+    );
+    // The last user killed outright: the kernel drops its lock, and the
+    // server stops and its directory goes.
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    let killed = Instant::now();
+    while PathBuf::from(format!("/proc/{pid}")).exists() || dir.exists() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "the server {pid} or {} is still there",
+            dir.display()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    println!(
+        "stopped and removed {:?} after the last user",
+        killed.elapsed()
+    );
+}

@@ -224,6 +224,13 @@ impl Running {
         panic!("the child printed no `{prefix}` line; its stderr:\n{stderr}")
     }
 
+    /// Everything the child wrote to stderr (waits for it to close).
+    pub fn stderr(&mut self) -> String {
+        std::mem::replace(&mut self.stderr, thread::spawn(String::new))
+            .join()
+            .unwrap_or_default()
+    }
+
     /// Waits for the child to exit successfully, and returns its `RESULT` line.
     pub fn result(mut self) -> String {
         let line = self.line("RESULT");

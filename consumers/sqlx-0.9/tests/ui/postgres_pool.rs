@@ -1,5 +1,5 @@
-// A pool of another database: SQLite only. (A stand-in type: this crate
-// builds sqlx without Postgres.)
+// A `PgPool` without Postgres support: a stand-in type (this crate builds
+// sqlx without Postgres, and migrate-once without postgres-sqlx-0_9).
 struct PgPool;
 
 #[migrate_once::sqlx_test]

@@ -1,0 +1,5 @@
+create table "user"
+(
+    user_id  uuid primary key default uuid_generate_v1mc(),
+    username text unique not null
+);

@@ -1,0 +1,3 @@
+-- no-transaction
+
+CREATE DATABASE test_db;
