@@ -185,10 +185,17 @@ pub(crate) fn named(path: &Path, purpose: Purpose) -> Dir {
     }
 }
 
+/// Which directory a path is: device, inode, mode (file type and
+/// permissions) and owner. Device and inode alone are not enough: a
+/// directory removed frees its inode number for the next file made, a
+/// symbolic link put in its place say, which then looked like the
+/// directory that was checked (it failed CI once).
+type Identity = (u64, u64, u32, u32);
+
 /// Directories this process has made ready, and which directory each
-/// was (device and inode): one removed and put back since, by anyone, is
-/// checked again.
-static READY: Lazy<Mutex<HashMap<Dir, (u64, u64)>>> = Lazy::new(Mutex::default);
+/// was ([`Identity`]): one removed and put back since, by anyone, or
+/// whose mode or owner changed, is checked again.
+static READY: Lazy<Mutex<HashMap<Dir, Identity>>> = Lazy::new(Mutex::default);
 
 impl Dir {
     /// Makes the directory exist and checks that it is safe to use (see the
@@ -427,16 +434,15 @@ mod sys {
         }
     }
 
-    /// Which directory `path` is now (device, inode); through a link only
-    /// with `follow`.
-    pub(super) fn identity(path: &Path, follow: bool) -> Option<(u64, u64)> {
+    /// Which directory `path` is now; through a link only with `follow`.
+    pub(super) fn identity(path: &Path, follow: bool) -> Option<super::Identity> {
         let meta = if follow {
             fs::metadata(path)
         } else {
             fs::symlink_metadata(path)
         }
         .ok()?;
-        Some((meta.dev(), meta.ino()))
+        Some((meta.dev(), meta.ino(), meta.mode(), meta.uid()))
     }
 
     /// What is wrong with a directory the user named, if anything: it must
@@ -521,9 +527,9 @@ mod sys {
         None
     }
 
-    pub(super) fn identity(path: &Path, _follow: bool) -> Option<(u64, u64)> {
+    pub(super) fn identity(path: &Path, _follow: bool) -> Option<super::Identity> {
         // No inode to compare: once made ready, taken as it is.
-        fs::metadata(path).ok().map(|_| (0, 0))
+        fs::metadata(path).ok().map(|_| (0, 0, 0, 0))
     }
 }
 
@@ -647,6 +653,17 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, &dir.path).unwrap();
         let problem = unsafe_problem(dir.ready());
         assert!(problem.starts_with("it is a symbolic link"), "{problem}");
+    }
+
+    #[test]
+    fn a_directory_whose_mode_changed_after_it_was_checked_is_checked_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = own(&tmp.path().join("opened"));
+        dir.ready().unwrap();
+        // Same device and inode: only the mode tells.
+        fs::set_permissions(&dir.path, fs::Permissions::from_mode(0o777)).unwrap();
+        let problem = unsafe_problem(dir.ready());
+        assert!(problem.contains("others can write"), "{problem}");
     }
 
     #[test]
