@@ -144,6 +144,7 @@ pub use sqlite::sqlx::sqlx_0_9;
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlite/sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
 pub use sqlite::template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use sqlite::template_fn::{BoxError, TemplateFn};
 pub use sqlite::template_key::TemplateKey;
 pub use sqlite::testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
