@@ -4,8 +4,8 @@
 
 use std::sync::{Barrier, LazyLock};
 
-use consumer_rusqlite_migration::{migrations, LATEST};
 use migrate_once::{SharedDb, TemplateFn, TestDb};
+use my_app::{migrations, LATEST};
 use rusqlite_migration::SchemaVersion;
 
 /// The template: the project's own migrations, run by rusqlite_migration.
@@ -118,4 +118,21 @@ fn a_shared_database_from_the_same_template() {
     assert_eq!(users(&conn), 2);
     drop(conn);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The README's rusqlite_migration block is `tests/readme_example.rs`,
+/// verbatim: this crate compiles and runs it.
+#[test]
+fn the_readme_block_is_this_crates_test_file() {
+    let readme = include_str!("../../../README.md");
+    let marker = "<!-- consumers/rusqlite_migration/tests/readme_example.rs, verbatim -->";
+    let after = &readme[readme.find(marker).expect("the marker in README.md") + marker.len()..];
+    let block: String = after
+        .lines()
+        .skip_while(|l| !l.starts_with("```"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(block, include_str!("readme_example.rs"));
 }
