@@ -55,6 +55,7 @@
 //! | a database per test, nothing shared | [`TestDb::in_memory`] |
 //! | a database per test as a file | [`TestDb::new`] |
 //! | one database many tests, threads or processes share | [`SharedDb::open`] |
+//! | your migrations are code (rusqlite_migration, refinery, `execute_batch`): a template your function builds once | [`TemplateFn`] with [`TestDb::from_fn`], [`TestDb::in_memory_from_fn`], [`SharedDb::open_from_fn`] |
 //! | to migrate a connection you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
 //! | to test the migrations: each down undoes its up, the schema is the reviewed one | [`assert_reversible`] / [`assert_schema_snapshot`] |
 //!
