@@ -179,6 +179,13 @@ pub mod __private {
         crate::sqlite::template::records_verified(dir)
     }
 
+    /// For this crate's own tests: forgets the template of `f` this
+    /// process loaded, so that the next use finds it in the on-disk cache
+    /// as a new process would.
+    pub fn forget_template_fn(f: &crate::TemplateFn) {
+        crate::sqlite::registry::forget_fn(f).expect("the cache directory");
+    }
+
     /// For this crate's own tests: how many finished test databases this
     /// process rewrote as new clones (see `sqlite::background`).
     pub fn rewritten_clones() -> usize {

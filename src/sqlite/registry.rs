@@ -91,7 +91,22 @@ pub(crate) fn fn_template(f: &TemplateFn, setup: &Setup, checked: bool) -> Resul
         |e| matches!(e, Error::TemplateFn { .. }),
     )?;
     f.check_required(&t)?;
+    // Once per process and template; a difference is not remembered.
+    VERIFIED.get_or_init(dir, || f.verify(&t, setup), |_| true)?;
     Ok(t)
+}
+
+/// Function templates this process found cached and checked by running
+/// the function again ([`TemplateFn::verify_cached`]).
+static VERIFIED: OnceMap<PathBuf, ()> = OnceMap::new();
+
+/// For the crate's tests: forgets the template of `f` this process
+/// loaded, so that the next use finds it on disk as a new process would.
+pub(crate) fn forget_fn(f: &TemplateFn) -> Result<()> {
+    let dir = template::dir_for_fn(f)?;
+    TEMPLATES.forget(&(dir.clone(), Flavor::Full));
+    VERIFIED.forget(&dir);
+    Ok(())
 }
 
 /// The schema `set` defines, which a shared database is validated against:

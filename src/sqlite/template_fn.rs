@@ -94,14 +94,20 @@ pub(crate) enum Body {
 ///   seal (length and XXH3 of its bytes) no longer matches and it is built
 ///   again, as a set's is. A process that finds the template already built
 ///   checks it against its seal; it does not run the function.
-/// - Not caught: the function changed while the key did not (the old
-///   template is used: derive the key from the sources to avoid this), or
-///   a function whose result differs from run to run (it runs once per key,
-///   so there is no second result to compare with; only an earlier run's
-///   cache, under another key, would differ). A schema snapshot
-///   ([`assert_schema_snapshot`](TemplateFn::assert_schema_snapshot))
-///   catches a changed schema under an unchanged key when it is compared
-///   in a fresh cache (CI's first run).
+/// - With [`verify_cached`](TemplateFn::verify_cached) on, a process that
+///   finds the template already built runs the function once more on a
+///   scratch database and compares the two (schema fingerprint, row counts,
+///   `user_version`): a function changed while its key did not, or one
+///   whose result differs from run to run, is [`Error::TemplateFn`] naming
+///   the difference.
+/// - Not caught without it: the function changed while the key did not
+///   (the old template is used: derive the key from the sources to avoid
+///   this), and a function whose result differs from run to run (it runs
+///   once per key, so there is no second result to compare with). Not
+///   caught even with it: a difference in the rows' values that leaves
+///   every table's row count as it was, and a function changed under an
+///   unchanged key in a process that itself builds the template (it has
+///   nothing older to compare with).
 ///
 /// # What does not apply
 ///
@@ -116,6 +122,7 @@ pub struct TemplateFn {
     key: String,
     body: Arc<Body>,
     required_tables: Vec<String>,
+    verify_cached: bool,
 }
 
 impl fmt::Debug for TemplateFn {
@@ -130,6 +137,7 @@ impl fmt::Debug for TemplateFn {
                 },
             )
             .field("required_tables", &self.required_tables)
+            .field("verify_cached", &self.verify_cached)
             .finish()
     }
 }
@@ -161,6 +169,7 @@ impl TemplateFn {
             key: key.into(),
             body: Arc::new(Body::Connection(Box::new(build))),
             required_tables: Vec::new(),
+            verify_cached: false,
         }
     }
 
@@ -190,6 +199,7 @@ impl TemplateFn {
             key: key.into(),
             body: Arc::new(Body::Path(Box::new(build))),
             required_tables: Vec::new(),
+            verify_cached: false,
         }
     }
 
@@ -245,6 +255,42 @@ impl TemplateFn {
     {
         self.required_tables
             .extend(tables.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether a process that finds the template already built (by another
+    /// process, or an earlier run) runs the function once more, on a
+    /// scratch database, and compares the two: every table, column, index,
+    /// view and trigger (the fingerprint [`check_reversible`](crate::check_reversible)
+    /// compares), each table's row count, and `PRAGMA user_version`. A
+    /// difference is [`Error::TemplateFn`] naming it: the function changed
+    /// while its key did not, or it does not build the same database twice.
+    /// Default `false`: it costs one run of the function per process (once
+    /// per process however many databases it makes); turn it on where that
+    /// is cheap, in CI for instance: `.verify_cached(std::env::var_os("CI").is_some())`.
+    ///
+    /// ```
+    /// use migrate_once::{Error, TemplateFn, TestDb};
+    /// let key = format!("verify-doc-{}", std::process::id());
+    /// let v1 = TemplateFn::new(key.clone(), |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(a)")?;
+    ///     Ok(())
+    /// });
+    /// TestDb::from_fn(&v1)?; // built, and cached under `key`
+    /// // Edited, but the key kept: found built, run again, and compared.
+    /// let v2 = TemplateFn::new(key, |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(a, b)")?;
+    ///     Ok(())
+    /// })
+    /// .verify_cached(true);
+    /// # migrate_once::__private::forget_template_fn(&v2); // as a new process
+    /// let err = TestDb::from_fn(&v2).unwrap_err();
+    /// assert!(matches!(&err, Error::TemplateFn { problem, .. } if problem.contains("column b")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn verify_cached(mut self, verify: bool) -> Self {
+        self.verify_cached = verify;
         self
     }
 
@@ -369,6 +415,66 @@ impl TemplateFn {
             },
             Some(template.path()),
         )
+    }
+
+    /// With [`verify_cached`](TemplateFn::verify_cached), for a template
+    /// this process did not build: runs the function on a scratch database
+    /// and compares it with the template.
+    pub(crate) fn verify(&self, template: &Template, setup: &Setup) -> Result<()> {
+        use crate::sqlite::fingerprint::{Cache, Fingerprint};
+        if !self.verify_cached || template.built_by_this_process() {
+            return Ok(());
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix("migrate-once-verify-")
+            .tempdir()
+            .map_err(Error::io(&std::env::temp_dir()))?;
+        let path = scratch.path().join("again.sqlite");
+        let setup = Setup {
+            on_connect: setup.on_connect.clone(),
+            ..Setup::default()
+        };
+        let again = match &*self.body {
+            Body::Connection(_) => {
+                let mut conn = setup.open(&path, Some(&path))?;
+                self.run(Some(&mut conn), &path)?;
+                conn
+            }
+            Body::Path(_) => {
+                self.run(None, &path)?;
+                setup.open(&path, Some(&path))?
+            }
+        };
+        let cached = crate::sqlite::memdb::private_copy(template.bytes()?)
+            .map_err(Error::db("read the template", Some(template.path())))?;
+        let want = Fingerprint::read(&cached, true, &mut Cache::default())?;
+        let got = Fingerprint::read(&again, true, &mut Cache::default())?;
+        let mut differences: Vec<String> = want
+            .differences(&got)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let user_version = |conn: &rusqlite::Connection| {
+            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+                .map_err(Error::db("read user_version", None))
+        };
+        let (cached_version, version) = (user_version(&cached)?, user_version(&again)?);
+        if cached_version != version {
+            differences.push(format!(
+                "user_version: {version}, the cached template's {cached_version}"
+            ));
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(self.failed(
+            format!(
+                "built a database that differs from the template cached under the same key \
+                 ({}): change the key whenever the function changes, and make it deterministic",
+                differences.join("; ")
+            ),
+            None,
+        ))
     }
 
     /// Runs the function on the template being built at `tmp` (a

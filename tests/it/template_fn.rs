@@ -452,3 +452,60 @@ fn processes_starting_together_run_the_function_once() {
         assert_eq!(lines(), 1);
     }
 }
+
+#[test]
+fn verify_cached_runs_the_function_again_once_and_catches_a_different_result() {
+    // Deterministic: found cached (as by a new process), run once more,
+    // the same; later databases do not run it again.
+    let runs = Arc::new(AtomicUsize::new(0));
+    let f = counting(&unique("verify-same"), &runs, Duration::ZERO).verify_cached(true);
+    TestDb::from_fn(&f).unwrap();
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "built here: nothing to compare"
+    );
+    migrate_once::__private::forget_template_fn(&f);
+    TestDb::in_memory_from_fn(&f).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "found cached: run again");
+    TestDb::from_fn(&f).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "once per process");
+
+    // Not deterministic: one more seed row, and user_version, each run.
+    let key = unique("verify-differs");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let drifting = {
+        let runs = Arc::clone(&runs);
+        TemplateFn::new(key.clone(), move |conn| {
+            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            conn.execute_batch(&format!(
+                "CREATE TABLE t(x); PRAGMA user_version = {n};
+                 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+                 INSERT INTO t SELECT i FROM s;"
+            ))?;
+            Ok(())
+        })
+        .verify_cached(true)
+    };
+    TestDb::from_fn(&drifting).unwrap();
+    migrate_once::__private::forget_template_fn(&drifting);
+    let err = TestDb::from_fn(&drifting).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, Error::TemplateFn { key: k, .. } if *k == key),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("differs from the template cached under the same key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user_version: 2, the cached template's 1"),
+        "{text}"
+    );
+    assert!(text.contains("table t"), "the row counts: {text}");
+    // Without verification the cached template is used as it is.
+    let unverified = TemplateFn::new(key, |_| Err("not run: the template is cached".into()));
+    let db = TestDb::from_fn(&unverified).unwrap();
+    assert_eq!(count(&db.connect().unwrap(), "t"), 1);
+}
