@@ -132,7 +132,8 @@ pub(crate) fn is_being_built(path: &Path) -> bool {
 /// A migrated database, cached on disk and held in memory, ready to be
 /// cloned.
 ///
-/// Made by [`Template::for_set`]; one per migration set per process.
+/// Made by [`Template::for_set`] (one per migration set per process) or
+/// [`Template::for_fn`] (one per [`TemplateFn`] key per process).
 #[derive(Debug)]
 pub struct Template {
     seal: Seal,

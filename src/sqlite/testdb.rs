@@ -868,7 +868,8 @@ impl<'a> TestDbBuilder<'a> {
     /// [`migrate`](crate::migrate) on such a database finds no ledger of
     /// its own: it adopts what the app ledger records, and without one it
     /// fails as on any database migrated by other means ("table … already
-    /// exists").
+    /// exists"). A template a [`TemplateFn`] builds has no ledger of the
+    /// crate's, so this option has no effect on it.
     ///
     /// ```
     /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;

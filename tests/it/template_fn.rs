@@ -509,3 +509,20 @@ fn verify_cached_runs_the_function_again_once_and_catches_a_different_result() {
     let db = TestDb::from_fn(&unverified).unwrap();
     assert_eq!(count(&db.connect().unwrap(), "t"), 1);
 }
+
+#[test]
+fn a_shared_database_in_wal_mode_is_filled_from_the_template() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let f = counting(&unique("shared-wal"), &runs, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let db = SharedDb::builder(dir.path().join("wal.sqlite"))
+        .journal_mode(migrate_once::JournalMode::Wal)
+        .open_from_fn(&f)
+        .unwrap();
+    let conn = db.connect().unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(count(&conn, "users"), 1);
+}
