@@ -414,6 +414,21 @@ pub enum Error {
         /// The template file.
         path: PathBuf,
     },
+    /// The function that builds a template
+    /// ([`TemplateFn`](crate::TemplateFn)) returned an error, panicked, or
+    /// left a database that cannot be a template (no table at all, a
+    /// required table missing). Nothing was cached: no template is left
+    /// behind, and the next call for the key runs the function again (this
+    /// error is never remembered).
+    TemplateFn {
+        /// The key the template was to be cached under, as the user gave it.
+        key: String,
+        /// What went wrong: `"failed"`, `"panicked: <message>"`, `"created
+        /// no table"`, …
+        problem: String,
+        /// The function's own error, when it returned one.
+        source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// Another driver (sqlx, diesel) could not open the database or run
     /// the connection's setup.
     Driver {
@@ -999,6 +1014,11 @@ impl fmt::Display for Error {
                  it is checked whole, and rebuilt, on the next call",
                 path.display()
             ),
+            Error::TemplateFn { key, problem, .. } => write!(
+                f,
+                "the function building the template for key {key:?} {problem}; \
+                 no template was left behind"
+            ),
             Error::Driver {
                 driver, database, ..
             } => write!(f, "{driver} could not open {}", Db(database)),
@@ -1082,6 +1102,10 @@ impl std::error::Error for Error {
             | Error::Database { source, .. } => Some(&**source),
             Error::Pool { source, .. } => Some(&**source),
             Error::Driver { source, .. } => Some(&**source),
+            Error::TemplateFn {
+                source: Some(source),
+                ..
+            } => Some(&**source),
             #[cfg(feature = "postgres")]
             Error::Postgres { source, .. } | Error::PostgresSql { source, .. } => Some(&**source),
             _ => None,

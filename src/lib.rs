@@ -55,6 +55,7 @@
 //! | a database per test, nothing shared | [`TestDb::in_memory`] |
 //! | a database per test as a file | [`TestDb::new`] |
 //! | one database many tests, threads or processes share | [`SharedDb::open`] |
+//! | your migrations are code (rusqlite_migration, refinery, `execute_batch`): a template your function builds once | [`TemplateFn`] with [`TestDb::from_fn`], [`TestDb::in_memory_from_fn`], [`SharedDb::open_from_fn`] |
 //! | to migrate a connection you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
 //! | to test the migrations: each down undoes its up, the schema is the reviewed one | [`assert_reversible`] / [`assert_schema_snapshot`] |
 //!
@@ -144,6 +145,7 @@ pub use sqlite::sqlx::sqlx_0_9;
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlite/sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
 pub use sqlite::template::{CACHE_DIR_ENV, Template, cache_dir};
+pub use sqlite::template_fn::{BoxError, TemplateFn};
 pub use sqlite::template_key::TemplateKey;
 pub use sqlite::testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 
@@ -175,6 +177,13 @@ pub mod __private {
     /// recorded as verified (`template.verified`).
     pub fn records_verified_templates(dir: &std::path::Path) -> bool {
         crate::sqlite::template::records_verified(dir)
+    }
+
+    /// For this crate's own tests: forgets the template of `f` this
+    /// process loaded, so that the next use finds it in the on-disk cache
+    /// as a new process would.
+    pub fn forget_template_fn(f: &crate::TemplateFn) {
+        crate::sqlite::registry::forget_fn(f).expect("the cache directory");
     }
 
     /// For this crate's own tests: how many finished test databases this

@@ -107,7 +107,7 @@ pub(crate) fn copy_of(conn: &Connection) -> rusqlite::Result<Connection> {
 /// memory, an open write transaction keeps every reader out; see
 /// [`MEMDB_WAIT`]), then fails: a panicking test that held one must not
 /// hang while its database is kept.
-fn backup(src: &Connection, dst: &mut Connection) -> rusqlite::Result<()> {
+pub(crate) fn backup(src: &Connection, dst: &mut Connection) -> rusqlite::Result<()> {
     use rusqlite::backup::{Backup, StepResult};
     let backup = Backup::new(src, dst)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

@@ -29,6 +29,7 @@ pub(crate) mod sqlx;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 pub(crate) mod sqlx_test;
 pub(crate) mod template;
+pub(crate) mod template_fn;
 pub(crate) mod template_key;
 pub(crate) mod testdb;
 pub(crate) mod validate;

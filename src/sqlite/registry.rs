@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::registry::OnceMap;
 use crate::sqlite::connection::Setup;
 use crate::sqlite::identity::DbIdentity;
-use crate::sqlite::template::{self, Flavor, Template};
+use crate::sqlite::template::{self, Flavor, Recipe, Template};
+use crate::sqlite::template_fn::TemplateFn;
 use crate::sqlite::validate::Schema;
 
 /// Databases migrated (and validated) in this process, by identity and set.
@@ -69,6 +70,45 @@ pub(crate) fn template_checked(
     )
 }
 
+/// The template `f` builds, loaded from the on-disk cache (or built) at
+/// most once per process, and checked for `f`'s required tables on every
+/// call. With `checked`, after a clone found it damaged on disk: the one
+/// this process had is forgotten and the cache checked whole. A failure of
+/// the function itself ([`Error::TemplateFn`]) is not remembered: the
+/// next call runs it again.
+pub(crate) fn fn_template(f: &TemplateFn, setup: &Setup, checked: bool) -> Result<Arc<Template>> {
+    let dir = template::dir_for_fn(f)?;
+    let key = (dir.clone(), Flavor::Full);
+    if checked {
+        TEMPLATES.forget(&key);
+    }
+    let t = TEMPLATES.get_or_init(
+        key,
+        || {
+            template::load_or_build_recipe(&dir, Recipe::Fn(f), setup, checked, Flavor::Full)
+                .map(Arc::new)
+        },
+        |e| matches!(e, Error::TemplateFn { .. }),
+    )?;
+    f.check_required(&t)?;
+    // Once per process and template; a difference is not remembered.
+    VERIFIED.get_or_init(dir, || f.verify(&t, setup), |_| true)?;
+    Ok(t)
+}
+
+/// Function templates this process found cached and checked by running
+/// the function again ([`TemplateFn::verify_cached`]).
+static VERIFIED: OnceMap<PathBuf, ()> = OnceMap::new();
+
+/// For the crate's tests: forgets the template of `f` this process
+/// loaded, so that the next use finds it on disk as a new process would.
+pub(crate) fn forget_fn(f: &TemplateFn) -> Result<()> {
+    let dir = template::dir_for_fn(f)?;
+    TEMPLATES.forget(&(dir.clone(), Flavor::Full));
+    VERIFIED.forget(&dir);
+    Ok(())
+}
+
 /// The schema `set` defines, which a shared database is validated against:
 /// the template's, or, when there is no usable template (a cache directory
 /// that cannot be written, a template built with other settings that
@@ -124,5 +164,33 @@ impl Template {
     /// the cached file): give every caller of one migration set the same hook.
     pub fn for_set(set: &Migrations) -> Result<Arc<Template>> {
         template(set, &Setup::default(), Flavor::Full)
+    }
+
+    /// The template `f` builds: from this process's memory if it was loaded
+    /// before, else from the on-disk cache (checked against its seal), else
+    /// built by running the function, once across all processes.
+    ///
+    /// ```
+    /// use migrate_once::{Template, TemplateFn};
+    ///
+    /// let f = TemplateFn::new("for-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x)")?;
+    ///     Ok(())
+    /// });
+    /// let template = Template::for_fn(&f)?;
+    /// assert_eq!(&template.bytes()?[..16], b"SQLite format 3\0");
+    /// # Ok::<(), migrate_once::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TemplateFn`](crate::Error::TemplateFn) if the function
+    /// fails, panics or creates no table (not remembered: the next call
+    /// runs it again); [`Error::Validation`](crate::Error::Validation) if a
+    /// table it must create ([`TemplateFn::require_tables`]) is missing;
+    /// [`Error::Io`](crate::Error::Io) if the cache directory cannot be
+    /// written.
+    pub fn for_fn(f: &TemplateFn) -> Result<Arc<Template>> {
+        fn_template(f, &Setup::default(), false)
     }
 }

@@ -13,6 +13,7 @@ use crate::sqlite::connection::{Pool, Setup};
 use crate::sqlite::identity::DbIdentity;
 use crate::sqlite::migrator::{DEFAULT_LOCK_TIMEOUT, Migrator, Report};
 use crate::sqlite::registry;
+use crate::sqlite::template_fn::TemplateFn;
 use crate::sqlite::validate::{self, Expectation, Schema};
 
 /// A database file shared by many tests (or threads, or processes), migrated
@@ -87,6 +88,38 @@ impl SharedDb {
     /// opened (a missing parent directory, a file that is not a database).
     pub fn open(path: impl AsRef<Path>, set: &Migrations) -> Result<SharedDb> {
         Self::builder(path).open(set)
+    }
+
+    /// Opens the database file at `path` (creating it if it does not
+    /// exist), fills it with a copy of the template `f` builds if it holds
+    /// no schema yet (once across threads and processes), and validates its
+    /// schema against the template's. Uses the defaults of
+    /// [`SharedDb::builder`].
+    ///
+    /// ```
+    /// use migrate_once::{SharedDb, TemplateFn};
+    ///
+    /// let template = TemplateFn::new("shared-from-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x);")?;
+    ///     Ok(())
+    /// });
+    /// let dir = tempfile::tempdir()?;
+    /// let db = SharedDb::open_from_fn(dir.path().join("app.sqlite"), &template)?;
+    /// db.connect()?.execute("INSERT INTO t VALUES (1)", [])?;
+    /// // Opened again, by this or another process: the row is still there.
+    /// let again = SharedDb::open_from_fn(dir.path().join("app.sqlite"), &template)?;
+    /// let rows: i64 = again.connect()?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+    /// assert_eq!(rows, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Any error of building the template (see [`Template::for_fn`](crate::Template::for_fn));
+    /// [`Error::Validation`] if the database lacks an object the template
+    /// has; and as [`SharedDb::open`].
+    pub fn open_from_fn(path: impl AsRef<Path>, f: &TemplateFn) -> Result<SharedDb> {
+        Self::builder(path).open_from_fn(f)
     }
 
     /// Options for opening `path`. Defaults: wait up to 30 s for another
@@ -321,6 +354,84 @@ impl SharedDbBuilder {
             setup: self.setup,
             pool: Arc::default(),
             report,
+        })
+    }
+}
+
+impl SharedDbBuilder {
+    /// Opens the database, fills it from the template `f` builds if it
+    /// holds no schema yet, and validates it against the template's schema
+    /// (and the [required tables](SharedDbBuilder::require_tables), and
+    /// [`exact_schema`](SharedDbBuilder::exact_schema)). The lock timeout
+    /// does not apply: filling waits on the template's build lock.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let template = migrate_once::TemplateFn::new("shared-builder-from-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x);")?;
+    ///     Ok(())
+    /// });
+    /// let db = migrate_once::SharedDb::builder(dir.path().join("app.sqlite"))
+    ///     .require_tables(["t"])
+    ///     .exact_schema(true)
+    ///     .open_from_fn(&template)?;
+    /// assert!(db.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedDb::open_from_fn`].
+    pub fn open_from_fn(self, f: &TemplateFn) -> Result<SharedDb> {
+        refuse_non_file(&self.path)?;
+        let template = registry::fn_template(f, &self.setup, false)?;
+        let expected = template.schema()?;
+        let mut conn = self.setup.open(&self.path, Some(&self.path))?;
+        let id = DbIdentity::of_file(&self.path).map_err(Error::io(&self.path))?;
+        let path = id.path().to_path_buf();
+        let empty = |conn: &Connection| -> Result<bool> {
+            conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+                .map_err(Error::db("read the schema", Some(&path)))
+        };
+        // Checked on every open, as a set's shared database is migrated
+        // again if it was reset; filled under the template's build lock, so
+        // that of all the processes that find it empty, one fills it.
+        if empty(&conn)? {
+            let dir = template
+                .path()
+                .parent()
+                .expect("a template file is in its directory")
+                .to_path_buf();
+            crate::sqlite::template::under_build_lock(&dir, || {
+                if !empty(&conn)? {
+                    return Ok(());
+                }
+                let src = crate::sqlite::memdb::private_copy(template.bytes()?)
+                    .map_err(Error::db("read the template", Some(template.path())))?;
+                crate::sqlite::memdb::backup(&src, &mut conn).map_err(Error::db(
+                    "copy the template into the database",
+                    Some(&path),
+                ))
+            })?;
+            // The copy replaced the database under this connection: its
+            // setup (journal mode, foreign keys) is applied again.
+            drop(conn);
+            conn = self.setup.open(&self.path, Some(&self.path))?;
+        }
+        validate::check(
+            &Schema::read(&conn)?,
+            &Expectation {
+                schema: Some(&expected),
+                required_tables: &self.required_tables,
+                exact: self.exact,
+            },
+            Some(&path),
+        )?;
+        Ok(SharedDb {
+            path,
+            setup: self.setup,
+            pool: Arc::default(),
+            report: None,
         })
     }
 }

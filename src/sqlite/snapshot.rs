@@ -329,8 +329,13 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// [`Error::Io`] if the file cannot be read or written; any error of
 /// migrating the set.
 pub fn check_schema_snapshot(set: &Migrations, path: impl AsRef<Path>) -> Result<SnapshotOutcome> {
-    let dump = schema_dump(set)?;
-    compare_or_write(&dump, &resolve(path.as_ref()), update_requested())
+    check_dump(&schema_dump(set)?, path.as_ref())
+}
+
+/// [`check_schema_snapshot`] for a dump made some other way (a template
+/// function's).
+pub(crate) fn check_dump(dump: &str, path: &Path) -> Result<SnapshotOutcome> {
+    compare_or_write(dump, &resolve(path), update_requested())
 }
 
 /// Asserts that the schema `set` migrates to is the one in the snapshot

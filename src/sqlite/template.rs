@@ -70,6 +70,7 @@ use once_cell::sync::OnceCell;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::sqlite::connection::Setup;
+use crate::sqlite::template_fn::{Body, TemplateFn};
 use crate::sqlite::validate::Schema;
 
 pub use crate::sqlite::dirs::CACHE_DIR_ENV;
@@ -131,7 +132,8 @@ pub(crate) fn is_being_built(path: &Path) -> bool {
 /// A migrated database, cached on disk and held in memory, ready to be
 /// cloned.
 ///
-/// Made by [`Template::for_set`]; one per migration set per process.
+/// Made by [`Template::for_set`] (one per migration set per process) or
+/// [`Template::for_fn`] (one per [`TemplateFn`] key per process).
 #[derive(Debug)]
 pub struct Template {
     seal: Seal,
@@ -625,6 +627,25 @@ pub(crate) fn load_or_build_flavor(
     check_now: bool,
     flavor: Flavor,
 ) -> Result<Template> {
+    load_or_build_recipe(dir, Recipe::Set(set), setup, check_now, flavor)
+}
+
+/// What a template is built by: a migration set, or a user's function.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Recipe<'a> {
+    Set(&'a Migrations),
+    Fn(&'a TemplateFn),
+}
+
+/// [`load_or_build_flavor`] for either recipe. A function's template has no
+/// ledger, so it has one flavor only, [`Flavor::Full`].
+pub(crate) fn load_or_build_recipe(
+    dir: &Path,
+    recipe: Recipe<'_>,
+    setup: &Setup,
+    check_now: bool,
+    flavor: Flavor,
+) -> Result<Template> {
     if let Some(t) = read_cached(dir, check_now, flavor)? {
         return Ok(t);
     }
@@ -646,9 +667,10 @@ pub(crate) fn load_or_build_flavor(
         Some(t) => Ok(t),
         None => {
             sweep(dir);
-            match flavor {
-                Flavor::Full => build(dir, set, setup),
-                Flavor::WithoutLedger => {
+            match (recipe, flavor) {
+                (Recipe::Fn(f), _) => build_fn(dir, f, setup),
+                (Recipe::Set(set), Flavor::Full) => build(dir, set, setup),
+                (Recipe::Set(set), Flavor::WithoutLedger) => {
                     let full = match read_cached(dir, true, Flavor::Full)? {
                         Some(full) => full,
                         None => build(dir, set, setup)?,
@@ -693,7 +715,10 @@ fn in_temporary_file(dir: &Path, make: impl FnOnce(&Path) -> Result<Template>) -
     let result = make(&tmp);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        let _ = fs::remove_file(tmp.with_extension("sqlite-journal"));
+        // A function's own driver may have left a WAL behind.
+        for suffix in ["sqlite-journal", "sqlite-wal", "sqlite-shm"] {
+            let _ = fs::remove_file(tmp.with_extension(suffix));
+        }
     }
     result
 }
@@ -760,6 +785,96 @@ fn build_at(tmp: &Path, dir: &Path, set: &Migrations, setup: &Setup) -> Result<T
             .map_err(|(_, e)| Error::db("close the template", Some(tmp))(e))?;
     }
     seal_into_place(tmp, dir, Flavor::Full)
+}
+
+fn build_fn(dir: &Path, f: &TemplateFn, setup: &Setup) -> Result<Template> {
+    in_temporary_file(dir, |tmp| build_fn_at(tmp, dir, f, setup))
+}
+
+/// Builds a function's template at `tmp`: the function runs (on a
+/// connection the crate opened, or on the path), then the result is made
+/// one self-contained file, checked and sealed as a set's template is.
+fn build_fn_at(tmp: &Path, dir: &Path, f: &TemplateFn, setup: &Setup) -> Result<Template> {
+    // As for a set: only the hook is the caller's.
+    let setup = Setup {
+        on_connect: setup.on_connect.clone(),
+        ..Setup::default()
+    };
+    let conn = match f.body() {
+        Body::Connection(_) => {
+            let mut conn = setup.open(tmp, Some(tmp))?;
+            conn.execute_batch("PRAGMA synchronous = OFF")
+                .map_err(Error::db("set up the template", Some(tmp)))?;
+            f.run(Some(&mut conn), tmp)?;
+            conn
+        }
+        Body::Path(_) => {
+            f.run(None, tmp)?;
+            // Opened after the function closed its own connections: this
+            // one checkpoints a WAL they left into the file.
+            setup.open(tmp, Some(tmp))?
+        }
+    };
+    // The function may have switched to WAL; a template must be one
+    // self-contained file that can be copied as bytes.
+    conn.execute_batch("PRAGMA journal_mode = DELETE")
+        .map_err(Error::db("set up the template", Some(tmp)))?;
+    let ok: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(Error::db("check the template", Some(tmp)))?;
+    if ok != "ok" {
+        return Err(f.failed(format!("left a damaged database (quick_check: {ok})"), None));
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(Error::db("check the template", Some(tmp)))?;
+    if tables == 0 {
+        // Most likely a mistake (another file opened than the path given,
+        // a migrator pointed elsewhere), and a clone of it would fail later
+        // with "no such table" in every test.
+        return Err(f.failed(
+            "created no table (a template function that changes nothing is taken for a mistake: \
+             did it open another database than the one it was given?)",
+            None,
+        ));
+    }
+    conn.close()
+        .map_err(|(_, e)| Error::db("close the template", Some(tmp))(e))?;
+    // Required tables are checked by the registry, on every use of the
+    // template, built here or found cached.
+    seal_into_place(tmp, dir, Flavor::Full)
+}
+
+/// The cache directory of a function's template, made ready.
+pub(crate) fn dir_for_fn(f: &TemplateFn) -> Result<PathBuf> {
+    let root = crate::sqlite::dirs::cache();
+    root.ready()?;
+    let dir = root.child(&f.cache_name());
+    dir.ready()?;
+    Ok(dir.path)
+}
+
+/// Takes the build lock of the template cached in `dir` for as long as
+/// `work` runs: for filling a shared database from a function's template,
+/// once across processes.
+pub(crate) fn under_build_lock<T>(dir: &Path, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    make_private_dir(dir).map_err(Error::io(dir))?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(Error::io(&lock_path))?;
+    lock.lock().map_err(Error::io(&lock_path))?;
+    let result = work();
+    drop(lock);
+    result
 }
 
 /// Moves the finished template `tmp` into place as `flavor`'s file in `dir`

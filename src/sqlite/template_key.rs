@@ -70,6 +70,21 @@ impl TemplateKey {
         }
     }
 
+    /// The hash a [`TemplateFn`](crate::TemplateFn)'s template is cached
+    /// under: the user's key with the SQLite version, this crate's version
+    /// and its source fingerprint, as a set's.
+    pub(crate) fn of_fn_key(user_key: &str) -> String {
+        let mut h = Sha256::new();
+        // Not a set hash: a set's key and a function's never collide.
+        h.update(b"migrate-once template function\0");
+        h.update((user_key.len() as u64).to_le_bytes());
+        h.update(user_key.as_bytes());
+        h.update(rusqlite::version().as_bytes());
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(env!("MIGRATE_ONCE_SOURCE_HASH").as_bytes());
+        hex(&h.finalize()[..12])
+    }
+
     /// The directory the template of this key is cached in: the key under
     /// [`cache_dir`](crate::cache_dir), which reads `MIGRATE_ONCE_CACHE_DIR`
     /// now.

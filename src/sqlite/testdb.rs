@@ -17,6 +17,7 @@ use crate::sqlite::background::{self, Cloner, SpareKey};
 use crate::sqlite::connection::{Owner, Pool, Setup};
 use crate::sqlite::dirs::{self, Chosen, Dir, Purpose};
 use crate::sqlite::template::{Flavor, Template};
+use crate::sqlite::template_fn::TemplateFn;
 
 /// Environment variable naming the directory [`TestDb::new`] puts its
 /// database files in (and where in-memory databases kept after a failed
@@ -129,10 +130,17 @@ impl fmt::Debug for TestDb {
 #[derive(Debug, Clone)]
 pub struct TestDbBuilder<'a> {
     /// `None`: an empty database, no migration at all.
-    set: Option<&'a Migrations>,
+    source: Option<Source<'a>>,
     setup: Setup,
     dir: Option<PathBuf>,
     ledger: bool,
+}
+
+/// What a test database is cloned from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Set(&'a Migrations),
+    Fn(&'a TemplateFn),
 }
 
 /// Where test databases go unless a builder says otherwise, made ready:
@@ -221,7 +229,86 @@ impl TestDb {
     /// ```
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
-            set: Some(set),
+            source: Some(Source::Set(set)),
+            setup: Setup::default(),
+            dir: None,
+            ledger: true,
+        }
+    }
+
+    /// A new database file cloned from the template `f` builds (the
+    /// function runs once per key, across all threads and processes; see
+    /// [`TemplateFn`]), in the same directory as [`TestDb::new`]'s.
+    ///
+    /// ```
+    /// use migrate_once::{TemplateFn, TestDb};
+    ///
+    /// let template = TemplateFn::new("testdb-from-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")?;
+    ///     Ok(())
+    /// });
+    /// let (a, b) = (TestDb::from_fn(&template)?, TestDb::from_fn(&template)?);
+    /// a.connect()?.execute("DELETE FROM t", [])?;
+    /// let left: i64 = b.connect()?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+    /// assert_eq!(left, 1); // another database
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Any error of building the template ([`Error::TemplateFn`] if the
+    /// function fails, panics or creates no table; [`Error::Validation`]
+    /// for a missing [required table](TemplateFn::require_tables));
+    /// [`Error::Io`] if the file cannot be written.
+    pub fn from_fn(f: &TemplateFn) -> Result<TestDb> {
+        Self::builder_from_fn(f).file()
+    }
+
+    /// A new in-memory database cloned from the template `f` builds, as
+    /// [`TestDb::in_memory`] is from a set's (the same locking rules).
+    ///
+    /// ```
+    /// use migrate_once::{TemplateFn, TestDb};
+    ///
+    /// let template = TemplateFn::new("in-memory-from-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x);")?;
+    ///     Ok(())
+    /// });
+    /// let db = TestDb::in_memory_from_fn(&template)?;
+    /// assert!(db.path().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`TestDb::from_fn`]; [`Error::Database`] if SQLite cannot load
+    /// the template.
+    pub fn in_memory_from_fn(f: &TemplateFn) -> Result<TestDb> {
+        Self::builder_from_fn(f).in_memory()
+    }
+
+    /// Options for a test database cloned from the template `f` builds:
+    /// the same options and defaults as [`TestDb::builder`]. The
+    /// [`on_connect`](TestDbBuilder::on_connect) hook is also applied to the
+    /// connection the function is given (by the first caller in the
+    /// process that builds it); [`ledger`](TestDbBuilder::ledger) has no
+    /// effect, since such a template has no ledger of the crate's.
+    ///
+    /// ```
+    /// use migrate_once::{JournalMode, TemplateFn, TestDb};
+    ///
+    /// let template = TemplateFn::new("builder-from-fn-doc", |conn| {
+    ///     conn.execute_batch("CREATE TABLE t(x);")?;
+    ///     Ok(())
+    /// });
+    /// let db = TestDb::builder_from_fn(&template).journal_mode(JournalMode::Wal).file()?;
+    /// let mode: String = db.connect()?.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    /// assert_eq!(mode, "wal");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_from_fn(f: &TemplateFn) -> TestDbBuilder<'_> {
+        TestDbBuilder {
+            source: Some(Source::Fn(f)),
             setup: Setup::default(),
             dir: None,
             ledger: true,
@@ -234,7 +321,7 @@ impl TestDb {
     #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
     pub(crate) fn empty_builder() -> TestDbBuilder<'static> {
         TestDbBuilder {
-            set: None,
+            source: None,
             setup: Setup::default(),
             dir: None,
             ledger: true,
@@ -781,7 +868,8 @@ impl<'a> TestDbBuilder<'a> {
     /// [`migrate`](crate::migrate) on such a database finds no ledger of
     /// its own: it adopts what the app ledger records, and without one it
     /// fails as on any database migrated by other means ("table … already
-    /// exists").
+    /// exists"). A template a [`TemplateFn`] builds has no ledger of the
+    /// crate's, so this option has no effect on it.
     ///
     /// ```
     /// # let set = migrate_once::Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))?;
@@ -830,8 +918,22 @@ impl<'a> TestDbBuilder<'a> {
     /// with the cache checked whole (and rebuilt if need be). `None` for an
     /// empty database, which has no template.
     fn with_template<T>(&self, use_it: impl Fn(&Arc<Template>) -> Result<T>) -> Result<Option<T>> {
-        let Some(set) = self.set else {
-            return Ok(None);
+        let set = match self.source {
+            None => return Ok(None),
+            Some(Source::Fn(f)) => {
+                return match use_it(&crate::sqlite::registry::fn_template(
+                    f,
+                    &self.setup,
+                    false,
+                )?) {
+                    Err(Error::TemplateDamaged { .. }) => {
+                        use_it(&crate::sqlite::registry::fn_template(f, &self.setup, true)?)
+                            .map(Some)
+                    }
+                    done => done.map(Some),
+                };
+            }
+            Some(Source::Set(set)) => set,
         };
         let flavor = if self.ledger {
             Flavor::Full

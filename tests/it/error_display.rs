@@ -702,6 +702,29 @@ fn cases() -> Vec<Case> {
             true,
         ),
         case(
+            "TemplateFn",
+            Error::TemplateFn {
+                key: "v3".into(),
+                problem: "failed".into(),
+                source: Some(Arc::new(io::Error::other("no such table: users"))),
+            },
+            "the function building the template for key \"v3\" failed; no template was left behind",
+            true,
+            false,
+        ),
+        case(
+            "TemplateFn",
+            Error::TemplateFn {
+                key: "v3".into(),
+                problem: "panicked: boom".into(),
+                source: None,
+            },
+            "the function building the template for key \"v3\" panicked: boom; no template was \
+             left behind",
+            false,
+            false,
+        ),
+        case(
             "Driver",
             Error::Driver {
                 driver: "sqlx",
@@ -865,6 +888,7 @@ fn the_cases_cover_every_variant() {
         "Validation",
         "Database",
         "TemplateDamaged",
+        "TemplateFn",
         "Driver",
         "Pool",
         #[cfg(feature = "postgres")]

@@ -36,5 +36,6 @@ mod snapshots;
 #[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 mod sqlx_test;
 mod template_cache;
+mod template_fn;
 mod testdb;
 mod two_users;
