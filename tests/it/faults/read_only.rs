@@ -134,7 +134,7 @@ fn child_migrates_a_file_it_may_not_write() {
     // Opened as a test opens it, asking to write: SQLite opens the file
     // read-only without saying so, and the first write fails.
     let mut conn = Connection::open(&path).unwrap();
-    let read_only_open = conn.is_readonly(rusqlite::DatabaseName::Main).unwrap();
+    let read_only_open = conn.is_readonly(rusqlite::MAIN_DB).unwrap();
     let by_migrate = migrate(&mut conn, &set).unwrap_err();
     drop(conn);
     let by_shared = migrate_once::SharedDb::open(&path, &set).err().unwrap();
