@@ -28,7 +28,7 @@ type Build = dyn Fn(&mut Client) -> Result<(), BoxError> + Send + Sync;
 /// [`TestDb::builder_from_fn`](super::TestDb::builder_from_fn)). The same
 /// idea as the SQLite side's [`TemplateFn`](crate::TemplateFn).
 ///
-/// ```no_run
+/// ```
 /// use migrate_once::postgres::{TemplateFn, TestDb};
 ///
 /// static SCHEMA: &str = "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL);";
@@ -149,7 +149,7 @@ impl TemplateFn {
     /// the call fails with [`Error::Validation`] naming each. Default: none
     /// (but the template must have some table).
     ///
-    /// ```no_run
+    /// ```
     /// use migrate_once::{Error, postgres::{TemplateFn, TestDb}};
     /// let template = TemplateFn::new("require-tables-doc", |client| {
     ///     client.batch_execute("CREATE TABLE users (id bigserial PRIMARY KEY)")?;

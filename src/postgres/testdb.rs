@@ -168,10 +168,10 @@ impl TestDb {
     /// builds (once per key across threads, processes and machines that
     /// share the server), on the server of [`TestServer::shared`].
     ///
-    /// ```no_run
+    /// ```
     /// use migrate_once::postgres::{TemplateFn, TestDb};
     ///
-    /// let template = TemplateFn::new("schema-v1", |client| {
+    /// let template = TemplateFn::new("from-fn-doc-v1", |client| {
     ///     client.batch_execute("CREATE TABLE users (id bigserial PRIMARY KEY, email text)")?;
     ///     Ok(())
     /// });
@@ -201,8 +201,8 @@ impl TestDb {
     /// [`ledger`](TestDbBuilder::ledger) has no effect (the function's
     /// template has no crate ledger).
     ///
-    /// ```no_run
-    /// # let template = migrate_once::postgres::TemplateFn::new("doc", |c| {
+    /// ```
+    /// # let template = migrate_once::postgres::TemplateFn::new("builder-from-fn-doc-v1", |c| {
     /// #     c.batch_execute("CREATE TABLE t (x int)")?; Ok(()) });
     /// let db = migrate_once::postgres::TestDb::builder_from_fn(&template).pool_size(8).open()?;
     /// assert_eq!(db.pool()?.max_size(), 8);

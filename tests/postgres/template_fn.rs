@@ -172,7 +172,11 @@ fn a_changed_key_runs_the_function_again_into_a_new_template() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     let v2 = counted(&format!("v2-{nonce}"), &runs);
     let db = TestDb::from_fn(&v2).unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "the new key built anew, not the stale template");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the new key built anew, not the stale template"
+    );
     assert_ne!(v1.template_name(), v2.template_name());
     assert_eq!(db.template(), Some(v2.template_name().as_str()));
     for t in [&v1, &v2] {
