@@ -131,7 +131,10 @@ static SERVERS: OnceMap<String, Arc<Server>> = OnceMap::new();
 /// value is the migrator's report when this process built it.
 static TEMPLATES: OnceMap<(String, String), Option<Report>> = OnceMap::new();
 
-fn pg_err<'u>(url: &'u str, context: &'static str) -> impl FnOnce(postgres::Error) -> Error + 'u {
+pub(crate) fn pg_err<'u>(
+    url: &'u str,
+    context: &'static str,
+) -> impl FnOnce(postgres::Error) -> Error + 'u {
     move |source| Error::Postgres {
         context,
         database: super::redacted(url),

@@ -17,6 +17,8 @@ use postgres::{Client, Config, NoTls};
 use crate::error::{Error, Result, SchemaObject};
 use crate::fn_key::BoxError;
 
+use super::template::pg_err;
+
 type Build = dyn Fn(&mut Client) -> Result<(), BoxError> + Send + Sync;
 
 /// A Postgres template database built by your own function, for migrations
@@ -214,16 +216,9 @@ impl TemplateFn {
                 ));
             }
         }
-        let err = |context| {
-            move |source| Error::Postgres {
-                context,
-                database: super::redacted(url),
-                source: Arc::new(source),
-            }
-        };
         let mut check = config
             .connect(NoTls)
-            .map_err(err("connect to the template database"))?;
+            .map_err(pg_err(url, "connect to the template database"))?;
         let tables: Vec<(String, String)> = check
             .query(
                 "SELECT n.nspname::text, c.relname::text
@@ -234,7 +229,7 @@ impl TemplateFn {
                    AND n.nspname NOT LIKE 'pg\\_temp\\_%'",
                 &[],
             )
-            .map_err(err("list the template's tables"))?
+            .map_err(pg_err(url, "list the template's tables"))?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
