@@ -415,11 +415,13 @@ pub enum Error {
         path: PathBuf,
     },
     /// The function that builds a template
-    /// ([`TemplateFn`](crate::TemplateFn)) returned an error, panicked, or
-    /// left a database that cannot be a template (no table at all, a
-    /// required table missing). Nothing was cached: no template is left
-    /// behind, and the next call for the key runs the function again (this
-    /// error is never remembered).
+    /// ([`TemplateFn`](crate::TemplateFn), or on Postgres
+    /// `postgres::TemplateFn`) returned an error, panicked, or left a
+    /// database that cannot be a template (no table at all, a required
+    /// table missing). Nothing was cached: no template is left behind (on
+    /// Postgres, neither the template database nor its build), and the
+    /// next call for the key runs the function again (this error is never
+    /// remembered).
     TemplateFn {
         /// The key the template was to be cached under, as the user gave it.
         key: String,

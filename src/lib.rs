@@ -78,9 +78,9 @@
 // The layout: what describes a migration set, and the ledgers' formats, at
 // the root (shared by both backends: `migrations`, `sql` and `pg_sql`, the
 // two dialects' lexers, `app_ledger`, `ledger`, `bookkeeping`, `plan`,
-// `report`, `registry`, `error`); each backend in a module of its own
-// (`sqlite`, `postgres`), which imports the shared modules and never the
-// other backend. The set imports no backend.
+// `report`, `registry`, `error`, and `fn_key`, what both `TemplateFn`s
+// share); each backend in a module of its own (`sqlite`, `postgres`),
+// which imports the shared modules and never the other backend. The set imports no backend.
 // What `#[sqlx_test]` expands to calls into (not public API): the parts
 // both backends share (a `//` comment: an outer doc comment would make
 // rustdoc resolve the module's own links in this scope).
@@ -91,6 +91,7 @@ pub mod __sqlx_test;
 mod app_ledger;
 mod bookkeeping;
 mod error;
+mod fn_key;
 mod ledger;
 mod migrations;
 mod pg_sql;
@@ -140,12 +141,13 @@ pub use sqlite::sqlx::sqlx_0_8;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx-0_9")))]
 pub use sqlite::sqlx::sqlx_0_9;
 // The examples use sqlx 0.9; with sqlx 0.8 alone, the macro crate's line.
+pub use fn_key::BoxError;
 #[cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx-0_8", feature = "sqlx-0_9"))))]
 #[cfg_attr(feature = "sqlx-0_9", doc = include_str!("sqlite/sqlx_test.md"))]
 pub use migrate_once_macros::sqlx_test;
 pub use sqlite::template::{CACHE_DIR_ENV, Template, cache_dir};
-pub use sqlite::template_fn::{BoxError, TemplateFn};
+pub use sqlite::template_fn::TemplateFn;
 pub use sqlite::template_key::TemplateKey;
 pub use sqlite::testdb::{TEST_DB_DIR_ENV, TestDb, TestDbBuilder};
 

@@ -27,6 +27,7 @@
 //! | you want | use |
 //! |---|---|
 //! | a database of its own per test, copied from a template migrated once | `TestDb::new` (Unix) |
+//! | your migrations are code (refinery, start-up code): a template your function builds once per key | `TemplateFn` with `TestDb::from_fn` (Unix) |
 //! | `#[sqlx::test]`'s signatures on Postgres, each test on such a copy | `#[migrate_once::sqlx_test]` (`postgres-sqlx-0_9` / `postgres-sqlx-0_8`) |
 //! | one database (or schema) many tests, processes or machines share | [`SharedDb::open`] |
 //! | to migrate a `postgres::Client` you manage (an app's start-up) | [`migrate`] / [`Migrator`] |
@@ -68,6 +69,8 @@ mod sqlx;
 #[cfg(unix)]
 mod template;
 #[cfg(unix)]
+mod template_fn;
+#[cfg(unix)]
 mod testdb;
 
 pub use migrator::{Migrator, check_set, ledger, lock_key, migrate, validate};
@@ -76,6 +79,8 @@ pub use server::{DATABASE_URL_ENV, SHARED_DIR_ENV, SHARED_IDLE, TestDatabase, Te
 pub use shared::{Pool, SharedDb, SharedDbBuilder};
 #[cfg(unix)]
 pub use template::TEMPLATE_TTL_DAYS;
+#[cfg(unix)]
+pub use template_fn::TemplateFn;
 #[cfg(unix)]
 pub use testdb::{AHEAD_ENV, TestDb, TestDbBuilder};
 

@@ -9,6 +9,10 @@
 //!   covers every migration's bytes and the app ledgers kept; whether the
 //!   crate's own ledger stays in it; this crate's version). A changed set
 //!   is a new name; an old template is never reused for it.
+//!   The template of a user's function ([`TemplateFn`](super::TemplateFn))
+//!   has a name of the same form, its hash over the user's key and this
+//!   crate's version, under a first part of its own (no set's name is a
+//!   function's): a changed key is a new name.
 //! - `migrate_once_bld_<owner>_<key>`: a template while it is built.
 //! - `migrate_once_db_<owner>_<16 hex>`: a test's clone.
 //!
@@ -23,7 +27,9 @@
 //! key (waiting while another process builds), looks again, and if there
 //! is still none: creates `…_bld_…`, migrates it with the crate's migrator
 //! (the same transaction, lock and checks as anywhere), validates it, drops
-//! the crate's ledger if the clones must not show it, disconnects, marks it
+//! the crate's ledger if the clones must not show it (or, for a
+//! [`TemplateFn`](super::TemplateFn), runs the user's function and checks
+//! that it left a table), disconnects, marks it
 //! `IS_TEMPLATE true ALLOW_CONNECTIONS false`, and only then renames it to
 //! its template name: the last step publishes it. A template is whatever
 //! has that name and `datistemplate`; a build killed at any instant leaves
@@ -125,7 +131,10 @@ static SERVERS: OnceMap<String, Arc<Server>> = OnceMap::new();
 /// value is the migrator's report when this process built it.
 static TEMPLATES: OnceMap<(String, String), Option<Report>> = OnceMap::new();
 
-fn pg_err<'u>(url: &'u str, context: &'static str) -> impl FnOnce(postgres::Error) -> Error + 'u {
+pub(crate) fn pg_err<'u>(
+    url: &'u str,
+    context: &'static str,
+) -> impl FnOnce(postgres::Error) -> Error + 'u {
     move |source| Error::Postgres {
         context,
         database: super::redacted(url),
@@ -432,17 +441,61 @@ impl Server {
         ledger: bool,
     ) -> Result<(String, Option<Report>)> {
         let name = template_name(set, ledger);
+        let note = format!("set {}", set.hash());
+        self.template_filled_by(&name, &note, |_| false, &|client, _, url| {
+            let report = Migrator::new(set).migrate(client)?;
+            validate(client, set)?;
+            if !ledger {
+                client
+                    .batch_execute(&format!(
+                        "DROP TABLE {}",
+                        ident(crate::bookkeeping::LEDGER_TABLE)
+                    ))
+                    .map_err(pg_err(url, "leave the crate's ledger out of the template"))?;
+            }
+            Ok(Some(report))
+        })
+    }
+
+    /// The template of a user's function on this server, found or built
+    /// (the function run) once per process while it succeeds; a failure is
+    /// not remembered.
+    pub(crate) fn template_of_fn(&self, f: &super::TemplateFn) -> Result<String> {
+        let note = format!("function, key {:?}", f.key());
+        let (name, _) = self.template_filled_by(
+            &f.template_name(),
+            &note,
+            |_| true,
+            &|client, config, url| f.fill(client, config, url).map(|()| None),
+        )?;
+        Ok(name)
+    }
+
+    /// The template `name` on this server, found or built, once per
+    /// process: built by `fill`, given a connection to the database being
+    /// built (and that database's URL, for errors), which migrates and
+    /// checks it and returns what to report. `note` goes on the template's
+    /// comment; a failure `retry` picks out is not remembered (the next
+    /// call builds again). With the name, `fill`'s report if this call
+    /// built it.
+    pub(crate) fn template_filled_by(
+        &self,
+        name: &str,
+        note: &str,
+        retry: impl Fn(&Error) -> bool,
+        fill: &Fill<'_>,
+    ) -> Result<(String, Option<Report>)> {
         let mut here = false;
         let report = TEMPLATES.get_or_init(
-            (self.url.clone(), name.clone()),
+            (self.url.clone(), name.to_string()),
             || {
                 here = true;
-                self.find_or_build(set, ledger, &name)
+                self.find_or_build(name, note, fill)
             },
-            |_| false,
+            retry,
         )?;
         // Only the call that built it reports it.
-        Ok((name, report.filter(|_| here)))
+        Ok((name.to_string(), report.filter(|_| here)))
     }
 
     /// Forgets that this process found the template: it was dropped
@@ -451,7 +504,7 @@ impl Server {
         TEMPLATES.forget(&(self.url.clone(), name.to_string()));
     }
 
-    fn find_or_build(&self, set: &Migrations, ledger: bool, name: &str) -> Result<Option<Report>> {
+    fn find_or_build(&self, name: &str, note: &str, fill: &Fill<'_>) -> Result<Option<Report>> {
         let mut admin = self.admin()?;
         if self.template_ready(&mut admin, name)? {
             return Ok(None);
@@ -477,7 +530,7 @@ impl Server {
             .batch_execute(&self.drop_sql(&building))
             .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {}", ident(&building))))
             .map_err(self.err("create the template database"))?;
-        let built = self.build_in(&mut admin, set, ledger, &building, name);
+        let built = self.build_in(&mut admin, fill, note, &building, name);
         if built.is_err() {
             let _ = admin.batch_execute(&self.drop_sql(&building));
         }
@@ -487,13 +540,13 @@ impl Server {
         Ok(report)
     }
 
-    /// Migrates `building`, validates it and publishes it as `name`;
-    /// `None` if another builder published one first.
+    /// Fills `building` with `fill`, and publishes it as `name`; `None` if
+    /// another builder published one first.
     fn build_in(
         &self,
         admin: &mut Client,
-        set: &Migrations,
-        ledger: bool,
+        fill: &Fill<'_>,
+        note: &str,
         building: &str,
         name: &str,
     ) -> Result<Option<Report>> {
@@ -503,16 +556,7 @@ impl Server {
         let mut client = config
             .connect(NoTls)
             .map_err(pg_err(&url, "connect to the template database"))?;
-        let report = Migrator::new(set).migrate(&mut client)?;
-        validate(&mut client, set)?;
-        if !ledger {
-            client
-                .batch_execute(&format!(
-                    "DROP TABLE {}",
-                    ident(crate::bookkeeping::LEDGER_TABLE)
-                ))
-                .map_err(pg_err(&url, "leave the crate's ledger out of the template"))?;
-        }
+        let report = fill(&mut client, &config, &url)?;
         drop(client);
         admin
             .batch_execute(&format!(
@@ -538,19 +582,21 @@ impl Server {
             }
             Err(e) => return Err(self.err("publish the template")(e)),
         }
-        let note = format!(
-            "{TEMPLATE_NOTE}; set {}; last used {}",
-            set.hash(),
-            today(admin)
-        );
+        let note = format!("{TEMPLATE_NOTE}; {note}; last used {}", today(admin));
         let _ = admin.batch_execute(&format!(
             "COMMENT ON DATABASE {} IS {}",
             ident(name),
             literal(&note)
         ));
-        Ok(Some(report))
+        Ok(report)
     }
 }
+
+/// How a template's build database is filled: given a connection to it,
+/// its parsed connection string and its URL (for errors), migrates it and
+/// checks the result; returns what to report. The set's migrator, or a user's function
+/// ([`TemplateFn`](super::TemplateFn)).
+pub(crate) type Fill<'a> = dyn Fn(&mut Client, &Config, &str) -> Result<Option<Report>> + 'a;
 
 /// Runs `CREATE DATABASE … TEMPLATE …` (`sql`), trying again for up to
 /// [`BUSY_FOR`] while someone is in the template (a backend on its way
@@ -633,13 +679,29 @@ fn owner_of(name: &str) -> Option<u32> {
 
 /// The template name of `set`: see the module docs.
 pub(crate) fn template_name(set: &Migrations, ledger: bool) -> String {
-    let mut h = Sha256::new();
-    for part in [
+    name_of(&[
         "migrate-once postgres template 1",
         env!("CARGO_PKG_VERSION"),
         set.hash(),
         if ledger { "ledger" } else { "no ledger" },
-    ] {
+    ])
+}
+
+/// The template name of a user's function under `key`: its own first part,
+/// so that no set's name is ever a function's.
+pub(crate) fn fn_template_name(key: &str) -> String {
+    name_of(&[
+        "migrate-once postgres template fn 1",
+        env!("CARGO_PKG_VERSION"),
+        key,
+    ])
+}
+
+/// `migrate_once_tpl_` and 24 hex digits of a SHA-256 over `parts`, each
+/// after its length.
+fn name_of(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -673,6 +735,12 @@ mod tests {
         );
         assert_eq!(owner_of("migrate_once_db_xyz"), None);
         let longest = format!("{BUILD_PREFIX}{:08x}_{}", 1, &a[TEMPLATE_PREFIX.len()..]);
+        // A function's name: its own, changed by its key, never a set's.
+        let f = fn_template_name("v1");
+        assert!(f.starts_with(TEMPLATE_PREFIX) && f.len() == a.len());
+        assert_ne!(f, fn_template_name("v2"));
+        assert_eq!(f, fn_template_name("v1"));
+        assert_ne!(f, a);
         assert!(longest.len() <= 63, "{longest}");
     }
 }

@@ -15,6 +15,7 @@ use crate::report::Report;
 use super::server::{TestServer, with_dbname};
 use super::shared::{Pool, build_pool};
 use super::template::{self, Server};
+use super::template_fn::TemplateFn;
 
 /// A database of its own for one test, on a Postgres server: a copy
 /// (`CREATE DATABASE … TEMPLATE`) of a template database that was migrated
@@ -94,15 +95,26 @@ impl std::fmt::Debug for TestDb {
     }
 }
 
-/// Options for a Postgres [`TestDb`]; made by [`TestDb::builder`] or
-/// [`TestDb::empty_builder`].
+/// Options for a Postgres [`TestDb`]; made by [`TestDb::builder`],
+/// [`TestDb::builder_from_fn`] or [`TestDb::empty_builder`].
 #[derive(Debug, Clone)]
 pub struct TestDbBuilder<'a> {
-    set: Option<&'a Migrations>,
+    source: Source<'a>,
     url: Option<String>,
     ledger: bool,
     pool_size: u32,
     ahead: bool,
+}
+
+/// What a copy is made from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    /// Nothing: an empty database.
+    Empty,
+    /// The template of a migration set.
+    Set(&'a Migrations),
+    /// The template a user's function builds.
+    Fn(&'a TemplateFn),
 }
 
 /// The environment variable that turns copies made ahead off (`0`) for
@@ -144,7 +156,61 @@ impl TestDb {
     /// ```
     pub fn builder(set: &Migrations) -> TestDbBuilder<'_> {
         TestDbBuilder {
-            set: Some(set),
+            source: Source::Set(set),
+            url: None,
+            ledger: true,
+            pool_size: crate::DEFAULT_POOL_SIZE,
+            ahead: ahead_default(),
+        }
+    }
+
+    /// A new database copied from the template `template`'s function
+    /// builds (once per key across threads, processes and machines that
+    /// share the server), on the server of [`TestServer::shared`].
+    ///
+    /// ```
+    /// use migrate_once::postgres::{TemplateFn, TestDb};
+    ///
+    /// let template = TemplateFn::new("from-fn-doc-v1", |client| {
+    ///     client.batch_execute("CREATE TABLE users (id bigserial PRIMARY KEY, email text)")?;
+    ///     Ok(())
+    /// });
+    /// let db = TestDb::from_fn(&template)?;
+    /// db.connect()?.execute("INSERT INTO users (email) VALUES ('ada@example.com')", &[])?;
+    /// // Another TestDb is another copy: the row above is not in it.
+    /// let other = TestDb::from_fn(&template)?;
+    /// let users: i64 = other.connect()?.query_one("SELECT count(*) FROM users", &[])?.get(0);
+    /// assert_eq!(users, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TestServer`] if there is no server; [`Error::TemplateFn`]
+    /// naming the key if the function returned an error, panicked or
+    /// created no table, [`Error::Validation`] if a table required with
+    /// [`TemplateFn::require_tables`] is missing (in each case no template
+    /// is left, and the next call runs the function again);
+    /// [`Error::Postgres`] if the server refuses the build or the copy.
+    pub fn from_fn(template: &TemplateFn) -> Result<TestDb> {
+        Self::builder_from_fn(template).open()
+    }
+
+    /// Options for a copy of the template `template`'s function builds,
+    /// with the same defaults as [`TestDb::builder`];
+    /// [`ledger`](TestDbBuilder::ledger) has no effect (the function's
+    /// template has no crate ledger).
+    ///
+    /// ```
+    /// # let template = migrate_once::postgres::TemplateFn::new("builder-from-fn-doc-v1", |c| {
+    /// #     c.batch_execute("CREATE TABLE t (x int)")?; Ok(()) });
+    /// let db = migrate_once::postgres::TestDb::builder_from_fn(&template).pool_size(8).open()?;
+    /// assert_eq!(db.pool()?.max_size(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_from_fn(template: &TemplateFn) -> TestDbBuilder<'_> {
+        TestDbBuilder {
+            source: Source::Fn(template),
             url: None,
             ledger: true,
             pool_size: crate::DEFAULT_POOL_SIZE,
@@ -165,7 +231,7 @@ impl TestDb {
     /// ```
     pub fn empty_builder() -> TestDbBuilder<'static> {
         TestDbBuilder {
-            set: None,
+            source: Source::Empty,
             url: None,
             ledger: true,
             pool_size: crate::DEFAULT_POOL_SIZE,
@@ -209,8 +275,9 @@ impl TestDb {
     }
 
     /// What the migrator did when this call built the template; `None`
-    /// when the template was there (this process or another built it) or
-    /// for an empty database.
+    /// when the template was there (this process or another built it), for
+    /// an empty database, and for a [`TemplateFn`]'s copy (there is no
+    /// migrator).
     pub fn report(&self) -> Option<&Report> {
         self.report.as_ref()
     }
@@ -379,7 +446,8 @@ impl TestDbBuilder<'_> {
 
     /// The name of the template this builder copies
     /// (`migrate_once_tpl_<hash>`), without looking at any server; `None`
-    /// for an empty database.
+    /// for an empty database. A [`TemplateFn`]'s is
+    /// [`TemplateFn::template_name`].
     ///
     /// ```
     /// # let set = migrate_once::Migrations::new(vec![migrate_once::Migration::new(1, "t",
@@ -390,8 +458,11 @@ impl TestDbBuilder<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn template_name(&self) -> Option<String> {
-        self.set
-            .map(|set| template::template_name(set, self.ledger))
+        match self.source {
+            Source::Empty => None,
+            Source::Set(set) => Some(template::template_name(set, self.ledger)),
+            Source::Fn(f) => Some(f.template_name()),
+        }
     }
 
     /// Whether to take a copy of the template made ahead, and make the
@@ -432,9 +503,12 @@ impl TestDbBuilder<'_> {
             None => TestServer::shared()?.url().to_string(),
         };
         let server = template::server(&url)?;
-        let (name, template, report) = match self.set {
-            None => (server.clone_of(None)?, None, None),
-            Some(set) => copy(&server, set, self.ledger, self.ahead)?,
+        let (name, template, report) = match self.source {
+            Source::Empty => (server.clone_of(None)?, None, None),
+            Source::Set(set) => copy(&server, self.ahead, || server.template(set, self.ledger))?,
+            Source::Fn(f) => copy(&server, self.ahead, || {
+                Ok((server.template_of_fn(f)?, None))
+            })?,
         };
         let mut config = server.config.clone();
         config.dbname(&name);
@@ -452,15 +526,15 @@ impl TestDbBuilder<'_> {
     }
 }
 
-/// A copy of `set`'s template; a template dropped meanwhile (a sweep) is
-/// built again, once.
+/// A copy of the template `find` finds or builds (with the migrator's
+/// report, if it built it); a template dropped meanwhile (a sweep) is built
+/// again, once.
 fn copy(
     server: &Arc<Server>,
-    set: &Migrations,
-    ledger: bool,
     ahead: bool,
+    find: impl Fn() -> Result<(String, Option<Report>)>,
 ) -> Result<(String, Option<String>, Option<Report>)> {
-    let (template, report) = server.template(set, ledger)?;
+    let (template, report) = find()?;
     if ahead {
         let ready = server.claim_ready(&template);
         super::background::prepare_later(Arc::clone(server), template.clone());
@@ -473,7 +547,7 @@ fn copy(
             if source.code().is_some_and(|c| c.code() == "3D000") =>
         {
             server.forget_template(&template);
-            let (template, report) = server.template(set, ledger)?;
+            let (template, report) = find()?;
             Ok((server.clone_of(Some(&template))?, Some(template), report))
         }
         clone => Ok((clone?, Some(template), report)),

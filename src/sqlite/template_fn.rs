@@ -16,18 +16,12 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{Error, Result};
-use crate::migrations::hex;
+use crate::fn_key::BoxError;
 use crate::sqlite::connection::Setup;
 use crate::sqlite::snapshot::SnapshotOutcome;
 use crate::sqlite::template::Template;
 use crate::sqlite::validate::{self, Expectation};
-
-/// The error a template function returns: any error, boxed (`?` converts
-/// rusqlite's, sqlx's, an `io::Error` or a `String` into it).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 type OnConnection = dyn Fn(&mut rusqlite::Connection) -> Result<(), BoxError> + Send + Sync;
 type OnPath = dyn Fn(&Path) -> Result<(), BoxError> + Send + Sync;
@@ -221,14 +215,7 @@ impl TemplateFn {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let mut h = Sha256::new();
-        for source in sources {
-            let source = source.as_ref();
-            // Lengths first: ["ab", "c"] and ["a", "bc"] are other keys.
-            h.update((source.len() as u64).to_le_bytes());
-            h.update(source);
-        }
-        hex(&h.finalize()[..12])
+        crate::fn_key::key_of(sources)
     }
 
     /// Tables the built template must have (a table your tool's migrator
@@ -490,14 +477,10 @@ impl TemplateFn {
         match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(self.failed("failed", Some(e))),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic without a message".to_owned());
-                Err(self.failed(format!("panicked: {message}"), None))
-            }
+            Err(panic) => Err(self.failed(
+                format!("panicked: {}", crate::fn_key::panic_message(&*panic)),
+                None,
+            )),
         }
     }
 }

@@ -13,4 +13,5 @@ mod migrator;
 mod race;
 mod server;
 mod shared_db;
+mod template_fn;
 mod testdb;
