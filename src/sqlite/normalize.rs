@@ -274,19 +274,24 @@ const OPERATORS: [&str; 11] = [
 
 /// The tokens of `sql`, without whitespace and comments.
 pub(crate) fn tokens(sql: &str) -> Vec<Token> {
-    lex(sql).into_iter().map(|(t, _)| t).collect()
+    lex(sql).into_iter().map(|(t, _, _)| t).collect()
 }
 
-/// The tokens of `sql`, each quoted name with its opening quote (`"`, `` ` ``
-/// or `[`; a space for every other token).
-fn lex(sql: &str) -> Vec<(Token, char)> {
+/// A token, the opening quote of a quoted name (`"`, `` ` `` or `[`; a
+/// space for every other token) and where the token starts in the text.
+type Lexed = (Token, char, usize);
+
+/// The tokens of `sql` (see [`Lexed`]).
+fn lex(sql: &str) -> Vec<Lexed> {
     let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
-    let push = |out: &mut Vec<(Token, char)>, kind, text: String, quote: char| {
-        out.push((Token { kind, text }, quote));
+    // Its start is set below, once pushed.
+    let push = |out: &mut Vec<Lexed>, kind, text: String, quote: char| {
+        out.push((Token { kind, text }, quote, 0));
     };
     while i < sql.len() {
+        let (start, before) = (i, out.len());
         let c = sql[i..].chars().next().expect("i is on a char boundary");
         let rest = &sql[i..];
         if c.is_whitespace() {
@@ -368,6 +373,11 @@ fn lex(sql: &str) -> Vec<(Token, char)> {
             i += op.len();
             push(&mut out, Kind::Punct, op, ' ');
         }
+        if out.len() > before
+            && let Some(last) = out.last_mut()
+        {
+            last.2 = start;
+        }
     }
     out
 }
@@ -436,10 +446,14 @@ pub(crate) fn render(tokens: &[Token]) -> String {
 /// A word after `DEFAULT` keeps its case: SQLite reads `DEFAULT abc` (and
 /// `DEFAULT "abc"`) as the string `'abc'` (`true` and `false` excepted,
 /// which are 1 and 0).
-fn key(lexed: &[(Token, char)]) -> String {
+fn key(sql: &str, lexed: &[Lexed]) -> String {
     let mut out = String::new();
-    let tokens: Vec<&Token> = lexed.iter().map(|(t, _)| t).collect();
-    for (i, (t, quote)) in lexed.iter().enumerate() {
+    let tokens: Vec<&Token> = lexed.iter().map(|(t, _, _)| t).collect();
+    let name_like =
+        |t: &Token| t.kind == Kind::Quoted || (t.kind == Kind::Word && !is_keyword(&t.text));
+    let mut i = 0;
+    while i < lexed.len() {
+        let (t, _, start) = &lexed[i];
         if i > 0 {
             out.push(' ');
         }
@@ -450,12 +464,13 @@ fn key(lexed: &[(Token, char)]) -> String {
                     && !is_keyword(&t.text)
                     && !t.text.eq_ignore_ascii_case("true")
                     && !t.text.eq_ignore_ascii_case("false")));
-        // Between two names, a quoted name starts a column's type: SQLite
-        // then reads the type by its quotes (`b [TEXT] INT` is `TEXT] IN`,
-        // TEXT, `b TEXT INT` INTEGER), so it is keyed as written.
-        let name_like =
-            |t: &Token| t.kind == Kind::Quoted || (t.kind == Kind::Word && !is_keyword(&t.text));
-        // (A column may be named by a keyword: `key [TEXT] INT`.)
+        // Between two names, a quoted name starts a column's type (a column
+        // may be named by a keyword: `key [TEXT] INT`). SQLite then stores
+        // the type as the text from that quote to the type's last token,
+        // comments and spacing included, less its first and last character
+        // (`b [TEXT] /* c */ INT` is `TEXT] /* c */ IN`), and reads its
+        // affinity from that: so the type is keyed as written, its ASCII
+        // case folded and CRLF read as LF, as everywhere.
         let starts_a_type = i > 0
             && matches!(tokens[i - 1].kind, Kind::Word | Kind::Quoted)
             && tokens.get(i + 1).is_some_and(|t| name_like(t));
@@ -463,11 +478,21 @@ fn key(lexed: &[(Token, char)]) -> String {
             Kind::Word if a_string => out.push_str(&t.text),
             Kind::Word => out.push_str(&t.text.to_ascii_lowercase()),
             Kind::Quoted if starts_a_type => {
-                let close = if *quote == '[' { ']' } else { *quote };
-                let doubled: String = [close, close].iter().collect();
-                out.push(*quote);
-                out.push_str(&t.text.replace(close, &doubled).to_ascii_lowercase());
-                out.push(close);
+                // The type's names, then `(n)` or `(n, m)` if it has them.
+                let mut last = i + 1;
+                while tokens.get(last + 1).is_some_and(|t| name_like(t)) {
+                    last += 1;
+                }
+                if tokens.get(last + 1).is_some_and(|t| t.is("("))
+                    && let Some(close) = tokens[last + 1..].iter().position(|t| t.is(")"))
+                {
+                    last += 1 + close;
+                }
+                let (last_token, _, last_start) = &lexed[last];
+                let end = last_token_end(sql, last_token, *last_start);
+                out.push_str(&lf(&sql[*start..end]).to_ascii_lowercase());
+                i = last + 1;
+                continue;
             }
             Kind::Quoted => {
                 let mut quoted = String::new();
@@ -480,8 +505,21 @@ fn key(lexed: &[(Token, char)]) -> String {
             }
             _ => out.push_str(&t.text),
         }
+        i += 1;
     }
     out
+}
+
+/// Where a token that starts at `start` ends in `sql`: a quoted name's
+/// text is its unquoted content, so it is read again.
+fn last_token_end(sql: &str, token: &Token, start: usize) -> usize {
+    match sql[start..].chars().next() {
+        Some(c @ ('"' | '`')) if token.kind == Kind::Quoted => quoted_end(sql, start, c, true),
+        Some('[') if token.kind == Kind::Quoted => {
+            sql[start..].find(']').map_or(sql.len(), |p| start + p + 1)
+        }
+        _ => start + token.text.len(),
+    }
 }
 
 /// SQL text with its display form and its comparison key.
@@ -496,10 +534,10 @@ pub(crate) struct Sql {
 impl Sql {
     pub fn new(sql: &str) -> Sql {
         let lexed = lex(sql);
-        let t: Vec<Token> = lexed.iter().map(|(t, _)| t.clone()).collect();
+        let t: Vec<Token> = lexed.iter().map(|(t, _, _)| t.clone()).collect();
         Sql {
             text: render(&t),
-            key: key(&lexed),
+            key: key(sql, &lexed),
         }
     }
 }
@@ -586,6 +624,33 @@ mod tests {
         assert!(same_key(
             "CREATE TABLE t(b [TEXT])",
             "CREATE TABLE t(b TEXT)"
+        ));
+    }
+
+    #[test]
+    fn a_type_that_starts_with_a_quote_is_keyed_as_written_to_its_last_token() {
+        // SQLite stores `TEXT] /* INT */ IN`: comments and spacing count, and
+        // this comment makes the affinity INTEGER.
+        assert!(!same_key(
+            "CREATE TABLE t(b [x] REA)",
+            "CREATE TABLE t(b [x] /* INT */ REA)"
+        ));
+        assert!(!same_key(
+            "CREATE TABLE t(b [s] REA)",
+            "CREATE TABLE t(b [s]  REA)"
+        ));
+        assert!(same_key(
+            "CREATE TABLE t(b [x] REAL(10, 2) NOT NULL)",
+            "CREATE TABLE t(B [X] real(10, 2) /* c */ not null)"
+        ));
+        assert!(!same_key(
+            "CREATE TABLE t(b [x] REAL(10, 2))",
+            "CREATE TABLE t(b [x] REAL(10,2))"
+        ));
+        // CRLF reads as LF, as everywhere.
+        assert!(same_key(
+            "CREATE TABLE t(b [x]\r\nREAL)",
+            "CREATE TABLE t(b [x]\nREAL)"
         ));
     }
 

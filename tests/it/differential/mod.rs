@@ -238,6 +238,12 @@ fn texts_sqlite_stores_differently_have_different_keys() {
             "CREATE TABLE d(a DEFAULT \"NULL\")",
             "CREATE TABLE d(a DEFAULT NULL)",
         ),
+        (
+            "a comment inside a type that starts with a quote was dropped: SQLite stores \
+             the type from the quote to its last word, comments included (normalize fuzz target)",
+            "CREATE TABLE \"T\"(Bb [s\u{1}\u{4},--V@+@\u{5}2] REA)",
+            "CREATE /* c */\nTABLE /* c */\n\"T\"(Bb /* c */\n[s\u{1}\u{4},--V@+@\u{5}2] /* c */\nREA)",
+        ),
     ] {
         let (sa, sb) = (oracle::stored_schema(a), oracle::stored_schema(b));
         assert!(sa.is_ok() && sb.is_ok(), "{why}: SQLite accepts both");
