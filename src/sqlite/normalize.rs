@@ -278,17 +278,17 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
 }
 
 /// A token, the opening quote of a quoted name (`"`, `` ` `` or `[`; a
-/// space for every other token) and where the token starts in the text.
-type Lexed = (Token, char, usize);
+/// space for every other token) and where the token is in the text.
+type Lexed = (Token, char, std::ops::Range<usize>);
 
 /// The tokens of `sql` (see [`Lexed`]).
 fn lex(sql: &str) -> Vec<Lexed> {
     let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
-    // Its start is set below, once pushed.
+    // Its place in the text is set below, once pushed.
     let push = |out: &mut Vec<Lexed>, kind, text: String, quote: char| {
-        out.push((Token { kind, text }, quote, 0));
+        out.push((Token { kind, text }, quote, 0..0));
     };
     while i < sql.len() {
         let (start, before) = (i, out.len());
@@ -376,7 +376,7 @@ fn lex(sql: &str) -> Vec<Lexed> {
         if out.len() > before
             && let Some(last) = out.last_mut()
         {
-            last.2 = start;
+            last.2 = start..i;
         }
     }
     out
@@ -453,7 +453,7 @@ fn key(sql: &str, lexed: &[Lexed]) -> String {
         |t: &Token| t.kind == Kind::Quoted || (t.kind == Kind::Word && !is_keyword(&t.text));
     let mut i = 0;
     while i < lexed.len() {
-        let (t, _, start) = &lexed[i];
+        let (t, _, span) = &lexed[i];
         if i > 0 {
             out.push(' ');
         }
@@ -488,9 +488,8 @@ fn key(sql: &str, lexed: &[Lexed]) -> String {
                 {
                     last += 1 + close;
                 }
-                let (last_token, _, last_start) = &lexed[last];
-                let end = last_token_end(sql, last_token, *last_start);
-                out.push_str(&lf(&sql[*start..end]).to_ascii_lowercase());
+                let end = lexed[last].2.end;
+                out.push_str(&lf(&sql[span.start..end]).to_ascii_lowercase());
                 i = last + 1;
                 continue;
             }
@@ -508,18 +507,6 @@ fn key(sql: &str, lexed: &[Lexed]) -> String {
         i += 1;
     }
     out
-}
-
-/// Where a token that starts at `start` ends in `sql`: a quoted name's
-/// text is its unquoted content, so it is read again.
-fn last_token_end(sql: &str, token: &Token, start: usize) -> usize {
-    match sql[start..].chars().next() {
-        Some(c @ ('"' | '`')) if token.kind == Kind::Quoted => quoted_end(sql, start, c, true),
-        Some('[') if token.kind == Kind::Quoted => {
-            sql[start..].find(']').map_or(sql.len(), |p| start + p + 1)
-        }
-        _ => start + token.text.len(),
-    }
 }
 
 /// SQL text with its display form and its comparison key.
